@@ -1,0 +1,195 @@
+"""Tables. Geometries are EPSG:4326 with GiST indexes (GeoAlchemy2 creates them)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SRID = 4326
+
+
+class Base(DeclarativeBase):
+    """Declarative base of all gridmap tables."""
+
+
+class AdminLevel(enum.StrEnum):
+    """NBS administrative levels gridmap deals with."""
+
+    county = "county"  # 区县, 6-digit code
+    street = "street"  # 街道/乡镇, 9-digit code
+    community = "community"  # 社区/村, 12-digit code
+
+
+class HouseholdsSource(enum.StrEnum):
+    """Where a building's household count came from."""
+
+    surveyed = "surveyed"
+    osm = "osm"
+    estimated = "estimated"
+
+
+class PlanStatus(enum.StrEnum):
+    """Life cycle of a grid plan."""
+
+    draft = "draft"
+    published = "published"
+    archived = "archived"
+
+
+class Role(enum.StrEnum):
+    """User roles."""
+
+    admin = "admin"
+    planner = "planner"
+    leader = "leader"
+    grid_worker = "grid_worker"
+    department = "department"
+
+
+def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(kind, name=name, values_callable=lambda k: [m.value for m in k])
+
+
+class AdminUnit(Base):
+    """区县 / 街道 / 社区 with NBS codes; geometry when known."""
+
+    __tablename__ = "admin_units"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[AdminLevel] = mapped_column(_enum(AdminLevel, "admin_level"))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"), index=True)
+    geom: Mapped[Any | None] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=True)
+
+
+class Compound(Base):
+    """小区: a residential compound."""
+
+    __tablename__ = "compounds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"))
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
+
+
+class Building(Base):
+    """楼栋: a building with its household count and where that count came from."""
+
+    __tablename__ = "buildings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    addr_street: Mapped[str | None] = mapped_column(String(200))
+    addr_housenumber: Mapped[str | None] = mapped_column(String(50))
+    building_type: Mapped[str | None] = mapped_column(String(50))
+    levels: Mapped[int | None] = mapped_column(Integer)
+    footprint_m2: Mapped[float] = mapped_column(Float)
+    is_residential: Mapped[bool] = mapped_column(Boolean)
+    households: Mapped[int] = mapped_column(Integer)
+    households_source: Mapped[HouseholdsSource] = mapped_column(_enum(HouseholdsSource, "households_source"))
+    compound_id: Mapped[int | None] = mapped_column(ForeignKey("compounds.id", ondelete="SET NULL"), index=True)
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"))
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
+
+
+class Street(Base):
+    """A street or other linear feature; ``is_barrier`` ones bound grids."""
+
+    __tablename__ = "streets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    street_class: Mapped[str] = mapped_column(String(50))
+    is_barrier: Mapped[bool] = mapped_column(Boolean)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTILINESTRING", srid=SRID))
+
+
+class GridPlan(Base):
+    """A versioned set of grids; one plan is published at a time."""
+
+    __tablename__ = "grid_plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[PlanStatus] = mapped_column(_enum(PlanStatus, "plan_status"), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Grid(Base):
+    """网格: one grid of a plan, with its 15-digit code."""
+
+    __tablename__ = "grids"
+    __table_args__ = (UniqueConstraint("plan_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plans.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(15))
+    households: Mapped[int] = mapped_column(Integer)
+    n_buildings: Mapped[int] = mapped_column(Integer)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    geom: Mapped[Any] = mapped_column(Geometry("POLYGON", srid=SRID))
+
+
+class GridAssignment(Base):
+    """Which grid a building belongs to in a plan."""
+
+    __tablename__ = "grid_assignments"
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plans.id", ondelete="CASCADE"), primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"), primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), index=True)
+
+
+class User(Base):
+    """A person who signs in."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    department: Mapped[str | None] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class UserGrid(Base):
+    """A grid worker's grids, by grid code so the link survives new plan versions."""
+
+    __tablename__ = "user_grids"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    grid_code: Mapped[str] = mapped_column(String(15), primary_key=True)
+
+
+class ServiceRequest(Base):
+    """A reported problem. The requests issue extends this table with the 五单 workflow."""
+
+    __tablename__ = "requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(50))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(30), default="reported")
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    geom: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=SRID), nullable=True)

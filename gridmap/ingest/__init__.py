@@ -1,0 +1,1 @@
+"""Importing files into the database."""

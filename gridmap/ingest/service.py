@@ -1,0 +1,164 @@
+"""``gridmap import``: read, clean, model households, upsert — all in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from pyproj import CRS
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from gridmap.db.convert import to_db
+from gridmap.db.models import AdminLevel, AdminUnit, Building, Compound, Street
+from gridmap.partition.households import estimate_households
+from gridmap.settings import Settings
+from gridmap.spatial.crs import CoordSys
+from gridmap.spatial.io import read_sources
+from gridmap.spatial.validate import LINEAR, POLYGONAL, CleanReport, clean_layer
+
+Progress = Callable[[str, int, int], None]
+BATCH = 1000
+BARRIER_EXTRA = frozenset({"rail", "light_rail", "narrow_gauge", "river", "canal"})
+
+
+@dataclass
+class ImportResult:
+    """What an import stored and what cleaning changed."""
+
+    buildings: int = 0
+    residential: int = 0
+    households: int = 0
+    households_by_source: dict[str, int] = field(default_factory=dict)
+    streets: int = 0
+    compounds: int = 0
+    communities: int = 0
+    fixes: list[str] = field(default_factory=list)
+
+
+def _none(value: Any) -> Any:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(rows), BATCH):
+        yield rows[start : start + BATCH]
+
+
+def _upsert(
+    session: Session, model: Any, rows: list[dict[str, Any]], key: str, progress: Progress | None, label: str
+) -> None:
+    table = model.__table__
+    done = 0
+    for chunk in _batches(rows):
+        stmt = insert(table).values(chunk)
+        update = {c: stmt.excluded[c] for c in chunk[0] if c != key}
+        session.execute(stmt.on_conflict_do_update(index_elements=[key], set_=update))
+        done += len(chunk)
+        if progress:
+            progress(label, done, len(rows))
+
+
+def is_barrier(street_class: str, barrier_classes: Iterable[str]) -> bool:
+    """Whether a street of this class bounds grids (main roads, railways, rivers, canals)."""
+    return street_class in set(barrier_classes) or street_class in BARRIER_EXTRA
+
+
+def import_files(
+    *,
+    session: Session,
+    settings: Settings,
+    paths: list[Path],
+    households_field: str | None = None,
+    crs: CRS | CoordSys | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import ``paths``; the caller's transaction makes it all-or-nothing."""
+    raw = read_sources(paths, households_field=households_field, crs=crs)
+    report = CleanReport()
+    buildings = clean_layer(raw.buildings, "buildings", POLYGONAL, report, strict=strict)
+    streets = clean_layer(raw.streets, "streets", LINEAR, report, strict=strict)
+    compounds = clean_layer(raw.compounds, "compounds", POLYGONAL, report, strict=strict)
+    communities = clean_layer(raw.communities, "communities", POLYGONAL, report, strict=strict)
+    buildings = estimate_households(buildings, compounds, settings.households)
+    result = ImportResult(fixes=report.lines())
+
+    result.communities = _store_communities(session, communities)
+    community_of = _community_codes(buildings, communities)
+
+    compound_rows = [
+        {"source_id": r.source_id, "name": _none(r.name), "geom": to_db(r.geometry)}
+        for r in compounds.itertuples()
+    ]
+    _upsert(session, Compound, compound_rows, "source_id", progress, "小区 compounds")
+    ids = dict(session.execute(select(Compound.source_id, Compound.id)).tuples().all())
+    compound_ids = [ids[s] for s in compounds["source_id"]]
+
+    building_rows = [
+        {
+            "source_id": r.source_id,
+            "name": _none(r.name),
+            "addr_street": _none(r.addr_street),
+            "addr_housenumber": _none(r.addr_housenumber),
+            "building_type": _none(r.building),
+            "levels": _none(r.levels),
+            "footprint_m2": float(r.footprint_m2),
+            "is_residential": bool(r.is_residential),
+            "households": int(r.households),
+            "households_source": r.households_source,
+            "compound_id": compound_ids[r.compound_idx] if r.compound_idx >= 0 else None,
+            "community_code": community_of[i],
+            "geom": to_db(r.geometry),
+        }
+        for i, r in enumerate(buildings.itertuples())
+    ]
+    _upsert(session, Building, building_rows, "source_id", progress, "楼栋 buildings")
+
+    barrier_classes = settings.partition.barrier_classes
+    street_rows = [
+        {
+            "source_id": r.source_id,
+            "name": _none(r.name),
+            "street_class": str(r.street_class),
+            "is_barrier": is_barrier(str(r.street_class), barrier_classes),
+            "geom": to_db(r.geometry),
+        }
+        for r in streets.itertuples()
+    ]
+    _upsert(session, Street, street_rows, "source_id", progress, "道路 streets")
+    session.flush()
+
+    result.buildings, result.streets, result.compounds = len(buildings), len(streets), len(compounds)
+    residential = buildings[buildings["is_residential"]]
+    result.residential, result.households = len(residential), int(residential["households"].sum())
+    result.households_by_source = {
+        str(k): int(v) for k, v in residential.groupby("households_source")["households"].sum().items()
+    }
+    return result
+
+
+def _store_communities(session: Session, communities: gpd.GeoDataFrame) -> int:
+    rows = []
+    known = set(session.scalars(select(AdminUnit.code)).all())
+    for r in communities.itertuples():
+        parent = r.code[:9] if r.code[:9] in known else None
+        rows.append({"code": r.code, "name": _none(r.name) or r.code, "level": AdminLevel.community,
+                     "parent_code": parent, "geom": to_db(r.geometry)})
+    if rows:
+        _upsert(session, AdminUnit, rows, "code", None, "社区 communities")
+    return len(rows)
+
+
+def _community_codes(buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> list[str | None]:
+    if communities.empty or buildings.empty:
+        return [None] * len(buildings)
+    points = gpd.GeoDataFrame(geometry=buildings.geometry.representative_point().values, crs=buildings.crs)
+    hits = gpd.sjoin(points, communities[["code", "geometry"]], predicate="within", how="left")
+    hits = hits[~hits.index.duplicated(keep="first")]
+    return [_none(c) for c in hits["code"].tolist()]

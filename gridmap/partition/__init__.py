@@ -1,0 +1,1 @@
+"""Buildings to grids: households, adjacency, solver, shapes, metrics."""

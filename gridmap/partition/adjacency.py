@@ -1,0 +1,110 @@
+"""Study area, street blocks, building tessellation and the adjacency graph.
+
+Adjacency, as gridmap defines it: two buildings are adjacent when their cells
+in a Voronoi tessellation of building points, clipped to street blocks, share
+an edge of at least ``MIN_SHARED_M`` metres, and the straight line between the
+two buildings crosses no barrier (main road, railway, river, canal). Blocks
+are the faces left when barrier lines cut the study area, so cells — and the
+grids made of them — never straddle a barrier, and together they tile the area.
+All geometry here is in a metric CRS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from scipy.sparse import coo_matrix, csr_matrix
+from shapely.geometry.base import BaseGeometry
+
+MIN_SHARED_M = 0.5
+GeomArray = NDArray[np.object_]
+
+
+def study_area(points: GeomArray, buffer_m: float, communities: GeomArray | None = None) -> BaseGeometry:
+    """The communities' union when given, else the buildings' convex hull buffered by ``buffer_m``."""
+    if communities is not None and len(communities):
+        return shapely.union_all(communities)
+    return shapely.convex_hull(shapely.multipoints(points)).buffer(buffer_m)
+
+
+def street_blocks(area: BaseGeometry, barriers: GeomArray) -> GeomArray:
+    """Faces of ``area`` cut by the ``barriers`` lines (each a Polygon)."""
+    lines = [area.boundary]
+    if len(barriers):
+        clipped = shapely.intersection(barriers, area.buffer(1.0))
+        lines.extend(g for g in clipped if not g.is_empty)
+    noded = shapely.union_all(lines)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    inside = shapely.within(shapely.point_on_surface(faces), area)
+    blocks = faces[inside]
+    if len(blocks) == 0:
+        return np.array(shapely.get_parts(area), dtype=object)
+    return np.asarray(blocks, dtype=object)
+
+
+@dataclass
+class Tessellation:
+    """One cell per point, the block of each point, and the blocks."""
+
+    cells: GeomArray
+    block_of: NDArray[np.int64]
+    blocks: GeomArray
+
+
+def tessellate(points: GeomArray, blocks: GeomArray) -> Tessellation:
+    """Voronoi cells of ``points`` clipped to the block each point falls in."""
+    tree = shapely.STRtree(blocks)
+    pt_idx, blk_idx = tree.query(points, predicate="intersects")
+    block_of = np.full(len(points), -1, dtype=np.int64)
+    block_of[pt_idx[::-1]] = blk_idx[::-1]
+    missing = np.flatnonzero(block_of < 0)
+    if len(missing):
+        # A point on no block (outside a community polygon): take the nearest block.
+        block_of[missing] = tree.query_nearest(points[missing], return_distance=False)[1]
+    cells = np.empty(len(points), dtype=object)
+    for b in np.unique(block_of):
+        members = np.flatnonzero(block_of == b)
+        cells[members] = _clip_voronoi(points[members], blocks[b])
+    return Tessellation(cells=cells, block_of=block_of, blocks=blocks)
+
+
+def _clip_voronoi(points: GeomArray, block: BaseGeometry) -> GeomArray:
+    if len(points) == 1:
+        return np.array([block], dtype=object)
+    coords = shapely.get_coordinates(points)
+    # Coincident points make Voronoi drop cells: nudge repeats by millimetres.
+    _, first = np.unique(coords.round(3), axis=0, return_index=True)
+    dup = np.setdiff1d(np.arange(len(coords)), first)
+    coords[dup] += np.random.default_rng(len(coords)).normal(scale=0.01, size=(len(dup), 2))
+    regions = shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=block, ordered=True)
+    cells = shapely.intersection(np.asarray(shapely.get_parts(regions), dtype=object), block)
+    return np.asarray(cells, dtype=object)
+
+
+def cell_adjacency(
+    cells: GeomArray, block_of: NDArray[np.int64], points: GeomArray, barriers: GeomArray
+) -> csr_matrix:
+    """Symmetric adjacency of cells sharing an edge in one block, not separated by a barrier."""
+    n = len(cells)
+    tree = shapely.STRtree(cells)
+    left, right = tree.query(cells, predicate="intersects")
+    keep = (left < right) & (block_of[left] == block_of[right])
+    left, right = left[keep], right[keep]
+    shared = shapely.length(shapely.intersection(shapely.boundary(cells[left]), shapely.boundary(cells[right])))
+    keep = shared >= MIN_SHARED_M
+    left, right = left[keep], right[keep]
+    if len(barriers) and len(left):
+        links = shapely.linestrings(
+            np.stack([shapely.get_coordinates(points[left]), shapely.get_coordinates(points[right])], axis=1)
+        )
+        crossing, _ = shapely.STRtree(barriers).query(links, predicate="intersects")
+        ok = np.ones(len(left), dtype=bool)
+        ok[crossing] = False
+        left, right = left[ok], right[ok]
+    data = np.ones(2 * len(left))
+    rows = np.concatenate([left, right])
+    cols = np.concatenate([right, left])
+    return coo_matrix((data, (rows, cols)), shape=(n, n)).tocsr()

@@ -1,0 +1,194 @@
+"""Plan quality, shared by the CLI, the API and the benchmark.
+
+Everything is computed from the buildings' households and geometries as
+given, and from the grid polygons: nothing trusts the solver's own numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from gridmap.settings import PartitionSettings
+
+TOLERANCE_M = 1.0
+
+
+@dataclass
+class Violation:
+    """A broken hard rule."""
+
+    rule: str
+    grid: str | None
+    detail: str
+
+
+@dataclass
+class PlanMetrics:
+    """Summary of a plan."""
+
+    grids: int
+    expected_grids: int
+    households: int
+    buildings: int
+    in_band_share: float
+    max_abs_deviation_pct: float
+    p95_abs_deviation_pct: float
+    mean_polsby_popper: float
+    max_longest_walk_m: float
+    runtime_s: float = 0.0
+    violations: list[Violation] = field(default_factory=list)
+    infeasible: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def polsby_popper(polygons: gpd.GeoSeries) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """4πA / P² per polygon (1 for a circle)."""
+    area, perimeter = polygons.area.to_numpy(), polygons.length.to_numpy()
+    return np.where(perimeter > 0, 4 * math.pi * area / np.maximum(perimeter, 1e-9) ** 2, 0.0)
+
+
+def longest_walk(points: gpd.GeoSeries, adjacency: csr_matrix, members: np.ndarray[Any, np.dtype[np.int64]]) -> float:
+    """Longest shortest path (m) between buildings of one grid through its adjacency (two-sweep estimate)."""
+    if len(members) < 2:
+        return 0.0
+    xy = shapely.get_coordinates(points.to_numpy()[members])
+    sub = adjacency[members][:, members].tocoo()
+    weights = np.hypot(*(xy[sub.row] - xy[sub.col]).T)
+    graph = csr_matrix((weights, (sub.row, sub.col)), shape=(len(members), len(members)))
+    dist = dijkstra(graph, directed=False, indices=0)
+    far = int(np.argmax(np.where(np.isfinite(dist), dist, -1)))
+    dist = dijkstra(graph, directed=False, indices=far)
+    finite = dist[np.isfinite(dist)]
+    return float(finite.max()) if len(finite) else 0.0
+
+
+def grid_table(
+    grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, adjacency: csr_matrix, params: PartitionSettings
+) -> gpd.GeoDataFrame:
+    """Per-grid metric columns (``grids`` and ``buildings`` in a metric CRS, buildings with ``grid_code``)."""
+    out = grids.copy()
+    by_grid = buildings.groupby("grid_code")
+    out["households"] = out["grid_code"].map(by_grid["households"].sum()).fillna(0).astype("int64")
+    out["n_buildings"] = out["grid_code"].map(by_grid.size()).fillna(0).astype("int64")
+    out["deviation_pct"] = ((out["households"] - params.target) / params.target * 100).round(1)
+    out["in_band"] = out["households"].between(params.min, params.max)
+    out["polsby_popper"] = polsby_popper(out.geometry).round(3)
+    points = buildings.geometry.representative_point()
+    positions = {code: np.flatnonzero(buildings["grid_code"].to_numpy() == code) for code in out["grid_code"]}
+    out["longest_walk_m"] = [round(longest_walk(points, adjacency, positions[c]), 1) for c in out["grid_code"]]
+    out["area_m2"] = out.geometry.area.round(0)
+    return out
+
+
+def evaluate(
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    barriers: gpd.GeoSeries,
+    area: shapely.Geometry,
+    adjacency: csr_matrix,
+    params: PartitionSettings,
+    compound_col: str | None = "compound",
+    cores: dict[str, shapely.Geometry] | None = None,
+    component_households: dict[str, int] | None = None,
+) -> PlanMetrics:
+    """Check every hard rule and summarise sizes and shapes (all inputs in one metric CRS).
+
+    ``cores`` are the grids' residential parts (their buildings' cells): a barrier may
+    border a street block without residents that was merged into a grid for tiling,
+    and that is reported as a note, not a violation. ``component_households`` gives,
+    per grid, the households of the barrier-bounded area it lies in, to tell a size the
+    rules make impossible from a size the solver missed.
+    """
+    violations: list[Violation] = []
+    infeasible: list[str] = []
+    unassigned = buildings["grid_code"].isna()
+    for bid in buildings.loc[unassigned].index[:20]:
+        violations.append(Violation("assignment", None, f"building {bid} is in no grid"))
+    codes = buildings["grid_code"].to_numpy()
+    for code, geom in zip(grids["grid_code"], grids.geometry, strict=True):
+        if geom.geom_type != "Polygon":
+            violations.append(Violation("single_polygon", code, f"grid polygon is a {geom.geom_type}"))
+        members = np.flatnonzero(codes == code)
+        if len(members) > 1:
+            n, _ = connected_components(adjacency[members][:, members], directed=False)
+            if n > 1:
+                violations.append(Violation("contiguity", code, f"buildings fall into {n} unconnected groups"))
+        core = cores.get(code, geom) if cores else geom
+        crossed = barriers[barriers.intersects(geom)]
+        inner, core_inner = geom.buffer(-TOLERANCE_M), core.buffer(-TOLERANCE_M)
+        for name, line in zip(crossed.index, crossed.geometry, strict=True):
+            if line.intersection(core_inner).length > TOLERANCE_M:
+                violations.append(Violation("barrier", code, f"crosses barrier {name}"))
+            elif line.intersection(inner).length > TOLERANCE_M:
+                infeasible.append(f"{code}: holds a street block without residents across barrier {name} (tiling)")
+    violations.extend(_tiling(grids, area))
+    if compound_col and compound_col in buildings.columns:
+        violations.extend(_compounds(buildings, compound_col, params))
+    sizes = grids["households"].to_numpy()
+    for code, size, n_b in zip(grids["grid_code"], sizes, grids["n_buildings"], strict=True):
+        if params.min <= size <= params.max:
+            continue
+        comp = (component_households or {}).get(code)
+        if n_b == 1 and size > params.max:
+            infeasible.append(f"{code}: one building of {size} households (> {params.max}) is its own grid")
+        elif comp is not None and math.ceil(comp / params.max) > math.floor(comp / params.min):
+            infeasible.append(f"{code}: {size} households; its barrier-bounded area holds {comp}, "
+                              f"which no number of grids splits into [{params.min}, {params.max}]")
+        else:
+            violations.append(Violation("size", code, f"{size} households outside [{params.min}, {params.max}]"))
+    total = int(buildings["households"].sum())
+    dev = np.abs(sizes - params.target) / params.target * 100 if len(sizes) else np.zeros(1)
+    return PlanMetrics(
+        grids=len(grids),
+        expected_grids=math.ceil(total / params.target) if total else 0,
+        households=total,
+        buildings=len(buildings),
+        in_band_share=round(float(np.mean((sizes >= params.min) & (sizes <= params.max))) if len(sizes) else 0.0, 4),
+        max_abs_deviation_pct=round(float(dev.max()), 1),
+        p95_abs_deviation_pct=round(float(np.percentile(dev, 95)), 1),
+        mean_polsby_popper=round(float(grids["polsby_popper"].mean()), 3) if "polsby_popper" in grids else 0.0,
+        max_longest_walk_m=round(float(grids["longest_walk_m"].max()), 1) if "longest_walk_m" in grids else 0.0,
+        violations=violations,
+        infeasible=infeasible,
+    )
+
+
+def _tiling(grids: gpd.GeoDataFrame, area: shapely.Geometry) -> list[Violation]:
+    out: list[Violation] = []
+    union = shapely.union_all(grids.geometry.to_numpy(), grid_size=0.01)
+    overlap = float(grids.geometry.area.sum() - union.area)
+    gap = float(shapely.difference(area, union, grid_size=0.01).area)
+    if overlap > TOLERANCE_M**2 * 10:
+        out.append(Violation("tiling", None, f"grids overlap by {overlap:.0f} m²"))
+    if gap > TOLERANCE_M**2 * 10:
+        out.append(Violation("tiling", None, f"{gap:.0f} m² of the study area is in no grid"))
+    return out
+
+
+def _compounds(buildings: gpd.GeoDataFrame, compound_col: str, params: PartitionSettings) -> list[Violation]:
+    out: list[Violation] = []
+    inside = buildings[buildings[compound_col].notna() & (buildings[compound_col].astype(str) != "-1")]
+    for compound, group in inside.groupby(compound_col):
+        if int(group["households"].sum()) <= params.max and group["grid_code"].nunique() > 1:
+            out.append(Violation("compound", None, f"小区 {compound} ({int(group['households'].sum())} households) "
+                                 f"is split over {group['grid_code'].nunique()} grids"))
+    return out
+
+
+def summary_frame(metrics: PlanMetrics) -> pd.DataFrame:
+    """One-row table of the headline numbers."""
+    row = {k: v for k, v in metrics.as_dict().items() if k not in {"violations", "infeasible"}}
+    row["violations"] = len(metrics.violations)
+    return pd.DataFrame([row])

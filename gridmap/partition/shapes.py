@@ -1,0 +1,61 @@
+"""Grid polygons from cells: one Polygon per grid, tiling the study area."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry.base import BaseGeometry
+
+GRID_SIZE_M = 0.01  # snap to 1 cm so the cell union leaves no floating-point slivers
+
+
+def grid_polygons(
+    cells: NDArray[np.object_], labels: NDArray[np.int64], blocks: NDArray[np.object_]
+) -> dict[int, BaseGeometry]:
+    """Union the cells of each label; hand empty blocks and stray fragments to their longest-bordering grid."""
+    geoms: dict[int, BaseGeometry] = {}
+    orphans: list[BaseGeometry] = []
+    for label in np.unique(labels):
+        union = shapely.union_all(cells[labels == label], grid_size=GRID_SIZE_M)
+        parts = sorted(shapely.get_parts(union), key=lambda p: -p.area)
+        geoms[int(label)] = parts[0]
+        orphans.extend(parts[1:])
+    covered = shapely.union_all(list(geoms.values()) + orphans, grid_size=GRID_SIZE_M)
+    for block in blocks:
+        rest = shapely.difference(block, covered, grid_size=GRID_SIZE_M)
+        orphans.extend(p for p in shapely.get_parts(rest) if p.area > 0.01)
+    return _absorb(geoms, orphans)
+
+
+def _absorb(geoms: dict[int, BaseGeometry], orphans: list[BaseGeometry]) -> dict[int, BaseGeometry]:
+    pending = sorted(orphans, key=lambda p: -p.area)
+    while pending:
+        labels = list(geoms)
+        tree = shapely.STRtree([geoms[k] for k in labels])
+        left: list[BaseGeometry] = []
+        for piece in pending:
+            best, best_len = -1, 0.0
+            for i in tree.query(piece, predicate="intersects"):
+                shared = shapely.length(shapely.intersection(piece.boundary, geoms[labels[i]].boundary))
+                if shared > best_len:
+                    best, best_len = int(i), float(shared)
+            if best < 0 or best_len < 0.01:
+                left.append(piece)
+                continue
+            label = labels[best]
+            merged = shapely.union(geoms[label], piece, grid_size=GRID_SIZE_M)
+            geoms[label] = _largest(merged) if merged.geom_type != "Polygon" else merged
+        if len(left) == len(pending):
+            break  # pieces touching no grid along an edge stay out and show up as gaps
+        pending = left
+    return geoms
+
+
+def _largest(geom: BaseGeometry) -> BaseGeometry:
+    parts = shapely.get_parts(geom)
+    if len(parts) == 1:
+        return parts[0]
+    # Parts touching at a point only: keep them together as the union's largest polygon piece.
+    polys = [p for p in parts if p.geom_type == "Polygon"]
+    return max(polys, key=lambda p: p.area) if polys else geom

@@ -1,0 +1,84 @@
+"""Typed settings, read from ``GRIDMAP_*`` environment variables or ``.env``."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HouseholdSettings(BaseModel):
+    """The household model used when a building has no surveyed or mapped count."""
+
+    dwelling_m2: float = Field(90.0, gt=0, description="gross floor area per household (m²)")
+    default_levels: int = Field(6, ge=1, description="levels assumed for apartment blocks without a count")
+    house_levels: int = Field(2, ge=1, description="levels assumed for houses without a count")
+    house_households: int = Field(1, ge=1, description="households in a detached house")
+    min_households: int = Field(1, ge=0, description="smallest count given to a residential building")
+
+
+class PartitionSettings(BaseModel):
+    """Size band and rules of the partitioner."""
+
+    target: int = Field(300, gt=0)
+    min: int = Field(240, gt=0)
+    max: int = Field(360, gt=0)
+    barrier_classes: tuple[str, ...] = (
+        "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+        "secondary", "secondary_link", "tertiary", "tertiary_link",
+    )
+    study_buffer_m: float = 30.0
+    code_prefix: str = Field("000000000000", pattern=r"^\d{12}$")
+    seed: int = 0
+
+
+class Settings(BaseSettings):
+    """Everything gridmap reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRIDMAP_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(Path(".gridmap"), description="state directory: embedded cluster, secret key")
+    database_url: str | None = Field(None, description="use this PostGIS instead of the embedded cluster")
+    db_port: int = Field(54329, description="port of the embedded cluster on 127.0.0.1")
+    db_name: str = "gridmap"
+    pg_bin: Path = Path("/usr/lib/postgresql/15/bin")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str | None = None
+    token_minutes: int = 12 * 60
+    tiles: str | None = Field(None, description="optional XYZ tile URL template for base maps")
+    households: HouseholdSettings = HouseholdSettings()
+    partition: PartitionSettings = PartitionSettings()
+
+    @property
+    def pg_data(self) -> Path:
+        """Data directory of the embedded cluster."""
+        return self.home.resolve() / "pg"
+
+    def effective_database_url(self) -> str:
+        """The SQLAlchemy URL: the configured server, else the embedded cluster."""
+        if self.database_url:
+            return self.database_url
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.db_port}/{self.db_name}"
+
+    def effective_secret_key(self) -> str:
+        """JWT signing key: configured, else generated once and kept in ``home``."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.home / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings of this process (tests build their own ``Settings`` instead)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Pure geometry: no database, no web."""
