@@ -97,7 +97,7 @@ def import_files(
         for r in compounds.itertuples()
     ]
     _upsert(session, Compound, compound_rows, "source_id", progress, "小区 compounds")
-    ids = dict(session.execute(select(Compound.source_id, Compound.id)).tuples().all())
+    ids = {s: i for s, i in session.execute(select(Compound.source_id, Compound.id))}
     compound_ids = [ids[s] for s in compounds["source_id"]]
 
     building_rows = [

@@ -1,0 +1,39 @@
+# gridmap: `make demo` serves the 新街口 demo, `make test` runs every check. Both install what is missing.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+GRIDMAP_PORT ?= 8000
+export GRIDMAP_PORT
+
+.PHONY: install system demo test lint typecheck unit bench clean
+
+install: system $(STAMP)
+
+system:
+	@bash scripts/install-system.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/gridmap demo
+
+lint: install
+	$(BIN)/ruff check gridmap tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy --strict gridmap
+
+unit: install
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+clean:
+	-$(BIN)/gridmap db stop
+	rm -rf $(VENV) .gridmap

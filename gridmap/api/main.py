@@ -1,0 +1,47 @@
+"""``create_app(settings)``: the FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine, text
+
+from gridmap import __version__
+from gridmap.api import errors
+from gridmap.api.routes import auth, grids, pages, stats
+from gridmap.api.routes.pages import FRONTEND
+from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app; the engine lives for the app's lifespan."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = engine is None
+        app.state.engine = engine or make_engine(settings)
+        app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        yield
+        if own:
+            app.state.engine.dispose()
+
+    app = FastAPI(title="gridmap 网格化管理", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness and database reachability."""
+        with app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    for module in (auth, stats, grids, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
+    return app

@@ -1,0 +1,32 @@
+"""Web pages: the login page and the home page (簡体中文 first, English toggle)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from gridmap.api.deps import COOKIE, SessionDep, SettingsDep, get_current_user
+
+FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page() -> HTMLResponse:
+    """The sign-in form."""
+    return HTMLResponse((FRONTEND / "login.html").read_text(encoding="utf-8"))
+
+
+@router.get("/", response_class=HTMLResponse, response_model=None)
+def home(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse | RedirectResponse:
+    """The home page, or the login page when not signed in."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return RedirectResponse("/login")
+    try:
+        get_current_user(request, session, settings, None)
+    except Exception:
+        return RedirectResponse("/login")
+    return HTMLResponse((FRONTEND / "index.html").read_text(encoding="utf-8"))

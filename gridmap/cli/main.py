@@ -1,0 +1,83 @@
+"""``gridmap``: one command tree over the services (heavy imports happen inside commands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gridmap.cli import db, users
+from gridmap.cli.common import console, engine, settings, user_errors
+from gridmap.cli.imports import import_command
+from gridmap.cli.partition import partition_command
+
+app = typer.Typer(help="gridmap 网格化管理: grids of ~300 households for Chinese communities", no_args_is_help=True)
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+app.command("import")(import_command)
+app.command("partition")(partition_command)
+
+DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "osm" / "nanjing_xinjiekou_2021-06.osm"
+DEMO_PREFIX = "320102003000"  # 玄武区 新街口街道; the demo area has no 社区 polygons
+DEMO_USERS = ("admin", "planner", "leader")
+
+
+@app.command("load-reference")
+def load_reference() -> None:
+    """Load NBS codes of 区县/街道/社区 and county boundaries from data/boundaries/cn_ref."""
+    from gridmap.db.session import session_scope
+    from gridmap.ingest.admin import load_reference as run
+
+    with user_errors(), session_scope(engine()) as session:
+        counts = run(session=session)
+    console.print(f"admin units: {counts}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Serve the web app and API."""
+    import uvicorn
+
+    from gridmap.api.main import create_app
+
+    s = settings()
+    with user_errors():
+        engine()
+    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info")
+
+
+@app.command()
+def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
+    """Set up the 新街口 demo (database, data, grids, users) and serve it."""
+    from sqlalchemy import select
+
+    from gridmap.auth.service import ensure_user
+    from gridmap.db.models import Grid, Role
+    from gridmap.db.session import session_scope
+    from gridmap.ingest.admin import load_reference as load_ref
+    from gridmap.ingest.service import import_files
+    from gridmap.partition.service import partition_db, published_plan
+
+    s = settings()
+    with user_errors():
+        eng = engine()
+        with console.status("准备演示数据 / preparing the demo…"), session_scope(eng) as session:
+            load_ref(session=session)
+            result = import_files(session=session, settings=s, paths=[DEMO_DATA])
+            plan = published_plan(session=session) or partition_db(
+                session=session, params=s.partition, publish=True, code_prefix=DEMO_PREFIX)
+            first = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id).order_by(Grid.code)).first()
+            for name in DEMO_USERS:
+                ensure_user(session=session, username=name, password="demo", role=Role(name))
+            ensure_user(session=session, username="worker1", password="demo", role=Role.grid_worker,
+                        grids=[first] if first else [])
+            grids = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id)).all()
+    console.print(f"[green]新街口 demo:[/] {result.buildings} buildings, {result.streets} streets, "
+                  f"{len(grids)} grids (plan v{plan.version})")
+    url = f"http://{s.host}:{s.port}/"
+    console.print(f"打开 / open [bold]{url}[/]  登录 / logins: admin, planner, leader, worker1 — 密码 / password: demo")
+    if serve_app:
+        serve(None, None)

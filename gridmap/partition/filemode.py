@@ -1,0 +1,87 @@
+"""File mode: partition a file without any database and write a GeoPackage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from gridmap.errors import InvalidInput, PartitionInfeasible
+from gridmap.partition.households import estimate_households
+from gridmap.partition.pipeline import PlanInput, PlanResult, partition
+from gridmap.settings import HouseholdSettings, PartitionSettings
+from gridmap.spatial.crs import CoordSys
+from gridmap.spatial.io import read_sources
+from gridmap.spatial.validate import LINEAR, POLYGONAL, CleanReport, clean_layer
+from pyproj import CRS
+
+ATTRIBUTION = "© OpenStreetMap contributors"
+
+
+def _building_id(source_id: str) -> str:
+    prefix, _, ident = source_id.partition(":")
+    if prefix == "osm":
+        return ident[1:] if ident.startswith("w") else ident
+    return ident
+
+
+def plan_input_from_files(
+    paths: list[Path], *, households_field: str | None, crs: CRS | CoordSys | None, model: HouseholdSettings,
+) -> tuple[PlanInput, list[str]]:
+    """Read, clean and model households; keep residential buildings with their input attributes."""
+    raw = read_sources(paths, households_field=households_field, crs=crs)
+    report = CleanReport()
+    buildings = clean_layer(raw.buildings, "buildings", POLYGONAL, report)
+    streets = clean_layer(raw.streets, "streets", LINEAR, report)
+    compounds = clean_layer(raw.compounds, "compounds", POLYGONAL, report)
+    communities = clean_layer(raw.communities, "communities", POLYGONAL, report)
+    modelled = estimate_households(buildings, compounds, model)
+    residential = modelled[modelled["is_residential"]].copy()
+    if residential.empty:
+        raise PartitionInfeasible("no residential buildings in the input (see the household model in the README)")
+    residential["building_id"] = [_building_id(s) for s in residential["source_id"]]
+    residential["compound"] = residential["compound_idx"].astype(str)
+    residential = residential.set_index("building_id", drop=False)
+    residential.index.name = None
+    return PlanInput(buildings=residential, streets=streets,
+                     communities=None if communities.empty else communities), report.lines()
+
+
+def write_result(result: PlanResult, out: Path) -> None:
+    """Write layers ``buildings`` and ``grids`` (EPSG:4326) to ``out``."""
+    if out.suffix.lower() != ".gpkg":
+        raise InvalidInput(f"output {out} must be a .gpkg file")
+    keep = ["building_id", "name", "building", "building_levels", "addr_street", "addr_housenumber",
+            "households", "households_source", "grid_code", "geometry"]
+    buildings = result.buildings[[c for c in keep if c in result.buildings.columns]].reset_index(drop=True)
+    grids = result.grids.copy()
+    grids["attribution"] = ATTRIBUTION
+    tmp = out.with_name(out.name + ".partial")
+    tmp.unlink(missing_ok=True)
+    # Write to a temporary file and rename, so a failure never leaves half an output.
+    pyogrio.write_dataframe(_plain(buildings), tmp, layer="buildings", driver="GPKG")
+    pyogrio.write_dataframe(_plain(grids), tmp, layer="grids", driver="GPKG", append=True)
+    tmp.replace(out)
+
+
+def _plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if col != out.geometry.name and out[col].dtype == "object":
+            out[col] = out[col].astype("string")
+        elif isinstance(out[col].dtype, pd.BooleanDtype) or out[col].dtype == bool:
+            out[col] = out[col].astype("int8")
+    return out
+
+
+def partition_file(
+    paths: list[Path], out: Path, *, params: PartitionSettings, model: HouseholdSettings,
+    households_field: str | None = None, crs: CRS | CoordSys | None = None, code_prefix: str | None = None,
+) -> tuple[PlanResult, list[str]]:
+    """Partition ``paths`` and write ``out``; returns the result and the cleaning report."""
+    data, fixes = plan_input_from_files(paths, households_field=households_field, crs=crs, model=model)
+    result = partition(data, params, code_prefix=code_prefix)
+    write_result(result, out)
+    return result, fixes

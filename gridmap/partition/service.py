@@ -1,0 +1,99 @@
+"""DB mode: read buildings from PostGIS, partition, store the plan as a draft, publish."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from gridmap.db.convert import to_db
+from gridmap.db.models import SRID, Grid, GridAssignment, GridPlan, PlanStatus
+from gridmap.errors import NotFound
+from gridmap.partition.pipeline import PlanInput, PlanResult, partition
+from gridmap.settings import PartitionSettings
+
+
+def _frame(session: Session, sql: str, params: dict[str, Any] | None = None) -> gpd.GeoDataFrame:
+    return gpd.read_postgis(text(sql), session.connection(), geom_col="geom", params=params or {}, crs=SRID)
+
+
+def load_plan_input(*, session: Session, community: str | None = None) -> PlanInput:
+    """Residential buildings (with households and compound), streets and community polygons."""
+    where = "AND b.community_code = :community" if community else ""
+    buildings = _frame(
+        session,
+        "SELECT b.id, b.households, coalesce(b.compound_id::text, '') AS compound, b.geom "
+        f"FROM buildings b WHERE b.is_residential {where} ORDER BY b.id",
+        {"community": community},
+    ).set_index("id")
+    streets = _frame(session, "SELECT id, name, street_class, geom FROM streets ORDER BY id").set_index("id")
+    comm_where = "AND code = :community" if community else ""
+    communities = _frame(
+        session, f"SELECT code, name, geom FROM admin_units WHERE level = 'community' AND geom IS NOT NULL {comm_where}",
+        {"community": community},
+    )
+    if communities.empty:
+        return PlanInput(buildings=buildings, streets=streets)
+    return PlanInput(buildings=buildings, streets=streets, communities=communities)
+
+
+def save_plan(
+    *, session: Session, result: PlanResult, name: str, params: PartitionSettings, publish: bool = False
+) -> GridPlan:
+    """Store ``result`` as a new plan version (draft unless ``publish``)."""
+    version = (session.scalar(select(func.max(GridPlan.version))) or 0) + 1
+    plan = GridPlan(name=name, version=version, status=PlanStatus.draft, params=params.model_dump(mode="json"),
+                    metrics=result.metrics.as_dict())
+    session.add(plan)
+    session.flush()
+    ids: dict[str, int] = {}
+    for row in result.grids.itertuples():
+        grid = Grid(
+            plan_id=plan.id, code=row.grid_code, households=int(row.households), n_buildings=int(row.n_buildings),
+            locked=False, community_code=row.community_code,
+            metrics={"deviation_pct": float(row.deviation_pct), "polsby_popper": float(row.polsby_popper),
+                     "longest_walk_m": float(row.longest_walk_m), "area_m2": float(row.area_m2)},
+            geom=to_db(row.geometry),
+        )
+        session.add(grid)
+        session.flush()
+        ids[row.grid_code] = grid.id
+    assigned = result.buildings["grid_code"].dropna()
+    session.execute(
+        GridAssignment.__table__.insert(),
+        [{"plan_id": plan.id, "building_id": int(b), "grid_id": ids[c]} for b, c in assigned.items()],
+    )
+    if publish:
+        publish_plan(session=session, plan_id=plan.id)
+    return plan
+
+
+def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
+    """Make ``plan_id`` the published plan and archive the one before, in the caller's transaction."""
+    plan = session.get(GridPlan, plan_id)
+    if plan is None:
+        raise NotFound(f"grid plan {plan_id} does not exist")
+    session.execute(update(GridPlan).where(GridPlan.status == PlanStatus.published, GridPlan.id != plan_id)
+                    .values(status=PlanStatus.archived))
+    plan.status, plan.published_at = PlanStatus.published, datetime.now(UTC)
+    session.flush()
+    return plan
+
+
+def published_plan(*, session: Session) -> GridPlan | None:
+    """The plan in force, if any."""
+    return session.scalar(select(GridPlan).where(GridPlan.status == PlanStatus.published))
+
+
+def partition_db(
+    *, session: Session, params: PartitionSettings, community: str | None = None, publish: bool = False,
+    code_prefix: str | None = None,
+) -> GridPlan:
+    """Partition what is stored and save it as a plan."""
+    data = load_plan_input(session=session, community=community)
+    result = partition(data, params, code_prefix=code_prefix)
+    name = f"{'社区 ' + community if community else '全部'} {datetime.now(UTC):%Y-%m-%d %H:%M}"
+    return save_plan(session=session, result=result, name=name, params=params, publish=publish)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install the Debian packages gridmap needs; quick when they are already there. Works as root or with sudo.
+set -euo pipefail
+packages=(postgresql-15 postgresql-15-postgis-3 chromium)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing Debian packages: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

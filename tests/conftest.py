@@ -1,0 +1,98 @@
+"""Test fixtures: a throwaway PostGIS cluster of the tests' own, never the demo's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session
+
+from gridmap.db.cluster import LocalCluster
+from gridmap.db.session import migrate
+from gridmap.settings import Settings
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data" / "boundaries"
+NANJING_OSM = DATA / "osm" / "nanjing_xinjiekou_2021-06.osm"
+WANGJING_OSM = DATA / "osm" / "beijing_wangjing_2020-09.osm"
+_skipped: list[str] = []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    """A PostgreSQL cluster in a temporary directory, removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="gridmap-test-"))
+    root.chmod(0o755)  # the postgres OS user (when we are root) must reach its data directory
+    url = os.environ.get("GRIDMAP_TEST_DATABASE_URL")
+    if url:
+        pytest.fail("GRIDMAP_TEST_DATABASE_URL is not supported: tests always run their own cluster")
+    c = LocalCluster(data_dir=root / "pg", port=_free_port())
+    c.start()
+    yield c
+    c.destroy()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def make_database(cluster: LocalCluster, name: str) -> str:
+    """Create database ``name`` with PostGIS, migrate it, return its URL."""
+    cluster.ensure_database(name)
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:{cluster.port}/{name}"
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def db_url(cluster: LocalCluster) -> str:
+    """URL of the migrated test database."""
+    return make_database(cluster, "gridmap_test")
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    """Engine on the test database."""
+    eng = create_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back after the test (commits become savepoints)."""
+    connection = engine.connect()
+    outer = connection.begin()
+    s = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield s
+    s.close()
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """Settings pointing at the test database, with a state directory of the test's own."""
+    return Settings(home=tmp_path / "home", database_url=db_url, secret_key="test-secret")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember skipped tests: a skipped test fails the run."""
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when anything was skipped."""
+    if _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\n{len(_skipped)} test(s) skipped; skipped tests fail the run: {', '.join(_skipped)}")  # noqa: T201
