@@ -27,8 +27,16 @@ class PartitionSettings(BaseModel):
     min: int = Field(240, gt=0)
     max: int = Field(360, gt=0)
     barrier_classes: tuple[str, ...] = (
-        "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
-        "secondary", "secondary_link", "tertiary", "tertiary_link",
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
     )
     study_buffer_m: float = 30.0
     code_prefix: str = Field("000000000000", pattern=r"^\d{12}$")
@@ -38,9 +46,7 @@ class PartitionSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything gridmap reads from its environment."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="GRIDMAP_", env_file=".env", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=".env", env_nested_delimiter="__", extra="ignore")
 
     home: Path = Field(Path(".gridmap"), description="state directory: embedded cluster, secret key")
     database_url: str | None = Field(None, description="use this PostGIS instead of the embedded cluster")

@@ -82,7 +82,9 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """Settings pointing at the test database, with a state directory of the test's own."""
-    return Settings(home=tmp_path / "home", database_url=db_url, secret_key="test-secret")
+    return Settings(
+        home=tmp_path / "home", database_url=db_url, secret_key="test-secret-key-that-is-long-enough-for-hs256"
+    )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -42,7 +42,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_current_user(
-    request: Request, session: SessionDep, settings: SettingsDep,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
     bearer: Annotated[str | None, Depends(oauth2)],
 ) -> User:
     """The user of the bearer token or, for web pages, of the HttpOnly cookie."""
@@ -68,8 +70,10 @@ def require_role(*roles: Role) -> Callable[[User], User]:
     def check(user: CurrentUser) -> User:
         if user.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
-            raise HTTPException(status_code=status.HTTP_403_FORBIDDEN,
-                                detail=f"权限不足 / forbidden: needs role {names}, you are {user.role.value}")
+            raise HTTPException(
+                status_code=status.HTTP_403_FORBIDDEN,
+                detail=f"权限不足 / forbidden: needs role {names}, you are {user.role.value}",
+            )
         return user
 
     return check

@@ -13,8 +13,14 @@ MIN_PASSWORD = 4
 
 
 def create_user(
-    *, session: Session, username: str, password: str, role: Role, full_name: str | None = None,
-    department: str | None = None, grids: list[str] | None = None,
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    full_name: str | None = None,
+    department: str | None = None,
+    grids: list[str] | None = None,
 ) -> User:
     """Add a user; raises :class:`Conflict` when the name is taken."""
     if not username.strip():
@@ -23,8 +29,14 @@ def create_user(
         raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters")
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists")
-    user = User(username=username, password_hash=hash_password(password), role=role, full_name=full_name,
-                department=department, is_active=True)
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        full_name=full_name,
+        department=department,
+        is_active=True,
+    )
     session.add(user)
     session.flush()
     for code in grids or []:

@@ -12,7 +12,7 @@ app = typer.Typer(help="内置数据库 / the embedded PostgreSQL + PostGIS clus
 @app.command()
 def start() -> None:
     """Start the embedded cluster (creating it on first use) and migrate the schema."""
-    from gridmap.db.session import bring_up, embedded_cluster
+    from gridmap.db.session import bring_up
 
     s = settings()
     with user_errors():

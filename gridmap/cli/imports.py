@@ -26,14 +26,26 @@ def import_command(
         declared = parse_crs(crs) if crs else None
         eng = engine()
         with progress_bar() as progress, session_scope(eng) as session:
-            result = import_files(session=session, settings=settings(), paths=paths,
-                                  households_field=households_field, crs=declared, strict=strict, progress=progress)
+            result = import_files(
+                session=session,
+                settings=settings(),
+                paths=paths,
+                households_field=households_field,
+                crs=declared,
+                strict=strict,
+                progress=progress,
+            )
     table = Table(title="导入结果 / imported")
     table.add_column("what")
     table.add_column("count", justify="right")
-    for name, value in [("楼栋 buildings", result.buildings), ("住宅 residential", result.residential),
-                        ("户数 households", result.households), ("道路 streets", result.streets),
-                        ("小区 compounds", result.compounds), ("社区 communities", result.communities)]:
+    for name, value in [
+        ("楼栋 buildings", result.buildings),
+        ("住宅 residential", result.residential),
+        ("户数 households", result.households),
+        ("道路 streets", result.streets),
+        ("小区 compounds", result.compounds),
+        ("社区 communities", result.communities),
+    ]:
         table.add_row(name, f"{value:,}")
     for source, value in sorted(result.households_by_source.items()):
         table.add_row(f"  households {source}", f"{value:,}")

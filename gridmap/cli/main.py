@@ -36,7 +36,8 @@ def load_reference() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Serve the web app and API."""
     import uvicorn
@@ -68,15 +69,23 @@ def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) 
             load_ref(session=session)
             result = import_files(session=session, settings=s, paths=[DEMO_DATA])
             plan = published_plan(session=session) or partition_db(
-                session=session, params=s.partition, publish=True, code_prefix=DEMO_PREFIX)
+                session=session, params=s.partition, publish=True, code_prefix=DEMO_PREFIX
+            )
             first = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id).order_by(Grid.code)).first()
             for name in DEMO_USERS:
                 ensure_user(session=session, username=name, password="demo", role=Role(name))
-            ensure_user(session=session, username="worker1", password="demo", role=Role.grid_worker,
-                        grids=[first] if first else [])
+            ensure_user(
+                session=session,
+                username="worker1",
+                password="demo",
+                role=Role.grid_worker,
+                grids=[first] if first else [],
+            )
             grids = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id)).all()
-    console.print(f"[green]新街口 demo:[/] {result.buildings} buildings, {result.streets} streets, "
-                  f"{len(grids)} grids (plan v{plan.version})")
+    console.print(
+        f"[green]新街口 demo:[/] {result.buildings} buildings, {result.streets} streets, "
+        f"{len(grids)} grids (plan v{plan.version})"
+    )
     url = f"http://{s.host}:{s.port}/"
     console.print(f"打开 / open [bold]{url}[/]  登录 / logins: admin, planner, leader, worker1 — 密码 / password: demo")
     if serve_app:

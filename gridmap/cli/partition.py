@@ -31,8 +31,11 @@ def partition_command(
 
     s = settings()
     with user_errors():
-        overrides = {k: v for k, v in {"target": target, "min": min_households, "max": max_households,
-                                       "seed": seed}.items() if v is not None}
+        overrides = {
+            k: v
+            for k, v in {"target": target, "min": min_households, "max": max_households, "seed": seed}.items()
+            if v is not None
+        }
         params = PartitionSettings.model_validate(s.partition.model_dump() | overrides)
         if params.min > params.target or params.target > params.max:
             raise InvalidInput(f"need --min <= --target <= --max, got {params.min}, {params.target}, {params.max}")
@@ -44,8 +47,14 @@ def partition_command(
             raise InvalidInput("give INPUT -o OUT.gpkg (file mode), or --community CODE / --all (DB mode)")
 
 
-def _file_mode(inputs: list[Path], output: Path | None, params: object, households_field: str | None,
-               crs: str | None, code_prefix: str | None) -> None:
+def _file_mode(
+    inputs: list[Path],
+    output: Path | None,
+    params: object,
+    households_field: str | None,
+    crs: str | None,
+    code_prefix: str | None,
+) -> None:
     from gridmap.partition.filemode import partition_file
     from gridmap.settings import PartitionSettings
     from gridmap.spatial.crs import parse_crs
@@ -54,9 +63,15 @@ def _file_mode(inputs: list[Path], output: Path | None, params: object, househol
     if output is None:
         raise InvalidInput("file mode needs -o OUT.gpkg")
     with console.status("分网格中 / partitioning…"):
-        result, fixes = partition_file(inputs, output, params=params, model=settings().households,
-                                       households_field=households_field,
-                                       crs=parse_crs(crs) if crs else None, code_prefix=code_prefix)
+        result, fixes = partition_file(
+            inputs,
+            output,
+            params=params,
+            model=settings().households,
+            households_field=households_field,
+            crs=parse_crs(crs) if crs else None,
+            code_prefix=code_prefix,
+        )
     for line in fixes:
         console.print(f"[yellow]fixed/skipped:[/] {line}")
     _summary(result.metrics.as_dict())
@@ -70,8 +85,9 @@ def _db_mode(params: object, community: str | None, publish: bool, code_prefix: 
 
     assert isinstance(params, PartitionSettings)
     with console.status("分网格中 / partitioning…"), session_scope(engine()) as session:
-        plan = partition_db(session=session, params=params, community=community, publish=publish,
-                            code_prefix=code_prefix)
+        plan = partition_db(
+            session=session, params=params, community=community, publish=publish, code_prefix=code_prefix
+        )
         metrics, version, status = plan.metrics, plan.version, plan.status.value
     _summary(metrics)
     console.print(f"saved plan version {version} ({status})")
@@ -81,8 +97,18 @@ def _summary(metrics: dict[str, object]) -> None:
     table = Table(title="网格方案 / plan")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in ("grids", "expected_grids", "households", "buildings", "in_band_share", "max_abs_deviation_pct",
-                "p95_abs_deviation_pct", "mean_polsby_popper", "max_longest_walk_m", "runtime_s"):
+    for key in (
+        "grids",
+        "expected_grids",
+        "households",
+        "buildings",
+        "in_band_share",
+        "max_abs_deviation_pct",
+        "p95_abs_deviation_pct",
+        "mean_polsby_popper",
+        "max_longest_walk_m",
+        "runtime_s",
+    ):
         table.add_row(key, str(metrics.get(key)))
     violations = metrics.get("violations") or []
     infeasible = metrics.get("infeasible") or []

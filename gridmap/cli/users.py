@@ -28,8 +28,15 @@ def add(
 
     secret = password or getpass.getpass("password: ")
     with user_errors(), session_scope(engine()) as session:
-        create_user(session=session, username=username, password=secret, role=role, full_name=full_name,
-                    department=department, grids=grid)
+        create_user(
+            session=session,
+            username=username,
+            password=secret,
+            role=role,
+            full_name=full_name,
+            department=department,
+            grids=grid,
+        )
     console.print(f"added {username} ({role.value})")
 
 

@@ -70,9 +70,18 @@ class LocalCluster:
         os.chown(self.data_dir, uid, gid)
         self.data_dir.chmod(0o700)
         subprocess.run(
-            self._cmd("initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                      "--encoding=UTF8", "--locale=C.UTF-8"),
-            check=True, capture_output=True,
+            self._cmd(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ),
+            check=True,
+            capture_output=True,
         )
 
     def running(self) -> bool:
@@ -94,9 +103,21 @@ class LocalCluster:
         # The socket goes into the data directory: /var/run/postgresql may not exist or be ours.
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} -c fsync=off"
         proc = subprocess.run(
-            self._cmd("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
-                      "-w", "-t", str(int(timeout)), "start"),
-            capture_output=True, text=True,
+            self._cmd(
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+            ),
+            capture_output=True,
+            text=True,
         )
         if proc.returncode != 0:
             tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
@@ -112,7 +133,8 @@ class LocalCluster:
         if self.initialised() and self.running():
             subprocess.run(
                 self._cmd("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop"),
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
 
     def destroy(self) -> None:

@@ -24,7 +24,9 @@ def from_db(element: WKBElement) -> BaseGeometry:
     return to_shape(element)
 
 
-def read_frame(engine: Engine, sql: str, params: dict[str, Any] | None = None, geom_col: str = "geom") -> gpd.GeoDataFrame:
+def read_frame(
+    engine: Engine, sql: str, params: dict[str, Any] | None = None, geom_col: str = "geom"
+) -> gpd.GeoDataFrame:
     """Run ``sql`` and return a GeoDataFrame in EPSG:4326."""
     with engine.connect() as conn:
         return gpd.read_postgis(text(sql), conn, geom_col=geom_col, params=params or {}, crs=SRID)

@@ -14,7 +14,9 @@ def stats(*, session: Session) -> dict[str, int | str | None]:
     grids = households = 0
     if plan is not None:
         grids = session.scalar(select(func.count()).select_from(Grid).where(Grid.plan_id == plan.id)) or 0
-        households = session.scalar(select(func.coalesce(func.sum(Grid.households), 0)).where(Grid.plan_id == plan.id)) or 0
+        households = (
+            session.scalar(select(func.coalesce(func.sum(Grid.households), 0)).where(Grid.plan_id == plan.id)) or 0
+        )
     residential = select(func.count()).select_from(Building).where(Building.is_residential)
     return {
         "buildings": session.scalar(select(func.count()).select_from(Building)) or 0,

@@ -21,8 +21,7 @@ BATCH = 2000
 
 def _rows(frame: pd.DataFrame, level: AdminLevel, parent_col: str | None) -> list[dict[str, object]]:
     return [
-        {"code": str(code), "name": str(name), "level": level,
-         "parent_code": str(parent) if parent_col else None}
+        {"code": str(code), "name": str(name), "level": level, "parent_code": str(parent) if parent_col else None}
         for code, name, parent in zip(
             frame["code"], frame["name"], frame[parent_col] if parent_col else frame["code"], strict=True
         )
@@ -31,10 +30,17 @@ def _rows(frame: pd.DataFrame, level: AdminLevel, parent_col: str | None) -> lis
 
 def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
     for start in range(0, len(rows), BATCH):
-        stmt = insert(AdminUnit.__table__).values(rows[start : start + BATCH])
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=["code"], set_={"name": stmt.excluded.name, "level": stmt.excluded.level,
-                                           "parent_code": stmt.excluded.parent_code}))
+        stmt = insert(AdminUnit).values(rows[start : start + BATCH])
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["code"],
+                set_={
+                    "name": stmt.excluded.name,
+                    "level": stmt.excluded.level,
+                    "parent_code": stmt.excluded.parent_code,
+                },
+            )
+        )
 
 
 def load_reference(*, session: Session, ref_dir: Path = DEFAULT_REF) -> dict[str, int]:

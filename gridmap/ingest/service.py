@@ -53,10 +53,9 @@ def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 def _upsert(
     session: Session, model: Any, rows: list[dict[str, Any]], key: str, progress: Progress | None, label: str
 ) -> None:
-    table = model.__table__
     done = 0
     for chunk in _batches(rows):
-        stmt = insert(table).values(chunk)
+        stmt = insert(model).values(chunk)
         update = {c: stmt.excluded[c] for c in chunk[0] if c != key}
         session.execute(stmt.on_conflict_do_update(index_elements=[key], set_=update))
         done += len(chunk)
@@ -93,8 +92,7 @@ def import_files(
     community_of = _community_codes(buildings, communities)
 
     compound_rows = [
-        {"source_id": r.source_id, "name": _none(r.name), "geom": to_db(r.geometry)}
-        for r in compounds.itertuples()
+        {"source_id": r.source_id, "name": _none(r.name), "geom": to_db(r.geometry)} for r in compounds.itertuples()
     ]
     _upsert(session, Compound, compound_rows, "source_id", progress, "小区 compounds")
     ids = {s: i for s, i in session.execute(select(Compound.source_id, Compound.id))}
@@ -148,8 +146,15 @@ def _store_communities(session: Session, communities: gpd.GeoDataFrame) -> int:
     known = set(session.scalars(select(AdminUnit.code)).all())
     for r in communities.itertuples():
         parent = r.code[:9] if r.code[:9] in known else None
-        rows.append({"code": r.code, "name": _none(r.name) or r.code, "level": AdminLevel.community,
-                     "parent_code": parent, "geom": to_db(r.geometry)})
+        rows.append(
+            {
+                "code": r.code,
+                "name": _none(r.name) or r.code,
+                "level": AdminLevel.community,
+                "parent_code": parent,
+                "geom": to_db(r.geometry),
+            }
+        )
     if rows:
         _upsert(session, AdminUnit, rows, "code", None, "社区 communities")
     return len(rows)

@@ -27,7 +27,9 @@ def study_area(points: GeomArray, buffer_m: float, communities: GeomArray | None
     """The communities' union when given, else the buildings' convex hull buffered by ``buffer_m``."""
     if communities is not None and len(communities):
         return shapely.union_all(communities)
-    return shapely.convex_hull(shapely.multipoints(points)).buffer(buffer_m)
+    hull = shapely.convex_hull(shapely.multipoints(points))
+    assert isinstance(hull, BaseGeometry)
+    return hull.buffer(buffer_m)
 
 
 def street_blocks(area: BaseGeometry, barriers: GeomArray) -> GeomArray:
@@ -84,9 +86,7 @@ def _clip_voronoi(points: GeomArray, block: BaseGeometry) -> GeomArray:
     return np.asarray(cells, dtype=object)
 
 
-def cell_adjacency(
-    cells: GeomArray, block_of: NDArray[np.int64], points: GeomArray, barriers: GeomArray
-) -> csr_matrix:
+def cell_adjacency(cells: GeomArray, block_of: NDArray[np.int64], points: GeomArray, barriers: GeomArray) -> csr_matrix:
     """Symmetric adjacency of cells sharing an edge in one block, not separated by a barrier."""
     n = len(cells)
     tree = shapely.STRtree(cells)

@@ -7,6 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+from pyproj import CRS
 
 from gridmap.errors import InvalidInput, PartitionInfeasible
 from gridmap.partition.households import estimate_households
@@ -15,7 +16,6 @@ from gridmap.settings import HouseholdSettings, PartitionSettings
 from gridmap.spatial.crs import CoordSys
 from gridmap.spatial.io import read_sources
 from gridmap.spatial.validate import LINEAR, POLYGONAL, CleanReport, clean_layer
-from pyproj import CRS
 
 ATTRIBUTION = "© OpenStreetMap contributors"
 
@@ -28,7 +28,11 @@ def _building_id(source_id: str) -> str:
 
 
 def plan_input_from_files(
-    paths: list[Path], *, households_field: str | None, crs: CRS | CoordSys | None, model: HouseholdSettings,
+    paths: list[Path],
+    *,
+    households_field: str | None,
+    crs: CRS | CoordSys | None,
+    model: HouseholdSettings,
 ) -> tuple[PlanInput, list[str]]:
     """Read, clean and model households; keep residential buildings with their input attributes."""
     raw = read_sources(paths, households_field=households_field, crs=crs)
@@ -45,20 +49,31 @@ def plan_input_from_files(
     residential["compound"] = residential["compound_idx"].astype(str)
     residential = residential.set_index("building_id", drop=False)
     residential.index.name = None
-    return PlanInput(buildings=residential, streets=streets,
-                     communities=None if communities.empty else communities), report.lines()
+    return PlanInput(
+        buildings=residential, streets=streets, communities=None if communities.empty else communities
+    ), report.lines()
 
 
 def write_result(result: PlanResult, out: Path) -> None:
     """Write layers ``buildings`` and ``grids`` (EPSG:4326) to ``out``."""
     if out.suffix.lower() != ".gpkg":
         raise InvalidInput(f"output {out} must be a .gpkg file")
-    keep = ["building_id", "name", "building", "building_levels", "addr_street", "addr_housenumber",
-            "households", "households_source", "grid_code", "geometry"]
+    keep = [
+        "building_id",
+        "name",
+        "building",
+        "building_levels",
+        "addr_street",
+        "addr_housenumber",
+        "households",
+        "households_source",
+        "grid_code",
+        "geometry",
+    ]
     buildings = result.buildings[[c for c in keep if c in result.buildings.columns]].reset_index(drop=True)
     grids = result.grids.copy()
     grids["attribution"] = ATTRIBUTION
-    tmp = out.with_name(out.name + ".partial")
+    tmp = out.with_name(out.stem + ".partial.gpkg")
     tmp.unlink(missing_ok=True)
     # Write to a temporary file and rename, so a failure never leaves half an output.
     pyogrio.write_dataframe(_plain(buildings), tmp, layer="buildings", driver="GPKG")
@@ -77,8 +92,14 @@ def _plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def partition_file(
-    paths: list[Path], out: Path, *, params: PartitionSettings, model: HouseholdSettings,
-    households_field: str | None = None, crs: CRS | CoordSys | None = None, code_prefix: str | None = None,
+    paths: list[Path],
+    out: Path,
+    *,
+    params: PartitionSettings,
+    model: HouseholdSettings,
+    households_field: str | None = None,
+    crs: CRS | CoordSys | None = None,
+    code_prefix: str | None = None,
 ) -> tuple[PlanResult, list[str]]:
     """Partition ``paths`` and write ``out``; returns the result and the cleaning report."""
     data, fixes = plan_input_from_files(paths, households_field=households_field, crs=crs, model=model)

@@ -144,8 +144,10 @@ def evaluate(
         if n_b == 1 and size > params.max:
             infeasible.append(f"{code}: one building of {size} households (> {params.max}) is its own grid")
         elif comp is not None and math.ceil(comp / params.max) > math.floor(comp / params.min):
-            infeasible.append(f"{code}: {size} households; its barrier-bounded area holds {comp}, "
-                              f"which no number of grids splits into [{params.min}, {params.max}]")
+            infeasible.append(
+                f"{code}: {size} households; its barrier-bounded area holds {comp}, "
+                f"which no number of grids splits into [{params.min}, {params.max}]"
+            )
         else:
             violations.append(Violation("size", code, f"{size} households outside [{params.min}, {params.max}]"))
     total = int(buildings["households"].sum())
@@ -182,8 +184,14 @@ def _compounds(buildings: gpd.GeoDataFrame, compound_col: str, params: Partition
     inside = buildings[buildings[compound_col].notna() & (buildings[compound_col].astype(str) != "-1")]
     for compound, group in inside.groupby(compound_col):
         if int(group["households"].sum()) <= params.max and group["grid_code"].nunique() > 1:
-            out.append(Violation("compound", None, f"小区 {compound} ({int(group['households'].sum())} households) "
-                                 f"is split over {group['grid_code'].nunique()} grids"))
+            out.append(
+                Violation(
+                    "compound",
+                    None,
+                    f"小区 {compound} ({int(group['households'].sum())} households) "
+                    f"is split over {group['grid_code'].nunique()} grids",
+                )
+            )
     return out
 
 

@@ -124,8 +124,9 @@ def partition(data: PlanInput, params: PartitionSettings, *, code_prefix: str | 
         for i, key in enumerate(keys):
             if key in data.locked:
                 locked_atoms[int(atom_of[i])] = locked_codes.index(data.locked[key])
-    solver = Partitioner(target=params.target, low=params.min, high=params.max, seed=params.seed,
-                         locked=locked_atoms).solve(atom_xy, atom_h, atom_adj)
+    solver = Partitioner(
+        target=params.target, low=params.min, high=params.max, seed=params.seed, locked=locked_atoms
+    ).solve(atom_xy, atom_h, atom_adj)
     labels = solver.labels_[atom_of]
     polygons = grid_polygons(tess.cells, labels, blocks)
     cores = {int(k): shapely.union_all(tess.cells[labels == k], grid_size=0.01) for k in polygons}
@@ -146,7 +147,13 @@ def partition(data: PlanInput, params: PartitionSettings, *, code_prefix: str | 
     compound_col = "compound" if "compound" in buildings.columns else None
     first_of = {int(k): int(np.flatnonzero(labels == k)[0]) for k in polygons}
     metrics = evaluate(
-        grids, buildings, barriers, area, adjacency, params, compound_col,
+        grids,
+        buildings,
+        barriers,
+        area,
+        adjacency,
+        params,
+        compound_col,
         cores={label_code[k]: geom for k, geom in cores.items()},
         component_households={label_code[k]: int(component_h[component[i]]) for k, i in first_of.items()},
     )
@@ -158,7 +165,6 @@ def partition(data: PlanInput, params: PartitionSettings, *, code_prefix: str | 
 def _prefixes(reps: gpd.GeoSeries, communities: gpd.GeoDataFrame | None, default: str) -> list[str]:
     if communities is None or "code" not in communities.columns:
         return [default] * len(reps)
-    hits = gpd.sjoin(gpd.GeoDataFrame(geometry=reps), communities[["code", "geometry"]], how="left",
-                     predicate="within")
+    hits = gpd.sjoin(gpd.GeoDataFrame(geometry=reps), communities[["code", "geometry"]], how="left", predicate="within")
     hits = hits[~hits.index.duplicated(keep="first")]
     return [str(c)[:12] if isinstance(c, str) and len(str(c)) >= 12 else default for c in hits["code"]]

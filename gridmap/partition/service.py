@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import geopandas as gpd
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gridmap.db.convert import to_db
@@ -32,7 +32,8 @@ def load_plan_input(*, session: Session, community: str | None = None) -> PlanIn
     streets = _frame(session, "SELECT id, name, street_class, geom FROM streets ORDER BY id").set_index("id")
     comm_where = "AND code = :community" if community else ""
     communities = _frame(
-        session, f"SELECT code, name, geom FROM admin_units WHERE level = 'community' AND geom IS NOT NULL {comm_where}",
+        session,
+        f"SELECT code, name, geom FROM admin_units WHERE level = 'community' AND geom IS NOT NULL {comm_where}",
         {"community": community},
     )
     if communities.empty:
@@ -45,17 +46,30 @@ def save_plan(
 ) -> GridPlan:
     """Store ``result`` as a new plan version (draft unless ``publish``)."""
     version = (session.scalar(select(func.max(GridPlan.version))) or 0) + 1
-    plan = GridPlan(name=name, version=version, status=PlanStatus.draft, params=params.model_dump(mode="json"),
-                    metrics=result.metrics.as_dict())
+    plan = GridPlan(
+        name=name,
+        version=version,
+        status=PlanStatus.draft,
+        params=params.model_dump(mode="json"),
+        metrics=result.metrics.as_dict(),
+    )
     session.add(plan)
     session.flush()
     ids: dict[str, int] = {}
     for row in result.grids.itertuples():
         grid = Grid(
-            plan_id=plan.id, code=row.grid_code, households=int(row.households), n_buildings=int(row.n_buildings),
-            locked=False, community_code=row.community_code,
-            metrics={"deviation_pct": float(row.deviation_pct), "polsby_popper": float(row.polsby_popper),
-                     "longest_walk_m": float(row.longest_walk_m), "area_m2": float(row.area_m2)},
+            plan_id=plan.id,
+            code=row.grid_code,
+            households=int(row.households),
+            n_buildings=int(row.n_buildings),
+            locked=False,
+            community_code=row.community_code,
+            metrics={
+                "deviation_pct": float(row.deviation_pct),
+                "polsby_popper": float(row.polsby_popper),
+                "longest_walk_m": float(row.longest_walk_m),
+                "area_m2": float(row.area_m2),
+            },
             geom=to_db(row.geometry),
         )
         session.add(grid)
@@ -63,7 +77,7 @@ def save_plan(
         ids[row.grid_code] = grid.id
     assigned = result.buildings["grid_code"].dropna()
     session.execute(
-        GridAssignment.__table__.insert(),
+        insert(GridAssignment),
         [{"plan_id": plan.id, "building_id": int(b), "grid_id": ids[c]} for b, c in assigned.items()],
     )
     if publish:
@@ -76,8 +90,11 @@ def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
     plan = session.get(GridPlan, plan_id)
     if plan is None:
         raise NotFound(f"grid plan {plan_id} does not exist")
-    session.execute(update(GridPlan).where(GridPlan.status == PlanStatus.published, GridPlan.id != plan_id)
-                    .values(status=PlanStatus.archived))
+    session.execute(
+        update(GridPlan)
+        .where(GridPlan.status == PlanStatus.published, GridPlan.id != plan_id)
+        .values(status=PlanStatus.archived)
+    )
     plan.status, plan.published_at = PlanStatus.published, datetime.now(UTC)
     session.flush()
     return plan
@@ -89,7 +106,11 @@ def published_plan(*, session: Session) -> GridPlan | None:
 
 
 def partition_db(
-    *, session: Session, params: PartitionSettings, community: str | None = None, publish: bool = False,
+    *,
+    session: Session,
+    params: PartitionSettings,
+    community: str | None = None,
+    publish: bool = False,
     code_prefix: str | None = None,
 ) -> GridPlan:
     """Partition what is stored and save it as a plan."""

@@ -55,7 +55,8 @@ def _absorb(geoms: dict[int, BaseGeometry], orphans: list[BaseGeometry]) -> dict
 def _largest(geom: BaseGeometry) -> BaseGeometry:
     parts = shapely.get_parts(geom)
     if len(parts) == 1:
-        return parts[0]
+        single: BaseGeometry = parts[0]
+        return single
     # Parts touching at a point only: keep them together as the union's largest polygon piece.
-    polys = [p for p in parts if p.geom_type == "Polygon"]
-    return max(polys, key=lambda p: p.area) if polys else geom
+    polys: list[BaseGeometry] = [p for p in parts if p.geom_type == "Polygon"]
+    return max(polys, key=lambda p: float(p.area)) if polys else geom

@@ -61,10 +61,16 @@ class Partitioner:
     --------
     >>> p = Partitioner(target=300, low=240, high=360)
     >>> p.solve(xy, households, adjacency).labels_  # doctest: +SKIP
+
     """
 
     def __init__(
-        self, *, target: int = 300, low: int = 240, high: int = 360, seed: int = 0,
+        self,
+        *,
+        target: int = 300,
+        low: int = 240,
+        high: int = 360,
+        seed: int = 0,
         locked: Mapping[int, int] | None = None,
     ) -> None:
         if not 0 < low <= target <= high:
@@ -88,8 +94,10 @@ class Partitioner:
         sub = self._adj[free][:, free]
         _, comp = connected_components(sub, directed=False)
         # Components are solved in a spatial order so labels do not depend on input order.
-        order = sorted(range(comp.max() + 1 if len(comp) else 0),
-                       key=lambda c: tuple(-self._xy[free[comp == c]].mean(axis=0)[::-1]))
+        order = sorted(
+            range(comp.max() + 1 if len(comp) else 0),
+            key=lambda c: tuple(-self._xy[free[comp == c]].mean(axis=0)[::-1]),
+        )
         for c in order:
             members = free[comp == c]
             k = choose_k(int(self._h[members].sum()), self.target, self.low, self.high)
@@ -122,8 +130,10 @@ class Partitioner:
             cum = np.cumsum(h[order])
             centre = int(np.searchsorted(cum, goal))
             span = proj[order[-1]] - proj[order[0]] + 1e-9
-            for pos in sorted(range(max(0, centre - CUT_WINDOW), min(len(idx) - 1, centre + CUT_WINDOW + 1)),
-                              key=lambda p: abs(float(cum[p]) - goal)):
+            for pos in sorted(
+                range(max(0, centre - CUT_WINDOW), min(len(idx) - 1, centre + CUT_WINDOW + 1)),
+                key=lambda p: abs(float(cum[p]) - goal),
+            ):
                 imbalance = abs(float(cum[pos]) - goal) / total
                 if best is not None and imbalance > best[0]:
                     break
@@ -143,9 +153,12 @@ class Partitioner:
         labels = labels.copy()
         adj = self._adj
         for _ in range(rounds):
-            sums = np.bincount(labels, weights=self._h, minlength=labels.max() + 1)
-            bad = [g for g in np.argsort(-np.abs(sums - self.target))
-                   if g not in frozen and not self.low <= sums[g] <= self.high]
+            sums = np.bincount(labels, weights=self._h, minlength=labels.max() + 1).astype(np.float64)
+            bad = [
+                g
+                for g in np.argsort(-np.abs(sums - self.target))
+                if g not in frozen and not self.low <= sums[g] <= self.high
+            ]
             moved = False
             for g in bad:
                 moved = self._move_one(labels, int(g), sums, frozen, adj)
@@ -155,9 +168,7 @@ class Partitioner:
                 return labels
         return labels
 
-    def _move_one(
-        self, labels: IntArray, g: int, sums: FloatArray, frozen: frozenset[int], adj: csr_matrix
-    ) -> bool:
+    def _move_one(self, labels: IntArray, g: int, sums: FloatArray, frozen: frozenset[int], adj: csr_matrix) -> bool:
         members = np.flatnonzero(labels == g)
         over = sums[g] > self.high
         candidates: list[tuple[float, int, int]] = []

@@ -80,9 +80,12 @@ def parse_crs(value: str) -> CRS | CoordSys:
     if lowered in {"cgcs2000", "epsg:4490"}:
         return CGCS2000
     try:
-        return CRS.from_user_input(value)
+        crs: CRS = CRS.from_user_input(value)
+        return crs
     except PyprojCRSError as exc:
-        raise CRSError(f"unknown CRS {value!r}: use an EPSG code (EPSG:4326, EPSG:4490, EPSG:32650) or gcj02/bd09") from exc
+        raise CRSError(
+            f"unknown CRS {value!r}: use an EPSG code (EPSG:4326, EPSG:4490, EPSG:32650) or gcj02/bd09"
+        ) from exc
 
 
 def to_wgs84(frame: gpd.GeoDataFrame, declared: CRS | CoordSys | None = None) -> gpd.GeoDataFrame:
@@ -126,7 +129,7 @@ def _check_lonlat(frame: gpd.GeoDataFrame) -> None:
 
 def metric_crs(frame: gpd.GeoDataFrame) -> CRS:
     """The UTM zone of ``frame``'s centre: the CRS we measure areas and distances in."""
-    crs = frame.estimate_utm_crs()
-    if crs is None:
+    if frame.empty:
         raise CRSError("cannot choose a metric CRS for an empty layer")
+    crs: CRS = frame.estimate_utm_crs()
     return crs

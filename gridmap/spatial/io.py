@@ -37,8 +37,16 @@ class RawLayers:
 
 
 _COLUMNS: dict[str, list[str]] = {
-    "buildings": ["source_id", "name", "building", "building_levels", "building_flats", "addr_street",
-                  "addr_housenumber", "households_input"],
+    "buildings": [
+        "source_id",
+        "name",
+        "building",
+        "building_levels",
+        "building_flats",
+        "addr_street",
+        "addr_housenumber",
+        "households_input",
+    ],
     "streets": ["source_id", "name", "street_class"],
     "compounds": ["source_id", "name"],
     "communities": ["code", "name"],
@@ -112,13 +120,18 @@ def _normalise_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _feature_ids(frame: gpd.GeoDataFrame, dataset: str, candidates: tuple[str, ...]) -> pd.Series:
+    values = pd.Series(range(len(frame)), index=frame.index).astype("string")
     for col in candidates:
         if col in frame.columns and frame[col].notna().all():
-            return dataset + ":" + frame[col].astype("string")
-    return dataset + ":" + pd.Series(range(len(frame)), index=frame.index).astype("string")
+            values = frame[col].astype("string")
+            break
+    ids: pd.Series = dataset + ":" + values
+    return ids
 
 
-def _layer_from_file(frame: gpd.GeoDataFrame, name: str, dataset: str, households_field: str | None) -> gpd.GeoDataFrame:
+def _layer_from_file(
+    frame: gpd.GeoDataFrame, name: str, dataset: str, households_field: str | None
+) -> gpd.GeoDataFrame:
     frame = _normalise_columns(frame)
     if name == "buildings":
         if households_field:
@@ -191,7 +204,8 @@ def read_sources(
                 stacks[name].append(to_wgs84(frame, crs))
     merged = {
         name: gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
-        if frames else empty_layer(name)
+        if frames
+        else empty_layer(name)
         for name, frames in stacks.items()
     }
     if all(frame.empty for frame in merged.values()):

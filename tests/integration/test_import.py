@@ -56,9 +56,11 @@ def test_reimport_is_idempotent(session: Session, settings: Settings) -> None:
 
 def test_surveyed_households_from_geopackage(session: Session, settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "survey.gpkg"
-    buildings = gpd.GeoDataFrame({"building_id": [1, 2], "name": ["1号楼", "2号楼"], "hh": [120, 80]},
-                                 geometry=[box(118.78, 32.04, 118.7802, 32.0402), box(118.781, 32.04, 118.7812, 32.0402)],
-                                 crs=4326)
+    buildings = gpd.GeoDataFrame(
+        {"building_id": [1, 2], "name": ["1号楼", "2号楼"], "hh": [120, 80]},
+        geometry=[box(118.78, 32.04, 118.7802, 32.0402), box(118.781, 32.04, 118.7812, 32.0402)],
+        crs=4326,
+    )
     buildings.to_file(path, layer="buildings")
     import_files(session=session, settings=settings, paths=[path], households_field="hh")
     rows = session.execute(select(Building.households, Building.households_source).order_by(Building.source_id)).all()
@@ -68,7 +70,8 @@ def test_surveyed_households_from_geopackage(session: Session, settings: Setting
 def test_unknown_households_field_is_named(session: Session, settings: Settings, tmp_path: Path) -> None:
     path = tmp_path / "b.gpkg"
     gpd.GeoDataFrame({"building_id": [1]}, geometry=[box(118.78, 32.04, 118.7802, 32.0402)], crs=4326).to_file(
-        path, layer="buildings")
+        path, layer="buildings"
+    )
     with pytest.raises(InvalidInput, match="hh_typo"):
         import_files(session=session, settings=settings, paths=[path], households_field="hh_typo")
 
@@ -100,21 +103,32 @@ def _geojson(path: Path, features: list[dict[str, object]], crs: str | None = No
 
 
 def _feature(geom: Polygon, **props: object) -> dict[str, object]:
-    return {"type": "Feature", "properties": props, "geometry": json.loads(gpd.GeoSeries([geom]).to_json())["features"][0]["geometry"]}
+    return {
+        "type": "Feature",
+        "properties": props,
+        "geometry": json.loads(gpd.GeoSeries([geom]).to_json())["features"][0]["geometry"],
+    }
 
 
-def test_self_intersecting_polygon_is_repaired_and_reported(session: Session, settings: Settings, tmp_path: Path) -> None:
-    path = _geojson(tmp_path / "buildings.geojson",
-                    [_feature(BOWTIE, id=1, building="residential"), _feature(box(118.782, 32.04, 118.7822, 32.0402), id=2)])
+def test_self_intersecting_polygon_is_repaired_and_reported(
+    session: Session, settings: Settings, tmp_path: Path
+) -> None:
+    path = _geojson(
+        tmp_path / "buildings.geojson",
+        [_feature(BOWTIE, id=1, building="residential"), _feature(box(118.782, 32.04, 118.7822, 32.0402), id=2)],
+    )
     result = import_files(session=session, settings=settings, paths=[path])
     assert result.buildings == 2
     assert any("repaired" in line for line in result.fixes)
     assert session.scalar(select(func.bool_and(func.ST_IsValid(Building.geom)))) is True
 
 
-def test_self_intersecting_polygon_in_strict_mode_writes_nothing(session: Session, settings: Settings, tmp_path: Path) -> None:
-    path = _geojson(tmp_path / "buildings.geojson",
-                    [_feature(box(118.782, 32.04, 118.7822, 32.0402), id=2), _feature(BOWTIE, id=1)])
+def test_self_intersecting_polygon_in_strict_mode_writes_nothing(
+    session: Session, settings: Settings, tmp_path: Path
+) -> None:
+    path = _geojson(
+        tmp_path / "buildings.geojson", [_feature(box(118.782, 32.04, 118.7822, 32.0402), id=2), _feature(BOWTIE, id=1)]
+    )
     with pytest.raises(InvalidGeometry, match="Self-intersection"):
         import_files(session=session, settings=settings, paths=[path], strict=True)
     assert _count(session, Building) == 0

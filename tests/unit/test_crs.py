@@ -65,8 +65,15 @@ def test_gcj02_district_boundaries_land_on_osm_borders() -> None:
     assert len(borders) >= 10
     crs = borders.estimate_utm_crs()
     vertices = gpd.GeoSeries(shapely.points(shapely.get_coordinates(borders.geometry.values)), crs=4326).to_crs(crs)
-    raw = gpd.GeoDataFrame(pd_concat([gpd.read_file(DATA / "cn_ref" / "district_boundaries_gcj02" / f"{c}.geojson")
-                                      for c in ("320102", "320104", "320106")]), crs=4326)
+    raw = gpd.GeoDataFrame(
+        pd_concat(
+            [
+                gpd.read_file(DATA / "cn_ref" / "district_boundaries_gcj02" / f"{c}.geojson")
+                for c in ("320102", "320104", "320106")
+            ]
+        ),
+        crs=4326,
+    )
     converted = to_wgs84(raw, CoordSys.gcj02)
     near_raw = vertices.distance(shapely.union_all(raw.to_crs(crs).boundary.values))
     near_converted = vertices.distance(shapely.union_all(converted.to_crs(crs).boundary.values))

@@ -12,8 +12,12 @@ COMPOUND = box(118.7800, 32.0400, 118.7830, 32.0430)
 def _buildings(**columns: list[object]) -> gpd.GeoDataFrame:
     n = len(next(iter(columns.values())))
     geoms = [box(118.7801 + i * 0.0003, 32.0401, 118.7803 + i * 0.0003, 32.0403) for i in range(n)]
-    base: dict[str, list[object]] = {"building": ["yes"] * n, "building_levels": [None] * n,
-                                     "building_flats": [None] * n, "households_input": [None] * n}
+    base: dict[str, list[object]] = {
+        "building": ["yes"] * n,
+        "building_levels": [None] * n,
+        "building_flats": [None] * n,
+        "households_input": [None] * n,
+    }
     base.update(columns)
     return gpd.GeoDataFrame(base, geometry=geoms, crs=4326)
 
@@ -47,8 +51,9 @@ def test_generic_building_is_residential_only_inside_a_compound() -> None:
 
 
 def test_surveyed_beats_osm_beats_estimate() -> None:
-    frame = _buildings(building=["apartments"] * 3, building_flats=[None, "48", "48"],
-                       households_input=[None, None, 120])
+    frame = _buildings(
+        building=["apartments"] * 3, building_flats=[None, "48", "48"], households_input=[None, None, 120]
+    )
     out = estimate_households(frame, gpd.GeoDataFrame(geometry=[], crs=4326), HouseholdSettings())
     assert out["households_source"].tolist() == ["estimated", "osm", "surveyed"]
     assert out["households"].tolist()[1:] == [48, 120]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, status
+from fastapi import APIRouter, Depends, Form, HTTPException, status
 from fastapi.responses import RedirectResponse
 from fastapi.security import OAuth2PasswordRequestForm
-from fastapi import Depends
 
 from gridmap.api.deps import COOKIE, CurrentUser, SessionDep, SettingsDep
 from gridmap.api.schemas import Token, UserPublic
@@ -22,16 +21,28 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Sessio
     """Exchange username and password for a bearer token."""
     user = authenticate(session=session, username=form.username, password=form.password)
     if user is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="用户名或密码错误 / wrong username or password",
-                            headers={"WWW-Authenticate": "Bearer"})
-    return Token(access_token=create_token(subject=user.username, role=user.role.value,
-                                           secret=settings.effective_secret_key(), minutes=settings.token_minutes))
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="用户名或密码错误 / wrong username or password",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Token(
+        access_token=create_token(
+            subject=user.username,
+            role=user.role.value,
+            secret=settings.effective_secret_key(),
+            minutes=settings.token_minutes,
+        )
+    )
 
 
 @router.post("/login", include_in_schema=False)
 def login_form(
-    session: SessionDep, settings: SettingsDep,
-    username: Annotated[str, Form()], password: Annotated[str, Form()], next: Annotated[str, Form()] = "/",
+    session: SessionDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
 ) -> RedirectResponse:
     """Sign in from the login page: set the token as an HttpOnly cookie and go on."""
     user = authenticate(session=session, username=username, password=password)
@@ -39,9 +50,18 @@ def login_form(
         return RedirectResponse("/login?error=1", status_code=status.HTTP_303_SEE_OTHER)
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
-    response.set_cookie(COOKIE, create_token(subject=user.username, role=user.role.value,
-                                             secret=settings.effective_secret_key(), minutes=settings.token_minutes),
-                        httponly=True, samesite="lax", max_age=settings.token_minutes * 60)
+    response.set_cookie(
+        COOKIE,
+        create_token(
+            subject=user.username,
+            role=user.role.value,
+            secret=settings.effective_secret_key(),
+            minutes=settings.token_minutes,
+        ),
+        httponly=True,
+        samesite="lax",
+        max_age=settings.token_minutes * 60,
+    )
     return response
 
 
@@ -56,5 +76,9 @@ def logout() -> RedirectResponse:
 @router.get("/api/me", response_model=UserPublic, tags=["auth"])
 def me(user: CurrentUser, session: SessionDep) -> UserPublic:
     """Who I am, my role and (for grid workers) my grids."""
-    return UserPublic(username=user.username, full_name=user.full_name, role=user.role.value,
-                      grids=user_grids(session=session, user=user))
+    return UserPublic(
+        username=user.username,
+        full_name=user.full_name,
+        role=user.role.value,
+        grids=user_grids(session=session, user=user),
+    )

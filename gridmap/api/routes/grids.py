@@ -17,20 +17,27 @@ router = APIRouter(tags=["grids"])
 
 @router.get("/api/grids")
 def grids(
-    user: CurrentUser, session: SessionDep,
+    user: CurrentUser,
+    session: SessionDep,
     bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat", pattern=r"^-?[\d.]+(,-?[\d.]+){3}$"),
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of grids (code, households, buildings)."""
-    query = (select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked, func.ST_AsGeoJSON(Grid.geom, 6))
-             .join(GridPlan, GridPlan.id == Grid.plan_id).where(GridPlan.status == PlanStatus.published))
+    query = (
+        select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked, func.ST_AsGeoJSON(Grid.geom, 6))
+        .join(GridPlan, GridPlan.id == Grid.plan_id)
+        .where(GridPlan.status == PlanStatus.published)
+    )
     if user.role in {Role.grid_worker, Role.department}:
         query = query.where(Grid.code.in_(user_grids(session=session, user=user)))
     if bbox:
         x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
         query = query.where(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(x0, y0, x1, y1, 4326)))
     features = [
-        {"type": "Feature", "geometry": json.loads(geom),
-         "properties": {"grid_code": code, "households": hh, "n_buildings": nb, "locked": locked}}
-        for code, hh, nb, locked, geom in session.execute(query.order_by(Grid.code)).tuples()
+        {
+            "type": "Feature",
+            "geometry": json.loads(geom),
+            "properties": {"grid_code": code, "households": hh, "n_buildings": nb, "locked": locked},
+        }
+        for code, hh, nb, locked, geom in session.execute(query.order_by(Grid.code))
     ]
     return {"type": "FeatureCollection", "features": features}

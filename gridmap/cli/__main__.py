@@ -1,0 +1,5 @@
+"""``python -m gridmap.cli``."""
+
+from gridmap.cli.main import app
+
+app()

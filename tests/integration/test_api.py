@@ -1,0 +1,120 @@
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from gridmap.api.deps import get_session
+from gridmap.api.main import create_app
+from gridmap.auth.service import create_user
+from gridmap.db.models import Role
+from gridmap.ingest.service import import_files
+from gridmap.partition.service import partition_db
+from gridmap.settings import Settings
+from tests.conftest import NANJING_OSM
+
+pytestmark = pytest.mark.db
+ROLES = [Role.admin, Role.planner, Role.leader, Role.grid_worker, Role.department]
+
+
+@pytest.fixture
+def client(session: Session, settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    import_files(session=session, settings=settings, paths=[NANJING_OSM])
+    partition_db(session=session, params=settings.partition, publish=True)
+    for role in ROLES:
+        create_user(
+            session=session,
+            username=role.value,
+            password="secret",
+            role=role,
+            grids=["000000000000001"] if role is Role.grid_worker else None,
+        )
+    app = create_app(settings, engine=engine)
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app) as c:
+        yield c
+
+
+def _token(client: TestClient, user: str, password: str = "secret") -> dict[str, str]:
+    response = client.post("/api/auth/token", data={"username": user, "password": password})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+def test_healthz_needs_no_token(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_wrong_password_is_401(client: TestClient) -> None:
+    response = client.post("/api/auth/token", data={"username": "leader", "password": "nope"})
+    assert response.status_code == 401
+
+
+PROTECTED = ["/api/stats", "/api/grids", "/api/me"]
+
+
+@pytest.mark.parametrize("path", PROTECTED)
+def test_every_api_route_needs_a_token(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers={"Authorization": "Bearer forged.token.value"}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [(Role.admin, 200), (Role.planner, 200), (Role.leader, 200), (Role.grid_worker, 403), (Role.department, 403)],
+)
+def test_stats_role_check(client: TestClient, role: Role, status: int) -> None:
+    assert client.get("/api/stats", headers=_token(client, role.value)).status_code == status
+
+
+def test_stats_counts(client: TestClient) -> None:
+    stats = client.get("/api/stats", headers=_token(client, "leader")).json()
+    assert stats["buildings"] == 1277
+    assert stats["streets"] >= 300
+    assert stats["grids"] >= 30
+    assert stats["compounds"] == 11
+    assert stats["requests"] == 0
+    assert 18_000 < stats["households"] < 20_500
+
+
+def test_grid_worker_sees_only_own_grids(client: TestClient) -> None:
+    own = client.get("/api/grids", headers=_token(client, "grid_worker")).json()
+    assert [f["properties"]["grid_code"] for f in own["features"]] == ["000000000000001"]
+    everything = client.get("/api/grids", headers=_token(client, "planner")).json()
+    assert len(everything["features"]) >= 30
+    assert all(f["geometry"]["type"] == "Polygon" for f in everything["features"])
+
+
+def test_grids_bbox_filter(client: TestClient) -> None:
+    headers = _token(client, "planner")
+    corner = client.get("/api/grids", params={"bbox": "118.770,32.040,118.772,32.042"}, headers=headers).json()
+    everything = client.get("/api/grids", headers=headers).json()
+    assert 0 < len(corner["features"]) < len(everything["features"])
+    assert client.get("/api/grids", params={"bbox": "nonsense"}, headers=headers).status_code == 422
+
+
+def test_login_page_sets_httponly_cookie(client: TestClient) -> None:
+    assert "登录" in client.get("/login").text
+    response = client.post("/login", data={"username": "leader", "password": "secret"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert "httponly" in response.headers["set-cookie"].lower()
+    assert client.get("/api/stats").status_code == 200  # the cookie now authenticates
+    assert "网格化管理" in client.get("/").text
+
+
+def test_bad_login_redirects_back_with_error(client: TestClient) -> None:
+    response = client.post("/login", data={"username": "leader", "password": "x"}, follow_redirects=False)
+    assert response.status_code == 303 and "error" in response.headers["location"]
+
+
+def test_home_redirects_to_login_without_cookie(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code in (302, 307) and response.headers["location"] == "/login"
+
+
+def test_me_reports_role_and_grids(client: TestClient) -> None:
+    me = client.get("/api/me", headers=_token(client, "grid_worker")).json()
+    assert me == {"username": "grid_worker", "full_name": None, "role": "grid_worker", "grids": ["000000000000001"]}

@@ -1,0 +1,86 @@
+"""The ``gridmap`` command as a user runs it: exit codes, messages, nothing half-written."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from gridmap.db.cluster import LocalCluster
+from tests.conftest import NANJING_OSM, SHARED, make_database
+
+pytestmark = pytest.mark.db
+GRIDMAP = [sys.executable, "-m", "gridmap.cli"]
+
+
+@pytest.fixture(scope="module")
+def cli_db(cluster: LocalCluster) -> str:
+    return make_database(cluster, "gridmap_cli")
+
+
+def _run(args: list[str], url: str | None, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GRIDMAP_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    if url:
+        env["GRIDMAP_DATABASE_URL"] = url
+    return subprocess.run([*GRIDMAP, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def _count(url: str, table: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        n = int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+    engine.dispose()
+    return n
+
+
+def test_partition_file_mode_needs_no_database(tmp_path: Path) -> None:
+    out = tmp_path / "grids.gpkg"
+    done = _run(
+        [
+            "partition",
+            str(SHARED / "partition_inputs" / "beijing_wangjing_2020-09.gpkg"),
+            "-o",
+            str(out),
+            "--households-field",
+            "households",
+        ],
+        None,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.exists() and "grids" in done.stdout
+    assert not (tmp_path / "home" / "pg").exists()
+
+
+def test_bad_band_is_a_usage_error(tmp_path: Path) -> None:
+    done = _run(["partition", str(NANJING_OSM), "-o", str(tmp_path / "x.gpkg"), "--min", "400"], None, tmp_path)
+    assert done.returncode == 2
+    assert "--min <= --target <= --max" in done.stderr
+
+
+def test_import_truncated_file_exits_2_and_writes_nothing(cli_db: str, tmp_path: Path) -> None:
+    bad = tmp_path / "cut.osm"
+    bad.write_bytes(NANJING_OSM.read_bytes()[:250_000])
+    done = _run(["import", str(bad)], cli_db, tmp_path)
+    assert done.returncode == 2
+    assert "cannot read" in done.stderr
+    assert _count(cli_db, "buildings") == 0
+
+
+def test_import_then_partition_db_mode(cli_db: str, tmp_path: Path) -> None:
+    done = _run(["import", str(NANJING_OSM)], cli_db, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _count(cli_db, "buildings") == 1277
+    done = _run(["partition", "--all", "--publish"], cli_db, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert _count(cli_db, "grids") >= 30
+    assert _count(cli_db, "grid_assignments") == 518
+
+
+def test_users_add_refuses_duplicates(cli_db: str, tmp_path: Path) -> None:
+    first = _run(["users", "add", "lihua", "--role", "planner", "--password", "s3cret"], cli_db, tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = _run(["users", "add", "lihua", "--role", "planner", "--password", "s3cret"], cli_db, tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr
