@@ -85,10 +85,15 @@ class LocalCluster:
         )
 
     def running(self) -> bool:
-        """Whether the server answers on its port."""
+        """Whether this cluster's server runs (not merely something on its port)."""
+        if not self.initialised():
+            return False
+        result = subprocess.run(self._cmd("pg_ctl", "-D", str(self.data_dir), "status"), capture_output=True)
+        return result.returncode == 0 and self._answers()
+
+    def _answers(self) -> bool:
         result = subprocess.run(
-            [str(self.pg_bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-            capture_output=True,
+            [str(self.pg_bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
         )
         return result.returncode == 0
 
@@ -97,6 +102,11 @@ class LocalCluster:
         self.init()
         if self.running():
             return
+        if self._answers():
+            raise DatabaseUnavailable(
+                f"port {self.port} is taken by another PostgreSQL server; set GRIDMAP_DB_PORT to a free port "
+                "or GRIDMAP_DATABASE_URL to use that server"
+            )
         uid, gid = _owner()
         self.log_file.touch(exist_ok=True)
         os.chown(self.log_file, uid, gid)
@@ -123,7 +133,7 @@ class LocalCluster:
             tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
             raise DatabaseUnavailable(f"could not start PostgreSQL on port {self.port}: {proc.stderr}\n{tail}")
         deadline = time.monotonic() + timeout
-        while not self.running():
+        while not self._answers():
             if time.monotonic() > deadline:
                 raise DatabaseUnavailable(f"PostgreSQL did not answer on port {self.port}")
             time.sleep(0.2)
