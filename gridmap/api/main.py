@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -11,6 +12,7 @@ from sqlalchemy import Engine, text
 
 from gridmap import __version__
 from gridmap.api import errors
+from gridmap.api.deps import CurrentUser
 from gridmap.api.routes import auth, grids, pages, stats
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine, make_sessionmaker
@@ -30,7 +32,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if own:
             app.state.engine.dispose()
 
-    app = FastAPI(title="gridmap 网格化管理", version=__version__, lifespan=lifespan)
+    # The Swagger/ReDoc pages load scripts from a CDN, which users here cannot reach: no docs pages;
+    # the OpenAPI document itself is served to signed-in users only.
+    app = FastAPI(
+        title="gridmap 网格化管理",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
     errors.install(app)
 
@@ -40,6 +51,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         with app.state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return {"status": "ok"}
+
+    @app.get("/api/openapi.json", tags=["health"])
+    def openapi(_: CurrentUser) -> dict[str, Any]:
+        """The OpenAPI description of this API (for QGIS users and scripts)."""
+        return app.openapi()
 
     for module in (auth, stats, grids, pages):
         app.include_router(module.router)

@@ -118,3 +118,35 @@ def test_home_redirects_to_login_without_cookie(client: TestClient) -> None:
 def test_me_reports_role_and_grids(client: TestClient) -> None:
     me = client.get("/api/me", headers=_token(client, "grid_worker")).json()
     assert me == {"username": "grid_worker", "full_name": None, "role": "grid_worker", "grids": ["000000000000001"]}
+
+
+PUBLIC = {"/healthz", "/login", "/api/auth/token", "/logout"}
+
+
+def test_every_route_but_the_public_ones_refuses_anonymous_users(client: TestClient) -> None:
+    from fastapi.routing import APIRoute
+
+    def walk(routes: list[object]) -> list[APIRoute]:
+        found: list[APIRoute] = []
+        for r in routes:
+            inner = getattr(r, "original_router", None)  # FastAPI keeps included routers lazily
+            found.extend(walk(inner.routes) if inner is not None else [r] if isinstance(r, APIRoute) else [])
+        return found
+
+    checked = 0
+    for route in walk(client.app.routes):  # type: ignore[attr-defined]
+        if route.path in PUBLIC:
+            continue
+        for method in route.methods:
+            response = client.request(method, route.path, follow_redirects=False)
+            if route.path == "/":
+                assert response.status_code in (302, 307) and response.headers["location"] == "/login"
+            else:
+                assert response.status_code == 401, (method, route.path, response.status_code)
+            checked += 1
+    assert checked >= 4
+
+
+def test_openapi_is_served_to_signed_in_users(client: TestClient) -> None:
+    doc = client.get("/api/openapi.json", headers=_token(client, "grid_worker")).json()
+    assert "/api/stats" in doc["paths"]
