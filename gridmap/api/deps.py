@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.auth.security import read_token
 from gridmap.db.models import Role, User
+from gridmap.db.session import session_scope
 from gridmap.settings import Settings
 
 COOKIE = "gridmap_token"
@@ -26,15 +27,8 @@ def get_settings(request: Request) -> Settings:
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request, committed when the route returns without error."""
-    session: Session = request.app.state.sessionmaker()
-    try:
+    with session_scope(request.app.state.engine) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

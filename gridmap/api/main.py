@@ -15,7 +15,7 @@ from gridmap.api import errors
 from gridmap.api.deps import CurrentUser
 from gridmap.api.routes import auth, grids, pages, stats
 from gridmap.api.routes.pages import FRONTEND
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
 from gridmap.settings import Settings, get_settings
 
 
@@ -27,7 +27,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = engine is None
         app.state.engine = engine or make_engine(settings)
-        app.state.sessionmaker = make_sessionmaker(app.state.engine)
         yield
         if own:
             app.state.engine.dispose()
