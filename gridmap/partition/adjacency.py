@@ -23,11 +23,11 @@ MIN_SHARED_M = 0.5
 GeomArray = NDArray[np.object_]
 
 
-def study_area(points: GeomArray, buffer_m: float, communities: GeomArray | None = None) -> BaseGeometry:
+def study_area(footprints: GeomArray, buffer_m: float, communities: GeomArray | None = None) -> BaseGeometry:
     """The communities' union when given, else the buildings' convex hull buffered by ``buffer_m``."""
     if communities is not None and len(communities):
         return shapely.union_all(communities)
-    hull = shapely.convex_hull(shapely.multipoints(points))
+    hull = shapely.convex_hull(shapely.union_all(shapely.convex_hull(footprints)))
     assert isinstance(hull, BaseGeometry)
     return hull.buffer(buffer_m)
 

@@ -48,6 +48,11 @@ class PlanMetrics:
     violations: list[Violation] = field(default_factory=list)
     infeasible: list[str] = field(default_factory=list)
 
+    @classmethod
+    def empty(cls) -> PlanMetrics:
+        """Placeholder when a caller skipped the evaluation (scale runs)."""
+        return cls(0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
@@ -75,7 +80,8 @@ def longest_walk(points: gpd.GeoSeries, adjacency: csr_matrix, members: np.ndarr
 
 
 def grid_table(
-    grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, adjacency: csr_matrix, params: PartitionSettings
+    grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, adjacency: csr_matrix, params: PartitionSettings,
+    *, with_walk: bool = True,
 ) -> gpd.GeoDataFrame:
     """Per-grid metric columns (``grids`` and ``buildings`` in a metric CRS, buildings with ``grid_code``)."""
     out = grids.copy()
@@ -87,7 +93,9 @@ def grid_table(
     out["polsby_popper"] = polsby_popper(out.geometry).round(3)
     points = buildings.geometry.representative_point()
     positions = {code: np.flatnonzero(buildings["grid_code"].to_numpy() == code) for code in out["grid_code"]}
-    out["longest_walk_m"] = [round(longest_walk(points, adjacency, positions[c]), 1) for c in out["grid_code"]]
+    out["longest_walk_m"] = (
+        [round(longest_walk(points, adjacency, positions[c]), 1) for c in out["grid_code"]] if with_walk else 0.0
+    )
     out["area_m2"] = out.geometry.area.round(0)
     return out
 

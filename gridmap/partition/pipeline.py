@@ -5,6 +5,7 @@ Used by file mode (``gridmap partition IN -o OUT.gpkg``), DB mode and the benchm
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from gridmap.partition.adjacency import cell_adjacency, street_blocks, study_are
 from gridmap.partition.codes import assign_codes
 from gridmap.partition.metrics import PlanMetrics, evaluate, grid_table
 from gridmap.partition.shapes import grid_polygons
-from gridmap.partition.solver import Partitioner, choose_k
+from gridmap.partition.solver import Partitioner
 from gridmap.settings import PartitionSettings
 from gridmap.spatial.crs import metric_crs
 
@@ -57,114 +58,182 @@ def barrier_lines(streets: gpd.GeoDataFrame, params: PartitionSettings) -> gpd.G
     return streets.loc[mask].geometry
 
 
-def _atoms(
+def _components_of(members: np.ndarray, adjacency: csr_matrix) -> list[np.ndarray]:
+    _, comp = connected_components(adjacency[members][:, members], directed=False)
+    return [members[comp == c] for c in range(comp.max() + 1)]
+
+
+def _feasible_alone(total: int, params: PartitionSettings) -> bool:
+    return total >= params.min and math.ceil(total / params.max) <= math.floor(total / params.min)
+
+
+def build_atoms(
     buildings: gpd.GeoDataFrame, adjacency: csr_matrix, block_of: np.ndarray, params: PartitionSettings
 ) -> tuple[np.ndarray, csr_matrix]:
-    """Contract compounds that fit in one grid into single atoms; isolate large ones when they can stand alone."""
+    """Contract each 小区 that fits in one grid into one atom; cut a larger one off from its neighbours.
+
+    A compound is handled per street block (a main road through it splits it) and per
+    connected piece, so atoms stay contiguous. A large compound is isolated only when it
+    can be split into in-band grids on its own; otherwise mixing with neighbours is necessary.
+    """
     n = len(buildings)
     atom_of = np.arange(n)
-    compound = buildings["compound"].astype("string").fillna("").to_numpy() if "compound" in buildings else None
-    adjacency = adjacency.tolil()
-    if compound is not None:
-        h = buildings["households"].to_numpy()
+    h = buildings["households"].to_numpy()
+    adjacency = adjacency.tocsr()
+    if "compound" in buildings.columns:
+        compound = buildings["compound"].astype("string").fillna("").to_numpy()
         keys = pd.Series([f"{c}|{b}" if c not in ("", "-1") else "" for c, b in zip(compound, block_of, strict=True)])
-        for key, members in keys.groupby(keys).groups.items():
-            if not key or len(members) < 2:
+        cut = np.zeros(n, dtype=bool)
+        inside_of = np.full(n, -1)
+        for group, (key, members) in enumerate(keys.groupby(keys).groups.items()):
+            if not key:
                 continue
             idx = np.asarray(members)
             total = int(h[idx].sum())
             if total <= params.max:
-                atom_of[idx] = idx.min()
-            elif choose_k(total, params.target, params.min, params.max) * params.min <= total:
-                inside = np.zeros(n, dtype=bool)
-                inside[idx] = True
-                for i in idx:  # a 小区 big enough to stand alone is not mixed with its neighbours
-                    for j in list(adjacency.rows[i]):
-                        if not inside[j]:
-                            adjacency[i, j] = 0
-                            adjacency[j, i] = 0
+                for piece in _components_of(idx, adjacency):
+                    atom_of[piece] = piece.min()
+            elif _feasible_alone(total, params):
+                cut[idx] = True
+                inside_of[idx] = group
+        if cut.any():
+            coo = adjacency.tocoo()
+            crossing = (cut[coo.row] | cut[coo.col]) & (inside_of[coo.row] != inside_of[coo.col])
+            keep = ~crossing
+            adjacency = coo_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape).tocsr()
     _, atom_of = np.unique(atom_of, return_inverse=True)
     p = coo_matrix((np.ones(n), (np.arange(n), atom_of))).tocsr()
-    a = (p.T @ adjacency.tocsr() @ p).tocsr()
+    a = (p.T @ adjacency @ p).tocsr()
     a.setdiag(0)
     a.eliminate_zeros()
     return atom_of, a
 
 
-def partition(data: PlanInput, params: PartitionSettings, *, code_prefix: str | None = None) -> PlanResult:
-    """Partition ``data.buildings`` into grids following the rules in ``params``."""
-    started = time.perf_counter()
+@dataclass
+class Prepared:
+    """Everything about the input a solver needs and a plan is judged on, in one metric CRS."""
+
+    crs: CRS
+    buildings: gpd.GeoDataFrame
+    barriers: gpd.GeoSeries
+    area: shapely.Geometry
+    blocks: np.ndarray
+    cells: np.ndarray
+    block_of: np.ndarray
+    adjacency: csr_matrix
+    atom_of: np.ndarray
+    atom_adjacency: csr_matrix
+    atom_households: np.ndarray
+    atom_xy: np.ndarray
+    communities: gpd.GeoDataFrame | None
+    locked_atoms: dict[int, int]
+    locked_codes: list[str]
+
+
+def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
+    """Blocks, tessellation, adjacency and atoms of ``data``."""
     if data.buildings.empty:
         raise PartitionInfeasible("no residential buildings to partition: import buildings first")
-    crs: CRS = metric_crs(data.buildings)
+    crs = metric_crs(data.buildings)
     buildings = data.buildings.to_crs(crs)
+    buildings["households"] = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).astype(np.int64)
     streets = data.streets.to_crs(crs) if not data.streets.empty else data.streets
     communities = data.communities.to_crs(crs) if data.communities is not None and not data.communities.empty else None
     barriers = barrier_lines(streets, params)
     points = buildings.geometry.representative_point().to_numpy()
-    area = study_area(points, params.study_buffer_m, None if communities is None else communities.geometry.to_numpy())
+    area = study_area(
+        buildings.geometry.to_numpy(),
+        params.study_buffer_m,
+        None if communities is None else communities.geometry.to_numpy(),
+    )
     cut_lines = barriers.to_numpy()
     if communities is not None:
         cut_lines = np.concatenate([cut_lines, shapely.boundary(communities.geometry.to_numpy())])
     blocks = street_blocks(area, cut_lines)
     tess = tessellate(points, blocks)
     adjacency = cell_adjacency(tess.cells, tess.block_of, points, barriers.to_numpy())
-    atom_of, atom_adj = _atoms(buildings, adjacency, tess.block_of, params)
+    atom_of, atom_adj = build_atoms(buildings, adjacency, tess.block_of, params)
     n_atoms = int(atom_of.max()) + 1
-    h = buildings["households"].to_numpy().astype(np.int64)
-    atom_h = np.bincount(atom_of, weights=h, minlength=n_atoms).astype(np.int64)
+    h = buildings["households"].to_numpy()
     xy = shapely.get_coordinates(points)
     counts = np.bincount(atom_of, minlength=n_atoms)
     atom_xy = np.stack([np.bincount(atom_of, weights=xy[:, d], minlength=n_atoms) / counts for d in (0, 1)], axis=1)
     locked_atoms: dict[int, int] = {}
     locked_codes: list[str] = []
     if data.locked:
-        keys = buildings.index.astype(str)
         locked_codes = sorted(set(data.locked.values()))
-        for i, key in enumerate(keys):
+        for i, key in enumerate(buildings.index.astype(str)):
             if key in data.locked:
                 locked_atoms[int(atom_of[i])] = locked_codes.index(data.locked[key])
-    solver = Partitioner(
-        target=params.target, low=params.min, high=params.max, seed=params.seed, locked=locked_atoms
-    ).solve(atom_xy, atom_h, atom_adj)
-    labels = solver.labels_[atom_of]
-    polygons = grid_polygons(tess.cells, labels, blocks)
-    cores = {int(k): shapely.union_all(tess.cells[labels == k], grid_size=0.01) for k in polygons}
-    _, component = connected_components(adjacency, directed=False)
-    component_h = np.bincount(component, weights=h)
-    grids = gpd.GeoDataFrame({"label": list(polygons)}, geometry=list(polygons.values()), crs=crs)
+    return Prepared(
+        crs=crs, buildings=buildings, barriers=barriers, area=area, blocks=blocks, cells=tess.cells,
+        block_of=tess.block_of, adjacency=adjacency, atom_of=atom_of, atom_adjacency=atom_adj,
+        atom_households=np.bincount(atom_of, weights=h, minlength=n_atoms).astype(np.int64), atom_xy=atom_xy,
+        communities=communities, locked_atoms=locked_atoms, locked_codes=locked_codes,
+    )
+
+
+def finish(
+    prep: Prepared, labels: np.ndarray, params: PartitionSettings, *, code_prefix: str | None = None,
+    started: float | None = None, with_metrics: bool = True,
+) -> PlanResult:
+    """Grid polygons, codes and metrics for building ``labels`` (from any solver)."""
+    started = time.perf_counter() if started is None else started
+    labels = np.unique(labels, return_inverse=True)[1] if not prep.locked_codes else labels
+    polygons = grid_polygons(prep.cells, labels, prep.blocks)
+    grids = gpd.GeoDataFrame({"label": list(polygons)}, geometry=list(polygons.values()), crs=prep.crs)
     reps = grids.geometry.representative_point()
-    prefixes = _prefixes(reps, communities, code_prefix or params.code_prefix)
+    prefixes = _prefixes(reps, prep.communities, code_prefix or params.code_prefix)
     row_height = float(np.sqrt(np.median(grids.geometry.area))) if len(grids) else 1.0
     codes = assign_codes(prefixes, reps.x.tolist(), reps.y.tolist(), row_height)
     label_code = dict(zip(grids["label"], codes, strict=True))
-    for label, code in enumerate(locked_codes):
+    for label, code in enumerate(prep.locked_codes):
         label_code[label] = code  # locked grids keep the codes they had
     grids["grid_code"] = grids["label"].map(label_code)
     grids["community_code"] = [c[:12] for c in grids["grid_code"]]
+    buildings = prep.buildings.copy()
     buildings["grid_code"] = pd.Series(labels, index=buildings.index).map(label_code)
-    grids = grid_table(grids.drop(columns="label"), buildings, adjacency, params)
-    compound_col = "compound" if "compound" in buildings.columns else None
-    first_of = {int(k): int(np.flatnonzero(labels == k)[0]) for k in polygons}
-    metrics = evaluate(
-        grids,
-        buildings,
-        barriers,
-        area,
-        adjacency,
-        params,
-        compound_col,
-        cores={label_code[k]: geom for k, geom in cores.items()},
-        component_households={label_code[k]: int(component_h[component[i]]) for k, i in first_of.items()},
-    )
+    grids = grid_table(grids.drop(columns="label"), buildings, prep.adjacency, params, with_walk=with_metrics)
+    metrics = PlanMetrics.empty()
+    if with_metrics:
+        h = buildings["households"].to_numpy()
+        cores = {int(k): shapely.union_all(prep.cells[labels == k], grid_size=0.01) for k in polygons}
+        _, component = connected_components(prep.adjacency, directed=False)
+        component_h = np.bincount(component, weights=h)
+        first_of = {int(k): int(np.flatnonzero(labels == k)[0]) for k in polygons}
+        metrics = evaluate(
+            grids, buildings, prep.barriers, prep.area, prep.adjacency, params,
+            "compound" if "compound" in buildings.columns else None,
+            cores={label_code[k]: geom for k, geom in cores.items()},
+            component_households={label_code[k]: int(component_h[component[i]]) for k, i in first_of.items()},
+        )
     metrics.runtime_s = round(time.perf_counter() - started, 3)
-    grids = grids.sort_values("grid_code").to_crs(4326)
-    return PlanResult(buildings=buildings.to_crs(4326), grids=grids, metrics=metrics)
+    return PlanResult(buildings=buildings.to_crs(4326), grids=grids.sort_values("grid_code").to_crs(4326),
+                      metrics=metrics)
+
+
+def solve(prep: Prepared, params: PartitionSettings) -> np.ndarray:
+    """Gridmap's solver on the prepared atoms; returns one label per building."""
+    solver = Partitioner(target=params.target, low=params.min, high=params.max, seed=params.seed,
+                         locked=prep.locked_atoms)
+    labels: np.ndarray = solver.solve(prep.atom_xy, prep.atom_households, prep.atom_adjacency).labels_[prep.atom_of]
+    return labels
+
+
+def partition(
+    data: PlanInput, params: PartitionSettings, *, code_prefix: str | None = None, with_metrics: bool = True
+) -> PlanResult:
+    """Partition ``data.buildings`` into grids following the rules in ``params``."""
+    started = time.perf_counter()
+    prep = prepare(data, params)
+    return finish(prep, solve(prep, params), params, code_prefix=code_prefix, started=started,
+                  with_metrics=with_metrics)
 
 
 def _prefixes(reps: gpd.GeoSeries, communities: gpd.GeoDataFrame | None, default: str) -> list[str]:
     if communities is None or "code" not in communities.columns:
         return [default] * len(reps)
-    hits = gpd.sjoin(gpd.GeoDataFrame(geometry=reps), communities[["code", "geometry"]], how="left", predicate="within")
+    hits = gpd.sjoin(gpd.GeoDataFrame(geometry=reps), communities[["code", "geometry"]], how="left",
+                     predicate="within")
     hits = hits[~hits.index.duplicated(keep="first")]
     return [str(c)[:12] if isinstance(c, str) and len(str(c)) >= 12 else default for c in hits["code"]]

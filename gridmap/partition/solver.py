@@ -37,6 +37,14 @@ def choose_k(households: int, target: int, low: int, high: int) -> int:
     return max(1, round(households / target))
 
 
+def candidate_ks(households: int, target: int, low: int, high: int, most: int = 3) -> list[int]:
+    """Grid counts worth trying for a component, best first (in-band averages closest to ``target``)."""
+    first = choose_k(households, target, low, high)
+    lo, hi = math.ceil(households / high), math.floor(households / low)
+    others = sorted((k for k in range(max(1, lo), hi + 1) if k != first), key=lambda k: abs(households / k - target))
+    return [first, *others][:most]
+
+
 def _connected(adj: csr_matrix, idx: IntArray) -> bool:
     if len(idx) <= 1:
         return True
@@ -84,6 +92,7 @@ class Partitioner:
         n = len(households)
         self._xy, self._h, self._adj = np.asarray(xy, float), np.asarray(households, np.int64), adjacency.tocsr()
         self._rng = np.random.default_rng(self.seed)
+        full = (self._xy, self._h, self._adj)
         labels = np.full(n, -1, dtype=np.int64)
         next_label = 0
         if self.locked:
@@ -98,14 +107,42 @@ class Partitioner:
             range(comp.max() + 1 if len(comp) else 0),
             key=lambda c: tuple(-self._xy[free[comp == c]].mean(axis=0)[::-1]),
         )
+        frozen = frozenset(self.locked.values())
         for c in order:
             members = free[comp == c]
-            k = choose_k(int(self._h[members].sum()), self.target, self.low, self.high)
-            for part in self._split(members, k):
-                labels[part] = next_label
-                next_label += 1
-        self.labels_ = self._refine(labels, frozenset(self.locked.values()))
+            local = self._solve_component(members)
+            labels[members] = local + next_label
+            next_label += int(local.max()) + 1
+        if self.locked:
+            # Grids next to locked ones may still move single atoms, never into a locked grid.
+            self._xy, self._h, self._adj = full
+            labels = self._refine(labels, frozen)
+        self.labels_ = labels
         return self
+
+    def _solve_component(self, members: IntArray) -> IntArray:
+        """Local labels for one connected component, trying the best grid counts in turn."""
+        full = (self._xy, self._h, self._adj)
+        self._xy, self._h = full[0][members], full[1][members]
+        self._adj = full[2][members][:, members].tocsr()
+        try:
+            total = int(self._h.sum())
+            best: tuple[float, IntArray] | None = None
+            for k in candidate_ks(total, self.target, self.low, self.high):
+                local = np.empty(len(members), dtype=np.int64)
+                for label, part in enumerate(self._split(np.arange(len(members)), k)):
+                    local[part] = label
+                local = self._refine(local, frozenset())
+                sums = np.bincount(local, weights=self._h)
+                score = float(sum(self._penalty(x) for x in sums))
+                if best is None or score < best[0] - 1e-9:
+                    best = (score, local)
+                if ((sums >= self.low) & (sums <= self.high)).all():
+                    break
+            assert best is not None
+            return best[1]
+        finally:
+            self._xy, self._h, self._adj = full
 
     def _split(self, idx: IntArray, k: int) -> list[IntArray]:
         if k <= 1 or len(idx) <= 1:
@@ -161,12 +198,36 @@ class Partitioner:
             ]
             moved = False
             for g in bad:
-                moved = self._move_one(labels, int(g), sums, frozen, adj)
+                moved = self._move_one(labels, int(g), sums, frozen, adj) or self._resplit_pair(
+                    labels, int(g), sums, frozen
+                )
                 if moved:
                     break
             if not moved:
                 return labels
         return labels
+
+    def _resplit_pair(self, labels: IntArray, g: int, sums: FloatArray, frozen: frozenset[int]) -> bool:
+        """Merge an out-of-band grid with a neighbour and cut the pair again in two balanced halves."""
+        members = np.flatnonzero(labels == g)
+        rows = np.concatenate([self._adj.indices[self._adj.indptr[a] : self._adj.indptr[a + 1]] for a in members])
+        neighbours = sorted({int(x) for x in labels[rows]} - {g} - set(frozen))
+        best: tuple[float, IntArray, IntArray, int] | None = None
+        for n in neighbours:
+            before = self._penalty(sums[g]) + self._penalty(sums[n])
+            pair = np.flatnonzero((labels == g) | (labels == n))
+            cut = self._best_cut(pair, 0.5)
+            if cut is None:
+                continue
+            left, right = cut
+            after = self._penalty(float(self._h[left].sum())) + self._penalty(float(self._h[right].sum()))
+            if after < before - 1e-9 and (best is None or after - before < best[0]):
+                best = (after - before, left, right, n)
+        if best is None:
+            return False
+        _, left, right, n = best
+        labels[left], labels[right] = g, n
+        return True
 
     def _move_one(self, labels: IntArray, g: int, sums: FloatArray, frozen: frozenset[int], adj: csr_matrix) -> bool:
         members = np.flatnonzero(labels == g)

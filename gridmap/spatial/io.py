@@ -62,7 +62,7 @@ def _read(path: str, layer: str | None = None) -> gpd.GeoDataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return pyogrio.read_dataframe(path, layer=layer)
+            return pyogrio.read_dataframe(path, layer=layer, on_invalid="fix")
     except (DataSourceError, DataLayerError, FeatureError) as exc:
         raise InvalidInput(f"cannot read {path}{f' layer {layer}' if layer else ''}: {exc}") from exc
 
