@@ -1,11 +1,13 @@
 """Study area, street blocks, building tessellation and the adjacency graph.
 
 Adjacency, as gridmap defines it: two buildings are adjacent when their cells
-in a Voronoi tessellation of building points, clipped to street blocks, share
-an edge of at least ``MIN_SHARED_M`` metres, and the straight line between the
-two buildings crosses no barrier (main road, railway, river, canal). Blocks
-are the faces left when barrier lines cut the study area, so cells — and the
-grids made of them — never straddle a barrier, and together they tile the area.
+in a Voronoi tessellation of building points, clipped to street faces, share
+at least ``MIN_SHARED_M`` metres of edge that is not a barrier (main road,
+railway, river, canal), and the straight line between the two buildings
+crosses no barrier. Faces are what every street (not only barriers) cuts the
+study area into, so a main road that ends inside a block — common in clipped
+extracts — still separates the cells beside it; minor streets do not stop
+adjacency. Cells never straddle a street, and together they tile the area.
 All geometry here is in a metric CRS.
 """
 
@@ -15,11 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+import shapely.ops
 from numpy.typing import NDArray
 from scipy.sparse import coo_matrix, csr_matrix
 from shapely.geometry.base import BaseGeometry
 
 MIN_SHARED_M = 0.5
+BARRIER_HALF_WIDTH_M = 0.5
 GeomArray = NDArray[np.object_]
 
 
@@ -45,6 +49,46 @@ def street_blocks(area: BaseGeometry, barriers: GeomArray) -> GeomArray:
     if len(blocks) == 0:
         return np.array(shapely.get_parts(area), dtype=object)
     return np.asarray(blocks, dtype=object)
+
+
+def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, reach_m: float = 300.0) -> GeomArray:
+    """Short extensions of barrier ends that stop in mid-air, up to the next street or the area's edge.
+
+    Clipped extracts cut main roads a few metres short of the study area's edge, and a
+    road that ends near a junction may miss it by a little; without closing these gaps a
+    grid could reach around the end of a main road.
+    """
+    ends: list[tuple[np.ndarray, np.ndarray]] = []
+    for line in barriers:
+        for part in shapely.get_parts(line):
+            coords = shapely.get_coordinates(part)
+            if len(coords) >= 2:
+                ends.append((coords[0], coords[0] - coords[1]))
+                ends.append((coords[-1], coords[-1] - coords[-2]))
+    if not ends:
+        return np.empty(0, dtype=object)
+    lines = streets if len(streets) else barriers  # streets include the barriers
+    network = shapely.union_all(lines)
+    tree_lines = shapely.STRtree(lines)
+    edge = area.boundary
+    out: list[BaseGeometry] = []
+    for tip, direction in ends:
+        point = shapely.Point(tip)
+        hits = tree_lines.query(point, predicate="dwithin", distance=0.5)
+        if len(hits) > 1 or not area.contains(point):
+            continue  # joined to another line, or already outside the area
+        norm = float(np.hypot(*direction))
+        if norm == 0:
+            continue
+        far = tip + direction / norm * reach_m
+        ray = shapely.LineString([tip + direction / norm * 0.6, far])
+        stops = shapely.intersection(ray, shapely.union(network, edge))
+        if stops.is_empty:
+            continue
+        nearest = min(shapely.get_parts(stops), key=lambda g: point.distance(g))
+        stop = shapely.get_coordinates(nearest)[0]
+        out.append(shapely.LineString([tip, stop]))
+    return np.asarray(out, dtype=object)
 
 
 @dataclass
@@ -86,15 +130,38 @@ def _clip_voronoi(points: GeomArray, block: BaseGeometry) -> GeomArray:
     return np.asarray(cells, dtype=object)
 
 
-def cell_adjacency(cells: GeomArray, block_of: NDArray[np.int64], points: GeomArray, barriers: GeomArray) -> csr_matrix:
-    """Symmetric adjacency of cells sharing an edge in one block, not separated by a barrier."""
+def split_cells(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> GeomArray:
+    """Cut cells that a barrier runs through; each keeps the piece holding its building.
+
+    The pieces cut off lie across the barrier and go to a grid on their own side when
+    grid polygons are assembled (see ``shapes.grid_polygons``).
+    """
+    if not len(barriers):
+        return cells
+    out = cells.copy()
+    tree = shapely.STRtree(barriers)
+    cell_idx, line_idx = tree.query(cells, predicate="crosses")
+    for i in np.unique(cell_idx):
+        blade = shapely.union_all(barriers[line_idx[cell_idx == i]])
+        pieces = shapely.get_parts(shapely.ops.split(cells[i], blade)) if not blade.is_empty else []
+        holding = [p for p in pieces if p.intersects(points[i])]
+        if holding:
+            out[i] = holding[0]
+    return out
+
+
+def cell_adjacency(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> csr_matrix:
+    """Symmetric adjacency of cells sharing an edge that is not a barrier, with no barrier between the buildings."""
     n = len(cells)
     tree = shapely.STRtree(cells)
     left, right = tree.query(cells, predicate="intersects")
-    keep = (left < right) & (block_of[left] == block_of[right])
+    keep = left < right
     left, right = left[keep], right[keep]
-    shared = shapely.length(shapely.intersection(shapely.boundary(cells[left]), shapely.boundary(cells[right])))
-    keep = shared >= MIN_SHARED_M
+    shared = shapely.intersection(shapely.boundary(cells[left]), shapely.boundary(cells[right]))
+    if len(barriers) and len(left):
+        # Cells on the two sides of a barrier touch along it: that edge does not connect them.
+        shared = shapely.difference(shared, shapely.union_all(barriers).buffer(BARRIER_HALF_WIDTH_M))
+    keep = shapely.length(shared) >= MIN_SHARED_M
     left, right = left[keep], right[keep]
     if len(barriers) and len(left):
         links = shapely.linestrings(

@@ -80,8 +80,12 @@ def longest_walk(points: gpd.GeoSeries, adjacency: csr_matrix, members: np.ndarr
 
 
 def grid_table(
-    grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, adjacency: csr_matrix, params: PartitionSettings,
-    *, with_walk: bool = True,
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    adjacency: csr_matrix,
+    params: PartitionSettings,
+    *,
+    with_walk: bool = True,
 ) -> gpd.GeoDataFrame:
     """Per-grid metric columns (``grids`` and ``buildings`` in a metric CRS, buildings with ``grid_code``)."""
     out = grids.copy()

@@ -19,7 +19,14 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from gridmap.errors import PartitionInfeasible
-from gridmap.partition.adjacency import cell_adjacency, street_blocks, study_area, tessellate
+from gridmap.partition.adjacency import (
+    cell_adjacency,
+    extend_dangles,
+    split_cells,
+    street_blocks,
+    study_area,
+    tessellate,
+)
 from gridmap.partition.codes import assign_codes
 from gridmap.partition.metrics import PlanMetrics, evaluate, grid_table
 from gridmap.partition.shapes import grid_polygons
@@ -63,6 +70,19 @@ def _components_of(members: np.ndarray, adjacency: csr_matrix) -> list[np.ndarra
     return [members[comp == c] for c in range(comp.max() + 1)]
 
 
+def _neighbours(adjacency: csr_matrix, idx: np.ndarray) -> np.ndarray:
+    rows = adjacency[idx].tocoo().col
+    return np.setdiff1d(rows, idx) if len(rows) else np.empty(0, dtype=np.int64)
+
+
+def _isolate(adjacency: csr_matrix, inside_of: np.ndarray) -> csr_matrix:
+    """Drop the links between a compound set apart and anything outside it."""
+    coo = adjacency.tocoo()
+    marked = (inside_of[coo.row] >= 0) | (inside_of[coo.col] >= 0)
+    keep = ~(marked & (inside_of[coo.row] != inside_of[coo.col]))
+    return coo_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape).tocsr()
+
+
 def _feasible_alone(total: int, params: PartitionSettings) -> bool:
     return total >= params.min and math.ceil(total / params.max) <= math.floor(total / params.min)
 
@@ -83,7 +103,6 @@ def build_atoms(
     if "compound" in buildings.columns:
         compound = buildings["compound"].astype("string").fillna("").to_numpy()
         keys = pd.Series([f"{c}|{b}" if c not in ("", "-1") else "" for c, b in zip(compound, block_of, strict=True)])
-        cut = np.zeros(n, dtype=bool)
         inside_of = np.full(n, -1)
         for group, (key, members) in enumerate(keys.groupby(keys).groups.items()):
             if not key:
@@ -94,13 +113,17 @@ def build_atoms(
                 for piece in _components_of(idx, adjacency):
                     atom_of[piece] = piece.min()
             elif _feasible_alone(total, params):
-                cut[idx] = True
-                inside_of[idx] = group
-        if cut.any():
-            coo = adjacency.tocoo()
-            crossing = (cut[coo.row] | cut[coo.col]) & (inside_of[coo.row] != inside_of[coo.col])
-            keep = ~crossing
-            adjacency = coo_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape).tocsr()
+                trial = inside_of.copy()
+                trial[idx] = group
+                isolated = _isolate(adjacency, trial)
+                # Keep the 小区 apart only if what is left around it can still make in-band grids.
+                _, comp = connected_components(isolated, directed=False)
+                sums = np.bincount(comp, weights=h)
+                if all(
+                    x == 0 or _feasible_alone(int(x), params)
+                    for x in sums[np.unique(comp[_neighbours(adjacency, idx)])]
+                ):
+                    inside_of, adjacency = trial, isolated
     _, atom_of = np.unique(atom_of, return_inverse=True)
     p = coo_matrix((np.ones(n), (np.arange(n), atom_of))).tocsr()
     a = (p.T @ adjacency @ p).tocsr()
@@ -146,13 +169,20 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
         params.study_buffer_m,
         None if communities is None else communities.geometry.to_numpy(),
     )
-    cut_lines = barriers.to_numpy()
+    street_lines = streets.geometry.to_numpy() if not streets.empty else np.empty(0, dtype=object)
+    extensions = extend_dangles(barriers.to_numpy(), street_lines, area)
+    if len(extensions):
+        extra = gpd.GeoSeries(extensions, crs=crs, index=[f"extension {i}" for i in range(len(extensions))])
+        barriers = pd.concat([barriers, extra])
+    cut_lines = np.concatenate([street_lines, extensions]) if len(street_lines) else barriers.to_numpy()
     if communities is not None:
         cut_lines = np.concatenate([cut_lines, shapely.boundary(communities.geometry.to_numpy())])
     blocks = street_blocks(area, cut_lines)
     tess = tessellate(points, blocks)
-    adjacency = cell_adjacency(tess.cells, tess.block_of, points, barriers.to_numpy())
-    atom_of, atom_adj = build_atoms(buildings, adjacency, tess.block_of, params)
+    tess.cells = split_cells(tess.cells, points, barriers.to_numpy())
+    adjacency = cell_adjacency(tess.cells, points, barriers.to_numpy())
+    _, barrier_block = connected_components(adjacency, directed=False)
+    atom_of, atom_adj = build_atoms(buildings, adjacency, barrier_block, params)
     n_atoms = int(atom_of.max()) + 1
     h = buildings["households"].to_numpy()
     xy = shapely.get_coordinates(points)
@@ -166,21 +196,38 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
             if key in data.locked:
                 locked_atoms[int(atom_of[i])] = locked_codes.index(data.locked[key])
     return Prepared(
-        crs=crs, buildings=buildings, barriers=barriers, area=area, blocks=blocks, cells=tess.cells,
-        block_of=tess.block_of, adjacency=adjacency, atom_of=atom_of, atom_adjacency=atom_adj,
-        atom_households=np.bincount(atom_of, weights=h, minlength=n_atoms).astype(np.int64), atom_xy=atom_xy,
-        communities=communities, locked_atoms=locked_atoms, locked_codes=locked_codes,
+        crs=crs,
+        buildings=buildings,
+        barriers=barriers,
+        area=area,
+        blocks=blocks,
+        cells=tess.cells,
+        block_of=tess.block_of,
+        adjacency=adjacency,
+        atom_of=atom_of,
+        atom_adjacency=atom_adj,
+        atom_households=np.bincount(atom_of, weights=h, minlength=n_atoms).astype(np.int64),
+        atom_xy=atom_xy,
+        communities=communities,
+        locked_atoms=locked_atoms,
+        locked_codes=locked_codes,
     )
 
 
 def finish(
-    prep: Prepared, labels: np.ndarray, params: PartitionSettings, *, code_prefix: str | None = None,
-    started: float | None = None, with_metrics: bool = True,
+    prep: Prepared,
+    labels: np.ndarray,
+    params: PartitionSettings,
+    *,
+    code_prefix: str | None = None,
+    started: float | None = None,
+    with_metrics: bool = True,
 ) -> PlanResult:
     """Grid polygons, codes and metrics for building ``labels`` (from any solver)."""
     started = time.perf_counter() if started is None else started
     labels = np.unique(labels, return_inverse=True)[1] if not prep.locked_codes else labels
-    polygons = grid_polygons(prep.cells, labels, prep.blocks)
+    zone = shapely.union_all(prep.barriers.to_numpy()).buffer(1.0) if len(prep.barriers) else None
+    polygons = grid_polygons(prep.cells, labels, prep.blocks, zone)
     grids = gpd.GeoDataFrame({"label": list(polygons)}, geometry=list(polygons.values()), crs=prep.crs)
     reps = grids.geometry.representative_point()
     prefixes = _prefixes(reps, prep.communities, code_prefix or params.code_prefix)
@@ -202,20 +249,27 @@ def finish(
         component_h = np.bincount(component, weights=h)
         first_of = {int(k): int(np.flatnonzero(labels == k)[0]) for k in polygons}
         metrics = evaluate(
-            grids, buildings, prep.barriers, prep.area, prep.adjacency, params,
+            grids,
+            buildings,
+            prep.barriers,
+            prep.area,
+            prep.adjacency,
+            params,
             "compound" if "compound" in buildings.columns else None,
             cores={label_code[k]: geom for k, geom in cores.items()},
             component_households={label_code[k]: int(component_h[component[i]]) for k, i in first_of.items()},
         )
     metrics.runtime_s = round(time.perf_counter() - started, 3)
-    return PlanResult(buildings=buildings.to_crs(4326), grids=grids.sort_values("grid_code").to_crs(4326),
-                      metrics=metrics)
+    return PlanResult(
+        buildings=buildings.to_crs(4326), grids=grids.sort_values("grid_code").to_crs(4326), metrics=metrics
+    )
 
 
 def solve(prep: Prepared, params: PartitionSettings) -> np.ndarray:
     """Gridmap's solver on the prepared atoms; returns one label per building."""
-    solver = Partitioner(target=params.target, low=params.min, high=params.max, seed=params.seed,
-                         locked=prep.locked_atoms)
+    solver = Partitioner(
+        target=params.target, low=params.min, high=params.max, seed=params.seed, locked=prep.locked_atoms
+    )
     labels: np.ndarray = solver.solve(prep.atom_xy, prep.atom_households, prep.atom_adjacency).labels_[prep.atom_of]
     return labels
 
@@ -226,14 +280,14 @@ def partition(
     """Partition ``data.buildings`` into grids following the rules in ``params``."""
     started = time.perf_counter()
     prep = prepare(data, params)
-    return finish(prep, solve(prep, params), params, code_prefix=code_prefix, started=started,
-                  with_metrics=with_metrics)
+    return finish(
+        prep, solve(prep, params), params, code_prefix=code_prefix, started=started, with_metrics=with_metrics
+    )
 
 
 def _prefixes(reps: gpd.GeoSeries, communities: gpd.GeoDataFrame | None, default: str) -> list[str]:
     if communities is None or "code" not in communities.columns:
         return [default] * len(reps)
-    hits = gpd.sjoin(gpd.GeoDataFrame(geometry=reps), communities[["code", "geometry"]], how="left",
-                     predicate="within")
+    hits = gpd.sjoin(gpd.GeoDataFrame(geometry=reps), communities[["code", "geometry"]], how="left", predicate="within")
     hits = hits[~hits.index.duplicated(keep="first")]
     return [str(c)[:12] if isinstance(c, str) and len(str(c)) >= 12 else default for c in hits["code"]]

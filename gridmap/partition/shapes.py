@@ -11,7 +11,10 @@ GRID_SIZE_M = 0.01  # snap to 1 cm so the cell union leaves no floating-point sl
 
 
 def grid_polygons(
-    cells: NDArray[np.object_], labels: NDArray[np.int64], blocks: NDArray[np.object_]
+    cells: NDArray[np.object_],
+    labels: NDArray[np.int64],
+    blocks: NDArray[np.object_],
+    barrier_zone: BaseGeometry | None = None,
 ) -> dict[int, BaseGeometry]:
     """Union the cells of each label; hand empty blocks and stray fragments to their longest-bordering grid."""
     geoms: dict[int, BaseGeometry] = {}
@@ -25,31 +28,48 @@ def grid_polygons(
     for block in blocks:
         rest = shapely.difference(block, covered, grid_size=GRID_SIZE_M)
         orphans.extend(p for p in shapely.get_parts(rest) if p.area > 0.01)
-    return _absorb(geoms, orphans)
+    return _absorb(geoms, orphans, barrier_zone)
 
 
-def _absorb(geoms: dict[int, BaseGeometry], orphans: list[BaseGeometry]) -> dict[int, BaseGeometry]:
+def _absorb(
+    geoms: dict[int, BaseGeometry], orphans: list[BaseGeometry], barrier_zone: BaseGeometry | None
+) -> dict[int, BaseGeometry]:
+    # First along streets that are not barriers only; what is left (faces walled in by barriers) after.
     pending = sorted(orphans, key=lambda p: -p.area)
-    while pending:
-        labels = list(geoms)
-        tree = shapely.STRtree([geoms[k] for k in labels])
-        left: list[BaseGeometry] = []
-        for piece in pending:
-            best, best_len = -1, 0.0
-            for i in tree.query(piece, predicate="intersects"):
-                shared = shapely.length(shapely.intersection(piece.boundary, geoms[labels[i]].boundary))
-                if shared > best_len:
-                    best, best_len = int(i), float(shared)
-            if best < 0 or best_len < 0.01:
-                left.append(piece)
-                continue
-            label = labels[best]
-            merged = shapely.union(geoms[label], piece, grid_size=GRID_SIZE_M)
-            geoms[label] = _largest(merged) if merged.geom_type != "Polygon" else merged
-        if len(left) == len(pending):
-            break  # pieces touching no grid along an edge stay out and show up as gaps
-        pending = left
-    return geoms
+    for across_barriers in (False, True):
+        while pending:
+            left = _absorb_round(geoms, pending, barrier_zone, across_barriers)
+            if len(left) == len(pending):
+                break
+            pending = left
+    return geoms  # pieces touching no grid along an edge stay out and show up as gaps
+
+
+def _absorb_round(
+    geoms: dict[int, BaseGeometry],
+    pending: list[BaseGeometry],
+    barrier_zone: BaseGeometry | None,
+    across_barriers: bool,
+) -> list[BaseGeometry]:
+    labels = list(geoms)
+    tree = shapely.STRtree([geoms[k] for k in labels])
+    left: list[BaseGeometry] = []
+    for piece in pending:
+        best, best_len = -1, 0.0
+        for i in tree.query(piece, predicate="intersects"):
+            edge = shapely.intersection(piece.boundary, geoms[labels[i]].boundary)
+            if barrier_zone is not None and not across_barriers:
+                edge = shapely.difference(edge, barrier_zone)
+            shared = float(shapely.length(edge))
+            if shared > best_len:
+                best, best_len = int(i), shared
+        if best < 0 or best_len < 0.01:
+            left.append(piece)
+            continue
+        label = labels[best]
+        merged = shapely.union(geoms[label], piece, grid_size=GRID_SIZE_M)
+        geoms[label] = _largest(merged) if merged.geom_type != "Polygon" else merged
+    return left
 
 
 def _largest(geom: BaseGeometry) -> BaseGeometry:

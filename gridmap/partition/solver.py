@@ -155,6 +155,10 @@ class Partitioner:
         return self._split(left, k1) + self._split(right, k - k1)
 
     def _best_cut(self, idx: IntArray, share: float) -> tuple[IntArray, IntArray] | None:
+        # Near-balanced cuts first; only when none keeps both halves connected, every position.
+        return self._cut_within(idx, share, CUT_WINDOW) or self._cut_within(idx, share, len(idx))
+
+    def _cut_within(self, idx: IntArray, share: float, window: int) -> tuple[IntArray, IntArray] | None:
         h = self._h[idx]
         total = float(h.sum())
         goal = total * share
@@ -168,7 +172,7 @@ class Partitioner:
             centre = int(np.searchsorted(cum, goal))
             span = proj[order[-1]] - proj[order[0]] + 1e-9
             for pos in sorted(
-                range(max(0, centre - CUT_WINDOW), min(len(idx) - 1, centre + CUT_WINDOW + 1)),
+                range(max(0, centre - window), min(len(idx) - 1, centre + window + 1)),
                 key=lambda p: abs(float(cum[p]) - goal),
             ):
                 imbalance = abs(float(cum[pos]) - goal) / total
@@ -198,8 +202,10 @@ class Partitioner:
             ]
             moved = False
             for g in bad:
-                moved = self._move_one(labels, int(g), sums, frozen, adj) or self._resplit_pair(
-                    labels, int(g), sums, frozen
+                moved = (
+                    self._move_one(labels, int(g), sums, frozen, adj)
+                    or self._merge_small(labels, int(g), sums, frozen)
+                    or self._resplit_pair(labels, int(g), sums, frozen)
                 )
                 if moved:
                     break
@@ -207,11 +213,31 @@ class Partitioner:
                 return labels
         return labels
 
-    def _resplit_pair(self, labels: IntArray, g: int, sums: FloatArray, frozen: frozenset[int]) -> bool:
-        """Merge an out-of-band grid with a neighbour and cut the pair again in two balanced halves."""
+    def _neighbour_grids(self, labels: IntArray, g: int, frozen: frozenset[int]) -> list[int]:
         members = np.flatnonzero(labels == g)
         rows = np.concatenate([self._adj.indices[self._adj.indptr[a] : self._adj.indptr[a + 1]] for a in members])
-        neighbours = sorted({int(x) for x in labels[rows]} - {g} - set(frozen))
+        return sorted({int(x) for x in labels[rows]} - {g} - set(frozen))
+
+    def _merge_small(self, labels: IntArray, g: int, sums: FloatArray, frozen: frozenset[int]) -> bool:
+        """Fold an under-sized grid into the neighbour that stays in band and nearest the target."""
+        if sums[g] >= self.low:
+            return False
+        options = [n for n in self._neighbour_grids(labels, g, frozen) if sums[n] + sums[g] <= self.high]
+        if not options:
+            return False
+        n = min(options, key=lambda x: self._penalty(sums[x] + sums[g]))
+        if self._penalty(sums[n] + sums[g]) >= self._penalty(sums[n]) + self._penalty(sums[g]):
+            return False
+        labels[labels == g] = n
+        # Keep labels dense: the highest label takes the freed one.
+        top = int(labels.max())
+        if top > g:
+            labels[labels == top] = g
+        return True
+
+    def _resplit_pair(self, labels: IntArray, g: int, sums: FloatArray, frozen: frozenset[int]) -> bool:
+        """Merge an out-of-band grid with a neighbour and cut the pair again in two balanced halves."""
+        neighbours = self._neighbour_grids(labels, g, frozen)
         best: tuple[float, IntArray, IntArray, int] | None = None
         for n in neighbours:
             before = self._penalty(sums[g]) + self._penalty(sums[n])
