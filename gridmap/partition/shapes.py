@@ -8,6 +8,7 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 GRID_SIZE_M = 0.01  # snap to 1 cm so the cell union leaves no floating-point slivers
+EDGE_SNAP_M = 0.05
 
 
 def grid_polygons(
@@ -55,20 +56,22 @@ def _absorb_round(
     tree = shapely.STRtree([geoms[k] for k in labels])
     left: list[BaseGeometry] = []
     for piece in pending:
-        best, best_len = -1, 0.0
+        options: list[tuple[float, int]] = []
         for i in tree.query(piece, predicate="intersects"):
-            edge = shapely.intersection(piece.boundary, geoms[labels[i]].boundary)
+            # Boundaries that coincide only up to rounding: measure the piece's edge near the grid.
+            edge = shapely.intersection(piece.boundary, shapely.buffer(geoms[labels[i]], EDGE_SNAP_M))
             if barrier_zone is not None and not across_barriers:
                 edge = shapely.difference(edge, barrier_zone)
             shared = float(shapely.length(edge))
-            if shared > best_len:
-                best, best_len = int(i), shared
-        if best < 0 or best_len < 0.01:
+            if shared >= 0.01:
+                options.append((shared, int(i)))
+        for _, i in sorted(options, reverse=True):
+            merged = shapely.union(geoms[labels[i]], piece, grid_size=GRID_SIZE_M)
+            if merged.geom_type == "Polygon":  # never trade a gap for a multi-part grid
+                geoms[labels[i]] = merged
+                break
+        else:
             left.append(piece)
-            continue
-        label = labels[best]
-        merged = shapely.union(geoms[label], piece, grid_size=GRID_SIZE_M)
-        geoms[label] = _largest(merged) if merged.geom_type != "Polygon" else merged
     return left
 
 
