@@ -28,7 +28,9 @@ def _components(adj: csr_matrix) -> list[np.ndarray]:
 
 
 def _per_component(
-    prep: Prepared, params: PartitionSettings, solve_one: Callable[[np.ndarray, csr_matrix, np.ndarray, int], np.ndarray]
+    prep: Prepared,
+    params: PartitionSettings,
+    solve_one: Callable[[np.ndarray, csr_matrix, np.ndarray, int], np.ndarray],
 ) -> np.ndarray:
     adj = prep.adjacency.tocsr()
     h = prep.buildings["households"].to_numpy().astype(np.int64)
@@ -55,12 +57,16 @@ def maxp(prep: Prepared, params: PartitionSettings) -> np.ndarray:
     xy = np.asarray(prep.buildings.geometry.representative_point().get_coordinates())
 
     def one(members: np.ndarray, adj: csr_matrix, h: np.ndarray, k: int) -> np.ndarray:
-        frame = gpd.GeoDataFrame({"households": h, "x": xy[members, 0], "y": xy[members, 1]},
-                                 geometry=prep.buildings.geometry.to_numpy()[members])
+        frame = gpd.GeoDataFrame(
+            {"households": h, "x": xy[members, 0], "y": xy[members, 1]},
+            geometry=prep.buildings.geometry.to_numpy()[members],
+        )
         w = WSP(adj).to_W(silence_warnings=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = MaxPHeuristic(frame, w, ["x", "y"], "households", params.min, top_n=2, max_iterations_construction=99)
+            model = MaxPHeuristic(
+                frame, w, ["x", "y"], "households", params.min, top_n=2, max_iterations_construction=99
+            )
             model.solve()
         labels = np.asarray(model.labels_)
         # MaxP leaves units it could not place at label 0 / -1: they form one leftover region.
@@ -95,8 +101,9 @@ def metis(prep: Prepared, params: PartitionSettings) -> np.ndarray:
 
     def one(members: np.ndarray, adj: csr_matrix, h: np.ndarray, k: int) -> np.ndarray:
         opts = pymetis.Options(contig=True)
-        _, parts = pymetis.part_graph(k, xadj=adj.indptr, adjncy=adj.indices, vweights=np.maximum(h, 1).tolist(),
-                                      options=opts)
+        _, parts = pymetis.part_graph(
+            k, xadj=adj.indptr, adjncy=adj.indices, vweights=np.maximum(h, 1).tolist(), options=opts
+        )
         return np.asarray(parts)
 
     return _per_component(prep, params, one)

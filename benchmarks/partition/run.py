@@ -43,9 +43,11 @@ def row(name: str, method: str, result: object, seconds: float) -> str:
     rules = Counter(v.rule for v in m.violations if v.rule != "size")
     hard = sum(rules.values())
     detail = ", ".join(f"{k} {v}" for k, v in sorted(rules.items())) or "—"
-    return (f"| {name} | {method} | {m.buildings} | {m.households} | {m.grids} | {m.expected_grids} | "
-            f"{m.in_band_share:.1%} | {m.max_abs_deviation_pct} | {m.p95_abs_deviation_pct} | {hard} ({detail}) | "
-            f"{len(m.infeasible)} | {m.mean_polsby_popper} | {m.max_longest_walk_m:.0f} | {seconds:.3f} |")
+    return (
+        f"| {name} | {method} | {m.buildings} | {m.households} | {m.grids} | {m.expected_grids} | "
+        f"{m.in_band_share:.1%} | {m.max_abs_deviation_pct} | {m.p95_abs_deviation_pct} | {hard} ({detail}) | "
+        f"{len(m.infeasible)} | {m.mean_polsby_popper} | {m.max_longest_walk_m:.0f} | {seconds:.3f} |"
+    )
 
 
 def main() -> None:
@@ -70,23 +72,33 @@ def main() -> None:
             labels, seconds = peers.timed(fn, prep, params)
             rows.append(row(name, method, finish(prep, labels, params), seconds))
             if method.startswith("spopt"):
-                speed.append(f"- {name}: gridmap whole process {whole:.2f} s vs MaxP solve {seconds:.2f} s "
-                             f"→ **{seconds / whole:.0f}×**")
-        print("\n".join(rows[-(len(methods) + 1):]), flush=True)
+                speed.append(
+                    f"- {name}: gridmap whole process {whole:.2f} s vs MaxP solve {seconds:.2f} s "
+                    f"→ **{seconds / whole:.0f}×**"
+                )
+        print("\n".join(rows[-(len(methods) + 1) :]), flush=True)
     header = (
         "| input | method | residential buildings | households | grids | ⌈H/300⌉ | in [240,360] | max dev % | "
         "p95 dev % | hard violations | infeasible (reported) | mean Polsby-Popper | longest walk m | seconds |\n"
-        + "|---" * 14 + "|"
+        + "|---" * 14
+        + "|"
     )
     text = [
-        "# Partition benchmark", "",
+        "# Partition benchmark",
+        "",
         "gridmap's seconds are the whole process (blocks, tessellation, adjacency, solve, polygons, metrics);",
         "a peer's seconds are its solve alone on gridmap's prepared graph.",
         "Hard violations exclude size, which is the in-band share; `infeasible` lists grids whose size no plan",
         "can fix without crossing a barrier (a street block with too few or 361-479 households, or one",
-        "building above 360) and street blocks without residents merged into a grid so grids tile the area.", "",
-        header, *rows, "", *speed, "",
-        f"Machine: {np.__version__=} on this 2-core box; reproduce with `make bench-partition`.", "",
+        "building above 360) and street blocks without residents merged into a grid so grids tile the area.",
+        "",
+        header,
+        *rows,
+        "",
+        *speed,
+        "",
+        f"Machine: {np.__version__=} on this 2-core box; reproduce with `make bench-partition`.",
+        "",
     ]
     (HERE / "results.md").write_text("\n".join(text))
 
