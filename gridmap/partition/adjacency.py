@@ -143,8 +143,9 @@ def split_cells(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> Geo
     cell_idx, line_idx = tree.query(cells, predicate="crosses")
     for i in np.unique(cell_idx):
         blade = shapely.union_all(barriers[line_idx[cell_idx == i]])
-        pieces = shapely.get_parts(shapely.ops.split(cells[i], blade)) if not blade.is_empty else []
-        holding = [p for p in pieces if p.intersects(points[i])]
+        if blade.is_empty:
+            continue
+        holding = [p for p in shapely.get_parts(shapely.ops.split(cells[i], blade)) if p.intersects(points[i])]
         if holding:
             out[i] = holding[0]
     return out
