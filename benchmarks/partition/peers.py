@@ -77,16 +77,20 @@ def maxp(prep: Prepared, params: PartitionSettings) -> np.ndarray:
 
 def gerrychain_tree(prep: Prepared, params: PartitionSettings) -> np.ndarray:
     """GerryChain recursive_tree_part, widening epsilon until it finds a plan."""
+    from gerrychain import Graph
     from gerrychain.tree import recursive_tree_part
 
     def one(members: np.ndarray, adj: csr_matrix, h: np.ndarray, k: int) -> np.ndarray:
-        graph = nx.from_scipy_sparse_array(adj)
-        for node in graph.nodes:
-            graph.nodes[node]["households"] = int(h[node])
+        nxgraph = nx.from_scipy_sparse_array(adj)
+        for node in nxgraph.nodes:
+            nxgraph.nodes[node]["households"] = int(h[node])
+        graph = Graph.from_networkx(nxgraph)
         target = float(h.sum()) / k
         for epsilon in (0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0):
             try:
-                plan = recursive_tree_part(graph, range(k), target, "households", epsilon, node_repeats=2)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    plan = recursive_tree_part(graph, range(k), target, "households", epsilon)
             except Exception:  # GerryChain raises several types when no balanced cut exists
                 continue
             return np.array([plan[n] for n in range(len(members))])

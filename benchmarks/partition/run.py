@@ -65,18 +65,19 @@ def main() -> None:
         result = finish(prep, labels, params, started=started)
         whole = time.perf_counter() - started
         rows.append(row(name, "**gridmap**", result, whole))
+        print(rows[-1], flush=True)
         methods = {"GerryChain recursive_tree_part": peers.gerrychain_tree, "pymetis (contig)": peers.metis}
         if not args.skip_maxp:
             methods = {"spopt MaxPHeuristic (floor 240)": peers.maxp, **methods}
         for method, fn in methods.items():
             labels, seconds = peers.timed(fn, prep, params)
             rows.append(row(name, method, finish(prep, labels, params), seconds))
+            print(rows[-1], flush=True)
             if method.startswith("spopt"):
                 speed.append(
                     f"- {name}: gridmap whole process {whole:.2f} s vs MaxP solve {seconds:.2f} s "
                     f"→ **{seconds / whole:.0f}×**"
                 )
-        print("\n".join(rows[-(len(methods) + 1) :]), flush=True)
     header = (
         "| input | method | residential buildings | households | grids | ⌈H/300⌉ | in [240,360] | max dev % | "
         "p95 dev % | hard violations | infeasible (reported) | mean Polsby-Popper | longest walk m | seconds |\n"

@@ -24,7 +24,6 @@ from scipy.sparse.csgraph import connected_components
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 ANGLES = np.deg2rad(np.arange(0.0, 180.0, 22.5))
-CUT_WINDOW = 12
 
 
 def choose_k(households: int, target: int, low: int, high: int) -> int:
@@ -43,6 +42,32 @@ def candidate_ks(households: int, target: int, low: int, high: int, most: int = 
     lo, hi = math.ceil(households / high), math.floor(households / low)
     others = sorted((k for k in range(max(1, lo), hi + 1) if k != first), key=lambda k: abs(households / k - target))
     return [first, *others][:most]
+
+
+def _connected_prefixes(order: list[int], neighbours: list[list[int]]) -> NDArray[np.bool_]:
+    """``out[p]``: whether the first ``p + 1`` atoms of ``order`` form one connected set (union-find)."""
+    parent = list(range(len(neighbours)))
+    added = [False] * len(neighbours)
+    out = np.zeros(len(order), dtype=bool)
+    components = 0
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for p, u in enumerate(order):
+        added[u] = True
+        components += 1
+        for v in neighbours[u]:
+            if added[v]:
+                ru, rv = find(u), find(v)
+                if ru != rv:
+                    parent[ru] = rv
+                    components -= 1
+        out[p] = components == 1
+    return out
 
 
 def _connected(adj: csr_matrix, idx: IntArray) -> bool:
@@ -155,38 +180,37 @@ class Partitioner:
         return self._split(left, k1) + self._split(right, k - k1)
 
     def _best_cut(self, idx: IntArray, share: float) -> tuple[IntArray, IntArray] | None:
-        # Near-balanced cuts first; only when none keeps both halves connected, every position.
-        return self._cut_within(idx, share, CUT_WINDOW) or self._cut_within(idx, share, len(idx))
+        """The straight cut of ``idx`` closest to ``share`` of its households with both sides connected.
 
-    def _cut_within(self, idx: IntArray, share: float, window: int) -> tuple[IntArray, IntArray] | None:
+        For each direction, one union-find pass over the atoms in projected order tells
+        which prefixes are connected, and a pass in reverse order which suffixes are; so
+        every cut position is checked in O(edges) per direction.
+        """
         h = self._h[idx]
         total = float(h.sum())
         goal = total * share
+        sub = self._adj[idx][:, idx].tocsr()
+        neighbours = [sub.indices[sub.indptr[i] : sub.indptr[i + 1]].tolist() for i in range(len(idx))]
         xy = self._xy[idx] - self._xy[idx].mean(axis=0)
         jitter = self._rng.random(len(idx)) * 1e-6
+        extent = float(np.ptp(xy, axis=0).max()) + 1e-9
         best: tuple[float, IntArray, IntArray] | None = None
         for angle in ANGLES:
             proj = xy @ np.array([math.cos(angle), math.sin(angle)]) + jitter
             order = np.argsort(proj, kind="stable")
-            cum = np.cumsum(h[order])
-            centre = int(np.searchsorted(cum, goal))
-            span = proj[order[-1]] - proj[order[0]] + 1e-9
-            for pos in sorted(
-                range(max(0, centre - window), min(len(idx) - 1, centre + window + 1)),
-                key=lambda p: abs(float(cum[p]) - goal),
-            ):
-                imbalance = abs(float(cum[pos]) - goal) / total
-                if best is not None and imbalance > best[0]:
-                    break
-                left, right = idx[order[: pos + 1]], idx[order[pos + 1 :]]
-                if len(right) == 0:
-                    continue
-                if _connected(self._adj, left) and _connected(self._adj, right):
-                    # A cut across the long axis makes compact halves: a small tie-breaking bonus.
-                    score = imbalance - 1e-3 * span / (np.ptp(xy, axis=0).max() + 1e-9)
-                    if best is None or score < best[0]:
-                        best = (score, left, right)
-                    break
+            ok = _connected_prefixes(order.tolist(), neighbours)[:-1] & _connected_prefixes(
+                order[::-1].tolist(), neighbours
+            )[::-1][1:]
+            if not ok.any():
+                continue
+            cum = np.cumsum(h[order])[:-1]
+            imbalance = np.where(ok, np.abs(cum - goal) / total, np.inf)
+            pos = int(np.argmin(imbalance))
+            span = float(proj[order[-1]] - proj[order[0]])
+            # A cut across the long axis makes compact halves: a small tie-breaking bonus.
+            score = float(imbalance[pos]) - 1e-3 * span / extent
+            if best is None or score < best[0]:
+                best = (score, idx[order[: pos + 1]], idx[order[pos + 1 :]])
         return None if best is None else (best[1], best[2])
 
     def _refine(self, labels: IntArray, frozen: frozenset[int], rounds: int = 200) -> IntArray:
