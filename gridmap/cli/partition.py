@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from gridmap.cli.common import console, engine, settings, user_errors
+from gridmap.cli.common import console, engine, progress_bar, settings, user_errors
 from gridmap.errors import InvalidInput
 
 
@@ -25,6 +25,7 @@ def partition_command(
     community: Annotated[str | None, typer.Option(help="DB mode: one 社区 code")] = None,
     all_: Annotated[bool, typer.Option("--all", help="DB mode: everything stored")] = False,
     publish: Annotated[bool, typer.Option(help="DB mode: publish the new plan at once")] = False,
+    scheduler: Annotated[str | None, typer.Option(help="DB mode: dask scheduler address (default: local)")] = None,
 ) -> None:
     """Build grids of ~300 households: contiguous, bounded by main roads, 小区 kept whole."""
     from gridmap.settings import PartitionSettings
@@ -42,7 +43,7 @@ def partition_command(
         if inputs:
             _file_mode(inputs, output, params, households_field, crs, code_prefix)
         elif community or all_:
-            _db_mode(params, community, publish, code_prefix)
+            _db_mode(params, community, publish, code_prefix, scheduler)
         else:
             raise InvalidInput("give INPUT -o OUT.gpkg (file mode), or --community CODE / --all (DB mode)")
 
@@ -78,15 +79,23 @@ def _file_mode(
     console.print(f"wrote {output} (layers buildings, grids)")
 
 
-def _db_mode(params: object, community: str | None, publish: bool, code_prefix: str | None) -> None:
+def _db_mode(
+    params: object, community: str | None, publish: bool, code_prefix: str | None, scheduler: str | None
+) -> None:
     from gridmap.db.session import session_scope
     from gridmap.partition.service import partition_db
     from gridmap.settings import PartitionSettings
 
     assert isinstance(params, PartitionSettings)
-    with console.status("分网格中 / partitioning…"), session_scope(engine()) as session:
+    with progress_bar() as bar, session_scope(engine()) as session:
         plan = partition_db(
-            session=session, params=params, community=community, publish=publish, code_prefix=code_prefix
+            session=session,
+            params=params,
+            community=community,
+            publish=publish,
+            code_prefix=code_prefix,
+            scheduler=scheduler,
+            progress=lambda done, total: bar("分网格 社区 / communities", done, total),
         )
         metrics, version, status = plan.metrics, plan.version, plan.status.value
     _summary(metrics)

@@ -47,6 +47,7 @@ class PlanMetrics:
     runtime_s: float = 0.0
     violations: list[Violation] = field(default_factory=list)
     infeasible: list[str] = field(default_factory=list)
+    community_runtimes_s: list[float] = field(default_factory=list)
 
     @classmethod
     def empty(cls) -> PlanMetrics:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from gridmap.db.convert import to_db
 from gridmap.db.models import SRID, Grid, GridAssignment, GridPlan, PlanStatus
 from gridmap.errors import NotFound
+from gridmap.partition.fanout import Progress, partition_city
 from gridmap.partition.pipeline import PlanInput, PlanResult, partition
 from gridmap.settings import PartitionSettings
 
@@ -25,7 +26,8 @@ def load_plan_input(*, session: Session, community: str | None = None) -> PlanIn
     where = "AND b.community_code = :community" if community else ""
     buildings = _frame(
         session,
-        "SELECT b.id, b.households, coalesce(b.compound_id::text, '') AS compound, b.geom "
+        "SELECT b.id, b.households, coalesce(b.compound_id::text, '') AS compound, b.community_code AS community, "
+        "b.geom "
         f"FROM buildings b WHERE b.is_residential {where} ORDER BY b.id",
         {"community": community},
     ).set_index("id")
@@ -112,9 +114,14 @@ def partition_db(
     community: str | None = None,
     publish: bool = False,
     code_prefix: str | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
 ) -> GridPlan:
-    """Partition what is stored and save it as a plan."""
+    """Partition what is stored and save it as a plan; many 社区 fan out over dask."""
     data = load_plan_input(session=session, community=community)
-    result = partition(data, params, code_prefix=code_prefix)
+    if community:
+        result = partition(data, params, code_prefix=community if len(community) == 12 else code_prefix)
+    else:
+        result = partition_city(data, params, scheduler=scheduler, default_prefix=code_prefix, progress=progress)
     name = f"{'社区 ' + community if community else '全部'} {datetime.now(UTC):%Y-%m-%d %H:%M}"
     return save_plan(session=session, result=result, name=name, params=params, publish=publish)

@@ -198,9 +198,10 @@ class Partitioner:
         for angle in ANGLES:
             proj = xy @ np.array([math.cos(angle), math.sin(angle)]) + jitter
             order = np.argsort(proj, kind="stable")
-            ok = _connected_prefixes(order.tolist(), neighbours)[:-1] & _connected_prefixes(
-                order[::-1].tolist(), neighbours
-            )[::-1][1:]
+            ok = (
+                _connected_prefixes(order.tolist(), neighbours)[:-1]
+                & _connected_prefixes(order[::-1].tolist(), neighbours)[::-1][1:]
+            )
             if not ok.any():
                 continue
             cum = np.cumsum(h[order])[:-1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
+from functools import lru_cache
 
 import eviltransform
 import geopandas as gpd
@@ -127,9 +128,16 @@ def _check_lonlat(frame: gpd.GeoDataFrame) -> None:
         )
 
 
+@lru_cache(maxsize=128)
+def _utm(zone: int, north: bool) -> CRS:
+    return CRS.from_epsg((32600 if north else 32700) + zone)
+
+
 def metric_crs(frame: gpd.GeoDataFrame) -> CRS:
-    """The UTM zone of ``frame``'s centre: the CRS we measure areas and distances in."""
+    """The UTM zone of ``frame``'s centre: the CRS we measure areas and distances in (WGS84 input)."""
     if frame.empty:
         raise CRSError("cannot choose a metric CRS for an empty layer")
-    crs: CRS = frame.estimate_utm_crs()
-    return crs
+    minx, miny, maxx, maxy = frame.to_crs(WGS84).total_bounds if not frame.crs.equals(WGS84) else frame.total_bounds
+    lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
+    zone = min(60, max(1, int((lon + 180) // 6) + 1))
+    return _utm(zone, lat >= 0)
