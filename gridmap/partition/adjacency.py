@@ -68,7 +68,6 @@ def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, 
     if not ends:
         return np.empty(0, dtype=object)
     lines = streets if len(streets) else barriers  # streets include the barriers
-    network = shapely.union_all(lines)
     tree_lines = shapely.STRtree(lines)
     edge = area.boundary
     out: list[BaseGeometry] = []
@@ -82,7 +81,8 @@ def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, 
             continue
         far = tip + direction / norm * reach_m
         ray = shapely.LineString([tip + direction / norm * 0.6, far])
-        stops = shapely.intersection(ray, shapely.union(network, edge))
+        crossed = lines[tree_lines.query(ray, predicate="intersects")]
+        stops = shapely.union_all([*shapely.intersection(crossed, ray), shapely.intersection(edge, ray)])
         if stops.is_empty:
             continue
         nearest = min(shapely.get_parts(stops), key=lambda g: point.distance(g))
@@ -130,14 +130,15 @@ def _clip_voronoi(points: GeomArray, block: BaseGeometry) -> GeomArray:
     return np.asarray(cells, dtype=object)
 
 
-def split_cells(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> GeomArray:
+def split_cells(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> tuple[GeomArray, list[BaseGeometry]]:
     """Cut cells that a barrier runs through; each keeps the piece holding its building.
 
     The pieces cut off lie across the barrier and go to a grid on their own side when
     grid polygons are assembled (see ``shapes.grid_polygons``).
     """
+    offcuts: list[BaseGeometry] = []
     if not len(barriers):
-        return cells
+        return cells, offcuts
     out = cells.copy()
     tree = shapely.STRtree(barriers)
     cell_idx, line_idx = tree.query(cells, predicate="crosses")
@@ -145,10 +146,12 @@ def split_cells(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> Geo
         blade = shapely.union_all(barriers[line_idx[cell_idx == i]])
         if blade.is_empty:
             continue
-        holding = [p for p in shapely.get_parts(shapely.ops.split(cells[i], blade)) if p.intersects(points[i])]
+        pieces = list(shapely.get_parts(shapely.ops.split(cells[i], blade)))
+        holding = [p for p in pieces if p.intersects(points[i])]
         if holding:
             out[i] = holding[0]
-    return out
+            offcuts.extend(p for p in pieces if p is not holding[0])
+    return out, offcuts
 
 
 def cell_adjacency(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> csr_matrix:
@@ -161,7 +164,11 @@ def cell_adjacency(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> 
     shared = shapely.intersection(shapely.boundary(cells[left]), shapely.boundary(cells[right]))
     if len(barriers) and len(left):
         # Cells on the two sides of a barrier touch along it: that edge does not connect them.
-        shared = shapely.difference(shared, shapely.union_all(barriers).buffer(BARRIER_HALF_WIDTH_M))
+        near, _ = shapely.STRtree(barriers).query(shared, predicate="dwithin", distance=BARRIER_HALF_WIDTH_M)
+        near = np.unique(near)
+        if len(near):
+            zone = shapely.union_all(barriers).buffer(BARRIER_HALF_WIDTH_M)
+            shared[near] = shapely.difference(shared[near], zone)
     keep = shapely.length(shared) >= MIN_SHARED_M
     left, right = left[keep], right[keep]
     if len(barriers) and len(left):

@@ -17,6 +17,7 @@ import shapely
 from pyproj import CRS
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
+from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import PartitionInfeasible
 from gridmap.partition.adjacency import (
@@ -141,6 +142,7 @@ class Prepared:
     barriers: gpd.GeoSeries
     area: shapely.Geometry
     blocks: np.ndarray
+    pieces: list[BaseGeometry]
     cells: np.ndarray
     block_of: np.ndarray
     adjacency: csr_matrix
@@ -179,7 +181,9 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
         cut_lines = np.concatenate([cut_lines, shapely.boundary(communities.geometry.to_numpy())])
     blocks = street_blocks(area, cut_lines)
     tess = tessellate(points, blocks)
-    tess.cells = split_cells(tess.cells, points, barriers.to_numpy())
+    tess.cells, offcuts = split_cells(tess.cells, points, barriers.to_numpy())
+    occupied = set(tess.block_of.tolist())
+    pieces = [shapely.set_precision(b, 0.01) for i, b in enumerate(blocks) if i not in occupied] + offcuts
     adjacency = cell_adjacency(tess.cells, points, barriers.to_numpy())
     _, barrier_block = connected_components(adjacency, directed=False)
     atom_of, atom_adj = build_atoms(buildings, adjacency, barrier_block, params)
@@ -201,6 +205,7 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
         barriers=barriers,
         area=area,
         blocks=blocks,
+        pieces=pieces,
         cells=tess.cells,
         block_of=tess.block_of,
         adjacency=adjacency,
@@ -227,7 +232,7 @@ def finish(
     started = time.perf_counter() if started is None else started
     labels = np.unique(labels, return_inverse=True)[1] if not prep.locked_codes else labels
     zone = shapely.union_all(prep.barriers.to_numpy()).buffer(1.0) if len(prep.barriers) else None
-    polygons = grid_polygons(prep.cells, labels, prep.blocks, zone)
+    polygons = grid_polygons(prep.cells, labels, prep.pieces, zone)
     grids = gpd.GeoDataFrame({"label": list(polygons)}, geometry=list(polygons.values()), crs=prep.crs)
     reps = grids.geometry.representative_point()
     prefixes = _prefixes(reps, prep.communities, code_prefix or params.code_prefix)

@@ -8,16 +8,19 @@ from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
 GRID_SIZE_M = 0.01  # snap to 1 cm so the cell union leaves no floating-point slivers
-EDGE_SNAP_M = 0.05
 
 
 def grid_polygons(
     cells: NDArray[np.object_],
     labels: NDArray[np.int64],
-    blocks: NDArray[np.object_],
+    pieces: list[BaseGeometry],
     barrier_zone: BaseGeometry | None = None,
 ) -> dict[int, BaseGeometry]:
-    """Union the cells of each label; hand empty blocks and stray fragments to their longest-bordering grid."""
+    """Union the cells of each label, then hand out the rest of the area.
+
+    ``pieces`` (faces without buildings, offcuts) and stray fragments go to the grid
+    they share most non-barrier edge with.
+    """
     geoms: dict[int, BaseGeometry] = {}
     orphans: list[BaseGeometry] = []
     for label in np.unique(labels):
@@ -25,54 +28,50 @@ def grid_polygons(
         parts = sorted(shapely.get_parts(union), key=lambda p: -p.area)
         geoms[int(label)] = parts[0]
         orphans.extend(parts[1:])
-    covered = shapely.union_all(list(geoms.values()) + orphans, grid_size=GRID_SIZE_M)
-    for block in blocks:
-        rest = shapely.difference(block, covered, grid_size=GRID_SIZE_M)
-        orphans.extend(p for p in shapely.get_parts(rest) if p.area > 0.01)
+    orphans.extend(p for p in pieces if p.area > 0.01)
     return _absorb(geoms, orphans, barrier_zone)
 
 
 def _absorb(
     geoms: dict[int, BaseGeometry], orphans: list[BaseGeometry], barrier_zone: BaseGeometry | None
 ) -> dict[int, BaseGeometry]:
-    # First along streets that are not barriers only; what is left (faces walled in by barriers) after.
-    pending = sorted(orphans, key=lambda p: -p.area)
-    for across_barriers in (False, True):
-        while pending:
-            left = _absorb_round(geoms, pending, barrier_zone, across_barriers)
-            if len(left) == len(pending):
-                break
-            pending = left
-    return geoms  # pieces touching no grid along an edge stay out and show up as gaps
+    """Give every orphan piece the label of the neighbour it shares most edge with, then union once per grid.
 
-
-def _absorb_round(
-    geoms: dict[int, BaseGeometry],
-    pending: list[BaseGeometry],
-    barrier_zone: BaseGeometry | None,
-    across_barriers: bool,
-) -> list[BaseGeometry]:
+    Labels spread from the grids outwards, first only across edges that are not
+    barriers, then across barriers for faces walled in by them. Pieces touching no
+    grid along an edge stay out and show up as gaps in the tiling check.
+    """
+    if not orphans:
+        return geoms
     labels = list(geoms)
-    tree = shapely.STRtree([geoms[k] for k in labels])
-    left: list[BaseGeometry] = []
-    for piece in pending:
-        options: list[tuple[float, int]] = []
-        for i in tree.query(piece, predicate="intersects"):
-            # Boundaries that coincide only up to rounding: measure the piece's edge near the grid.
-            edge = shapely.intersection(piece.boundary, shapely.buffer(geoms[labels[i]], EDGE_SNAP_M))
-            if barrier_zone is not None and not across_barriers:
-                edge = shapely.difference(edge, barrier_zone)
-            shared = float(shapely.length(edge))
-            if shared >= 0.01:
-                options.append((shared, int(i)))
-        for _, i in sorted(options, reverse=True):
-            merged = shapely.union(geoms[labels[i]], piece, grid_size=GRID_SIZE_M)
-            if merged.geom_type == "Polygon":  # never trade a gap for a multi-part grid
-                geoms[labels[i]] = merged
-                break
-        else:
-            left.append(piece)
-    return left
+    items = np.asarray([geoms[k] for k in labels] + orphans, dtype=object)
+    owner = np.array(labels + [-1] * len(orphans), dtype=np.int64)
+    left, right = shapely.STRtree(items).query(items, predicate="intersects")
+    keep = (left != right) & (owner[left] < 0)  # rows: an orphan and one of its neighbours
+    left, right = left[keep], right[keep]
+    edges = shapely.intersection(shapely.boundary(items[left]), items[right], grid_size=GRID_SIZE_M)
+    total = shapely.length(edges)
+    free = total.copy()
+    if barrier_zone is not None and len(edges):
+        near = np.flatnonzero(shapely.intersects(edges, barrier_zone))
+        free[near] = shapely.length(shapely.difference(edges[near], barrier_zone))
+    for length in (free, total):
+        changed = True
+        while changed:
+            changed = False
+            best: dict[int, tuple[float, int]] = {}
+            for a, b, w in zip(left, right, length, strict=True):
+                if owner[a] < 0 <= owner[b] and w >= 0.01 and w > best.get(int(a), (0.0, -1))[0]:
+                    best[int(a)] = (float(w), int(owner[b]))
+            for a, (_, label) in best.items():
+                owner[a] = label
+                changed = True
+    for label in labels:
+        extra = [items[i] for i in np.flatnonzero(owner == label) if i >= len(labels)]
+        if extra:
+            merged = shapely.union_all([geoms[label], *extra], grid_size=GRID_SIZE_M)
+            geoms[label] = merged if merged.geom_type == "Polygon" else _largest(merged)
+    return geoms
 
 
 def _largest(geom: BaseGeometry) -> BaseGeometry:
