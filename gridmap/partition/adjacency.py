@@ -154,6 +154,22 @@ def split_cells(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> tup
     return out, offcuts
 
 
+def off_barrier(edges: GeomArray, barriers: GeomArray, width: float = BARRIER_HALF_WIDTH_M) -> GeomArray:
+    """``edges`` without their parts within ``width`` of a barrier (only edges near one are touched)."""
+    out = np.asarray(edges, dtype=object).copy()
+    if not len(barriers) or not len(out):
+        return out
+    edge_idx, line_idx = shapely.STRtree(barriers).query(out, predicate="dwithin", distance=width)
+    if not len(edge_idx):
+        return out
+    # Buffering each nearby line on its own is cheap; buffering the union of all barriers is not.
+    zones = shapely.buffer(barriers[np.unique(line_idx)], width)
+    zone_of = {int(b): z for b, z in zip(np.unique(line_idx), zones, strict=True)}
+    for e, b in zip(edge_idx, line_idx, strict=True):
+        out[e] = shapely.difference(out[e], zone_of[int(b)])
+    return out
+
+
 def cell_adjacency(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> csr_matrix:
     """Symmetric adjacency of cells sharing an edge that is not a barrier, with no barrier between the buildings."""
     n = len(cells)
@@ -162,13 +178,8 @@ def cell_adjacency(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> 
     keep = left < right
     left, right = left[keep], right[keep]
     shared = shapely.intersection(shapely.boundary(cells[left]), shapely.boundary(cells[right]))
-    if len(barriers) and len(left):
-        # Cells on the two sides of a barrier touch along it: that edge does not connect them.
-        near, _ = shapely.STRtree(barriers).query(shared, predicate="dwithin", distance=BARRIER_HALF_WIDTH_M)
-        near = np.unique(near)
-        if len(near):
-            zone = shapely.union_all(barriers).buffer(BARRIER_HALF_WIDTH_M)
-            shared[near] = shapely.difference(shared[near], zone)
+    # Cells on the two sides of a barrier touch along it: that edge does not connect them.
+    shared = off_barrier(shared, barriers)
     keep = shapely.length(shared) >= MIN_SHARED_M
     left, right = left[keep], right[keep]
     if len(barriers) and len(left):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from gridmap.partition.metrics import PlanMetrics
 from gridmap.partition.pipeline import PlanInput, PlanResult, partition
@@ -32,26 +33,50 @@ class CommunityJob:
     data: PlanInput
 
 
-def split_by_community(data: PlanInput, default_prefix: str) -> list[CommunityJob]:
-    """One job per community code in ``data.buildings['community']`` (buildings without one form a job too)."""
+def split_by_community(data: PlanInput, default_prefix: str, chunk_buildings: int = 2000) -> list[CommunityJob]:
+    """Jobs of whole 社区, each about ``chunk_buildings`` buildings, neighbours together.
+
+    Grids never cross a 社区 boundary (it cuts faces and adjacency like a barrier), so
+    several communities can share one run, which spreads the fixed cost of a run.
+    Buildings outside every community form jobs of their own with ``default_prefix``.
+    """
     if "community" not in data.buildings.columns or data.communities is None or data.communities.empty:
         return [CommunityJob(default_prefix, data)]
-    jobs: list[CommunityJob] = []
-    codes = data.buildings["community"].fillna(UNKNOWN).astype(str)
+    codes = data.buildings["community"].astype("string").fillna(UNKNOWN)
     polygons = data.communities.set_index("code")
-    for code, members in data.buildings.groupby(codes):
-        mask = polygons.index == code
-        area = polygons.loc[mask].reset_index() if mask.any() else None
-        streets = data.streets
-        if area is not None and not streets.empty:
-            streets = streets.iloc[streets.sindex.query(area.geometry.union_all(), predicate="intersects")]
-        jobs.append(CommunityJob(str(code), PlanInput(buildings=members, streets=streets, communities=area)))
+    known = codes.isin(polygons.index)
+    jobs: list[CommunityJob] = []
+    if (~known).any():
+        jobs.append(CommunityJob(default_prefix, PlanInput(buildings=data.buildings[~known], streets=data.streets)))
+    counts = codes[known].value_counts()
+    centres = polygons.loc[counts.index].geometry.representative_point()
+    # Sweep communities in rows so a chunk holds neighbours (its streets come from one bounding box).
+    band = float(np.sqrt(polygons.geometry.area.median())) * 4 or 1.0
+    order = sorted(counts.index, key=lambda c: (int(-centres[c].y // band), centres[c].x))
+    chunk: list[str] = []
+    size = 0
+    for code in order:
+        chunk.append(code)
+        size += int(counts[code])
+        if size >= chunk_buildings:
+            jobs.append(_job(data, codes, polygons, chunk))
+            chunk, size = [], 0
+    if chunk:
+        jobs.append(_job(data, codes, polygons, chunk))
     return jobs
 
 
+def _job(data: PlanInput, codes: pd.Series, polygons: gpd.GeoDataFrame, chunk: list[str]) -> CommunityJob:
+    area = polygons.loc[chunk].reset_index()
+    streets = data.streets
+    if not streets.empty:
+        streets = streets.iloc[streets.sindex.query(shapely.box(*area.total_bounds), predicate="intersects")]
+    buildings = data.buildings[codes.isin(chunk).to_numpy()]
+    return CommunityJob(chunk[0], PlanInput(buildings=buildings, streets=streets, communities=area))
+
+
 def _run(job: CommunityJob, params: PartitionSettings, default_prefix: str, with_metrics: bool) -> PlanResult:
-    prefix = job.code[:12] if len(job.code) >= 12 and job.code.isdigit() else default_prefix
-    return partition(job.data, params, code_prefix=prefix, with_metrics=with_metrics)
+    return partition(job.data, params, code_prefix=default_prefix, with_metrics=with_metrics)
 
 
 def _run_batch(

@@ -142,6 +142,7 @@ class Prepared:
     barriers: gpd.GeoSeries
     area: shapely.Geometry
     blocks: np.ndarray
+    walls: np.ndarray
     pieces: list[BaseGeometry]
     cells: np.ndarray
     block_of: np.ndarray
@@ -184,7 +185,10 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
     tess.cells, offcuts = split_cells(tess.cells, points, barriers.to_numpy())
     occupied = set(tess.block_of.tolist())
     pieces = [shapely.set_precision(b, 0.01) for i, b in enumerate(blocks) if i not in occupied] + offcuts
-    adjacency = cell_adjacency(tess.cells, points, barriers.to_numpy())
+    walls = barriers.to_numpy()
+    if communities is not None:  # grids nest in one 社区: its boundary separates cells like a barrier
+        walls = np.concatenate([walls, shapely.boundary(communities.geometry.to_numpy())])
+    adjacency = cell_adjacency(tess.cells, points, walls)
     _, barrier_block = connected_components(adjacency, directed=False)
     atom_of, atom_adj = build_atoms(buildings, adjacency, barrier_block, params)
     n_atoms = int(atom_of.max()) + 1
@@ -205,6 +209,7 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
         barriers=barriers,
         area=area,
         blocks=blocks,
+        walls=walls,
         pieces=pieces,
         cells=tess.cells,
         block_of=tess.block_of,
@@ -231,8 +236,7 @@ def finish(
     """Grid polygons, codes and metrics for building ``labels`` (from any solver)."""
     started = time.perf_counter() if started is None else started
     labels = np.unique(labels, return_inverse=True)[1] if not prep.locked_codes else labels
-    zone = shapely.union_all(prep.barriers.to_numpy()).buffer(1.0) if len(prep.barriers) else None
-    polygons = grid_polygons(prep.cells, labels, prep.pieces, zone)
+    polygons = grid_polygons(prep.cells, labels, prep.pieces, prep.walls)
     grids = gpd.GeoDataFrame({"label": list(polygons)}, geometry=list(polygons.values()), crs=prep.crs)
     reps = grids.geometry.representative_point()
     prefixes = _prefixes(reps, prep.communities, code_prefix or params.code_prefix)

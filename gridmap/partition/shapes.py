@@ -7,6 +7,8 @@ import shapely
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
+from gridmap.partition.adjacency import off_barrier
+
 GRID_SIZE_M = 0.01  # snap to 1 cm so the cell union leaves no floating-point slivers
 
 
@@ -14,7 +16,7 @@ def grid_polygons(
     cells: NDArray[np.object_],
     labels: NDArray[np.int64],
     pieces: list[BaseGeometry],
-    barrier_zone: BaseGeometry | None = None,
+    barriers: NDArray[np.object_] | None = None,
 ) -> dict[int, BaseGeometry]:
     """Union the cells of each label, then hand out the rest of the area.
 
@@ -29,11 +31,11 @@ def grid_polygons(
         geoms[int(label)] = parts[0]
         orphans.extend(parts[1:])
     orphans.extend(p for p in pieces if p.area > 0.01)
-    return _absorb(geoms, orphans, barrier_zone)
+    return _absorb(geoms, orphans, barriers)
 
 
 def _absorb(
-    geoms: dict[int, BaseGeometry], orphans: list[BaseGeometry], barrier_zone: BaseGeometry | None
+    geoms: dict[int, BaseGeometry], orphans: list[BaseGeometry], barriers: NDArray[np.object_] | None
 ) -> dict[int, BaseGeometry]:
     """Give every orphan piece the label of the neighbour it shares most edge with, then union once per grid.
 
@@ -51,10 +53,7 @@ def _absorb(
     left, right = left[keep], right[keep]
     edges = shapely.intersection(shapely.boundary(items[left]), items[right], grid_size=GRID_SIZE_M)
     total = shapely.length(edges)
-    free = total.copy()
-    if barrier_zone is not None and len(edges):
-        near = np.flatnonzero(shapely.intersects(edges, barrier_zone))
-        free[near] = shapely.length(shapely.difference(edges[near], barrier_zone))
+    free = shapely.length(off_barrier(edges, barriers, 1.0)) if barriers is not None else total
     for length in (free, total):
         changed = True
         while changed:
