@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from gridmap import __version__
 from gridmap.api import errors
 from gridmap.api.deps import CurrentUser
-from gridmap.api.routes import auth, grids, pages, stats
+from gridmap.api.routes import auth, grids, pages, plans, stats
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.settings import Settings, get_settings
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """The OpenAPI description of this API (for QGIS users and scripts)."""
         return app.openapi()
 
-    for module in (auth, stats, grids, pages):
+    for module in (auth, stats, grids, plans, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
     return app

@@ -17,8 +17,17 @@ from gridmap.errors import InvalidInput
 PREFIX = re.compile(r"^\d{12}$")
 
 
-def assign_codes(prefixes: Sequence[str], x: Sequence[float], y: Sequence[float], row_height: float) -> list[str]:
-    """Codes for grids with community ``prefixes`` and representative points ``x, y`` (metres)."""
+def assign_codes(
+    prefixes: Sequence[str],
+    x: Sequence[float],
+    y: Sequence[float],
+    row_height: float,
+    taken: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Codes for grids with community ``prefixes`` and representative points ``x, y`` (metres).
+
+    Codes in ``taken`` (locked grids) are skipped so they stay unique.
+    """
     for p in set(prefixes):
         if not PREFIX.match(p):
             raise InvalidInput(f"grid code prefix {p!r} must be 12 digits (county 6 + 街道 3 + 社区 3)")
@@ -32,6 +41,10 @@ def assign_codes(prefixes: Sequence[str], x: Sequence[float], y: Sequence[float]
             raise InvalidInput(f"社区 {prefix} would have {len(members)} grids; a code holds at most 999")
         top = max(y[i] for i in members)
         order = sorted(members, key=lambda i: (int(np.floor((top - y[i]) / height)), x[i]))
-        for seq, i in enumerate(order, start=1):
-            codes[i] = f"{prefix}{seq:03d}"
+        free = (f"{prefix}{seq:03d}" for seq in range(1, 1000) if f"{prefix}{seq:03d}" not in taken)
+        for i in order:
+            code = next(free, None)
+            if code is None:
+                raise InvalidInput(f"社区 {prefix} has no free grid code left (999 at most)")
+            codes[i] = code
     return codes

@@ -238,13 +238,15 @@ def finish(
     labels = np.unique(labels, return_inverse=True)[1] if not prep.locked_codes else labels
     polygons = grid_polygons(prep.cells, labels, prep.pieces, prep.walls)
     grids = gpd.GeoDataFrame({"label": list(polygons)}, geometry=list(polygons.values()), crs=prep.crs)
-    reps = grids.geometry.representative_point()
+    # Locked grids are labels 0..L-1 and keep their codes; the others are numbered around them.
+    n_locked = len(prep.locked_codes)
+    fresh = grids[grids["label"] >= n_locked]
+    reps = fresh.geometry.representative_point()
     prefixes = _prefixes(reps, prep.communities, code_prefix or params.code_prefix)
     row_height = float(np.sqrt(np.median(grids.geometry.area))) if len(grids) else 1.0
-    codes = assign_codes(prefixes, reps.x.tolist(), reps.y.tolist(), row_height)
-    label_code = dict(zip(grids["label"], codes, strict=True))
-    for label, code in enumerate(prep.locked_codes):
-        label_code[label] = code  # locked grids keep the codes they had
+    codes = assign_codes(prefixes, reps.x.tolist(), reps.y.tolist(), row_height, frozenset(prep.locked_codes))
+    label_code = dict(zip(fresh["label"], codes, strict=True))
+    label_code.update(enumerate(prep.locked_codes))
     grids["grid_code"] = grids["label"].map(label_code)
     grids["community_code"] = [c[:12] for c in grids["grid_code"]]
     buildings = prep.buildings.copy()

@@ -57,14 +57,24 @@ def save_plan(
     )
     session.add(plan)
     session.flush()
+    write_grids(session=session, plan_id=plan.id, result=result)
+    if publish:
+        publish_plan(session=session, plan_id=plan.id)
+    return plan
+
+
+def write_grids(
+    *, session: Session, plan_id: int, result: PlanResult, locked: frozenset[str] = frozenset()
+) -> dict[str, int]:
+    """Insert ``result``'s grids and building assignments into plan ``plan_id``; returns code -> grid id."""
     ids: dict[str, int] = {}
     for row in result.grids.itertuples():
         grid = Grid(
-            plan_id=plan.id,
+            plan_id=plan_id,
             code=row.grid_code,
             households=int(row.households),
             n_buildings=int(row.n_buildings),
-            locked=False,
+            locked=row.grid_code in locked,
             community_code=row.community_code,
             metrics={
                 "deviation_pct": float(row.deviation_pct),
@@ -78,13 +88,12 @@ def save_plan(
         session.flush()
         ids[row.grid_code] = grid.id
     assigned = result.buildings["grid_code"].dropna()
-    session.execute(
-        insert(GridAssignment),
-        [{"plan_id": plan.id, "building_id": int(b), "grid_id": ids[c]} for b, c in assigned.items()],
-    )
-    if publish:
-        publish_plan(session=session, plan_id=plan.id)
-    return plan
+    if len(assigned):
+        session.execute(
+            insert(GridAssignment),
+            [{"plan_id": plan_id, "building_id": int(b), "grid_id": ids[c]} for b, c in assigned.items()],
+        )
+    return ids
 
 
 def publish_plan(*, session: Session, plan_id: int) -> GridPlan:

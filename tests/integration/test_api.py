@@ -150,3 +150,45 @@ def test_every_route_but_the_public_ones_refuses_anonymous_users(client: TestCli
 def test_openapi_is_served_to_signed_in_users(client: TestClient) -> None:
     doc = client.get("/api/openapi.json", headers=_token(client, "grid_worker")).json()
     assert "/api/stats" in doc["paths"]
+
+
+def test_planner_locks_repartitions_and_publishes(client: TestClient) -> None:
+    headers = _token(client, "planner")
+    created = client.post("/api/plans/drafts", headers=headers)
+    assert created.status_code == 201, created.text
+    plan = created.json()
+    assert plan["status"] == "draft"
+    before = {f["properties"]["grid_code"]: f for f in client.get("/api/grids", headers=headers).json()["features"]}
+    code = sorted(before)[3]
+    assert client.put(f"/api/plans/{plan['id']}/grids/{code}/lock", json={"locked": True}, headers=headers).json() == {
+        "grid_code": code,
+        "locked": True,
+    }
+    # A smaller target makes more, smaller grids everywhere but in the locked one.
+    metrics = client.post(
+        f"/api/plans/{plan['id']}/repartition", json={"target": 200, "min": 160, "max": 240}, headers=headers
+    ).json()
+    assert metrics["grids"] > len(before)
+    assert [v for v in metrics["violations"] if v["rule"] not in ("size",)] == []
+    published = client.post(f"/api/plans/{plan['id']}/publish", headers=headers).json()
+    assert published["status"] == "published"
+    after = {f["properties"]["grid_code"]: f for f in client.get("/api/grids", headers=headers).json()["features"]}
+    assert len(after) == metrics["grids"]
+    assert after[code]["properties"]["households"] == before[code]["properties"]["households"]
+    assert after[code]["properties"]["locked"] is True
+    assert len(set(after)) == len(after)  # codes stay unique around the locked one
+    # Published plans are read-only.
+    again = client.post(f"/api/plans/{plan['id']}/repartition", json={}, headers=headers)
+    assert again.status_code == 409 and "draft" in again.json()["detail"]
+
+
+def test_repartition_rejects_a_bad_band(client: TestClient) -> None:
+    headers = _token(client, "planner")
+    plan = client.post("/api/plans/drafts", headers=headers).json()
+    response = client.post(f"/api/plans/{plan['id']}/repartition", json={"min": 400}, headers=headers)
+    assert response.status_code == 422 and "min <= target <= max" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("role", [Role.leader, Role.grid_worker, Role.department])
+def test_only_planners_edit_plans(client: TestClient, role: Role) -> None:
+    assert client.post("/api/plans/drafts", headers=_token(client, role.value)).status_code == 403
