@@ -55,22 +55,21 @@ def plan_input_from_files(
 
 
 def write_result(result: PlanResult, out: Path) -> None:
-    """Write layers ``buildings`` and ``grids`` (EPSG:4326) to ``out``."""
+    """Write layers ``buildings`` (the input's columns + ``grid_code``, ``households``) and ``grids``."""
     if out.suffix.lower() != ".gpkg":
         raise InvalidInput(f"output {out} must be a .gpkg file")
-    keep = [
-        "building_id",
-        "name",
-        "building",
-        "building_levels",
-        "addr_street",
-        "addr_housenumber",
-        "households",
-        "households_source",
-        "grid_code",
-        "geometry",
-    ]
-    buildings = result.buildings[[c for c in keep if c in result.buildings.columns]].reset_index(drop=True)
+    source = result.buildings
+    attrs = pd.DataFrame(list(source["attributes"]), index=source.index) if "attributes" in source else None
+    if attrs is None or attrs.empty:
+        attrs = pd.DataFrame({"building_id": source["building_id"]}, index=source.index)
+    if "building_id" not in attrs.columns:
+        attrs.insert(0, "building_id", source["building_id"])
+    attrs = attrs.drop(columns=[c for c in ("grid_code", "households", "geometry") if c in attrs.columns])
+    buildings = gpd.GeoDataFrame(
+        attrs.assign(households=source["households"].to_numpy(), households_source=source["households_source"],
+                     grid_code=source["grid_code"]),
+        geometry=source.geometry.to_numpy(), crs=4326,
+    ).reset_index(drop=True)
     grids = result.grids.copy()
     grids["attribution"] = ATTRIBUTION
     tmp = out.with_name(out.stem + ".partial.gpkg")

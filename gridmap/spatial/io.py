@@ -38,6 +38,7 @@ class RawLayers:
 
 _COLUMNS: dict[str, list[str]] = {
     "buildings": [
+        "attributes",
         "source_id",
         "name",
         "building",
@@ -87,6 +88,11 @@ def read_osm(path: Path) -> RawLayers:
     polys["source_id"] = _osm_source_ids(polys)
     buildings = polys[polys["building"].notna() & (polys["building"] != "no")].copy()
     buildings["households_input"] = None
+    buildings["attributes"] = [
+        {"building_id": int(w) if pd.notna(w) else f"r{r}", "name": n, "building": b}
+        for w, r, n, b in zip(buildings["osm_way_id"], buildings["osm_id"], buildings["name"], buildings["building"],
+                              strict=True)
+    ]
     compounds = polys[polys["landuse"] == "residential"].copy()
     communities = empty_layer("communities")
     lines["source_id"] = "osm:w" + lines["osm_id"].astype("string")
@@ -132,6 +138,9 @@ def _feature_ids(frame: gpd.GeoDataFrame, dataset: str, candidates: tuple[str, .
 def _layer_from_file(
     frame: gpd.GeoDataFrame, name: str, dataset: str, households_field: str | None
 ) -> gpd.GeoDataFrame:
+    if name == "buildings":
+        # The input's own columns travel with each building, so outputs can give them back unchanged.
+        frame["attributes"] = frame.drop(columns=frame.geometry.name).to_dict("records")
     frame = _normalise_columns(frame)
     if name == "buildings":
         if households_field:
