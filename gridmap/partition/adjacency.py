@@ -51,12 +51,13 @@ def street_blocks(area: BaseGeometry, barriers: GeomArray) -> GeomArray:
     return np.asarray(blocks, dtype=object)
 
 
-def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, reach_m: float = 300.0) -> GeomArray:
-    """Short extensions of barrier ends that stop in mid-air, up to the next street or the area's edge.
+def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, reach_m: float = 200.0) -> GeomArray:
+    """Virtual walls continuing barrier ends that meet no other barrier, to the next crossing street.
 
-    Clipped extracts cut main roads a few metres short of the study area's edge, and a
-    road that ends near a junction may miss it by a little; without closing these gaps a
-    grid could reach around the end of a main road.
+    Clipped extracts cut main roads short of the study area's edge, and a main road often
+    ends by turning into a lane. Without a wall there, a grid could reach around the end
+    of the main road and hold land on both sides of it. The wall runs straight on from the
+    road's last segment until a street crosses it or it leaves the area (at most ``reach_m``).
     """
     ends: list[tuple[np.ndarray, np.ndarray]] = []
     for line in barriers:
@@ -67,27 +68,28 @@ def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, 
                 ends.append((coords[-1], coords[-1] - coords[-2]))
     if not ends:
         return np.empty(0, dtype=object)
+    barrier_tree = shapely.STRtree(barriers)
     lines = streets if len(streets) else barriers  # streets include the barriers
     tree_lines = shapely.STRtree(lines)
     edge = area.boundary
     out: list[BaseGeometry] = []
     for tip, direction in ends:
         point = shapely.Point(tip)
-        hits = tree_lines.query(point, predicate="dwithin", distance=0.5)
-        if len(hits) > 1 or not area.contains(point):
-            continue  # joined to another line, or already outside the area
+        if len(barrier_tree.query(point, predicate="dwithin", distance=0.5)) > 1 or not area.contains(point):
+            continue  # continues as another barrier, or already outside the area
         norm = float(np.hypot(*direction))
         if norm == 0:
             continue
-        far = tip + direction / norm * reach_m
-        ray = shapely.LineString([tip + direction / norm * 0.6, far])
+        unit = direction / norm
+        ray = shapely.LineString([tip + unit * 1.0, tip + unit * reach_m])
         crossed = lines[tree_lines.query(ray, predicate="intersects")]
-        stops = shapely.union_all([*shapely.intersection(crossed, ray), shapely.intersection(edge, ray)])
-        if stops.is_empty:
-            continue
-        nearest = min(shapely.get_parts(stops), key=lambda g: point.distance(g))
-        stop = shapely.get_coordinates(nearest)[0]
-        out.append(shapely.LineString([tip, stop]))
+        hits = [*shapely.intersection(crossed, ray), shapely.intersection(edge, ray)]
+        # Points are streets crossing the ray; a street running along it (a lane continuing the road) is not a stop.
+        stops = [g for h in hits for g in shapely.get_parts(h) if g.geom_type == "Point"]
+        end = min(stops, key=point.distance) if stops else shapely.Point(tip + unit * reach_m)
+        wall = shapely.LineString([tip, shapely.get_coordinates(end)[0]]).intersection(area)
+        if not wall.is_empty and wall.length > 1.0:
+            out.append(wall)
     return np.asarray(out, dtype=object)
 
 

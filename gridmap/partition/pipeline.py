@@ -173,21 +173,15 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
         None if communities is None else communities.geometry.to_numpy(),
     )
     street_lines = streets.geometry.to_numpy() if not streets.empty else np.empty(0, dtype=object)
-    extensions = extend_dangles(barriers.to_numpy(), street_lines, area)
-    if len(extensions):
-        extra = gpd.GeoSeries(extensions, crs=crs, index=[f"extension {i}" for i in range(len(extensions))])
-        barriers = pd.concat([barriers, extra])
-    cut_lines = np.concatenate([street_lines, extensions]) if len(street_lines) else barriers.to_numpy()
-    if communities is not None:
-        cut_lines = np.concatenate([cut_lines, shapely.boundary(communities.geometry.to_numpy())])
-    blocks = street_blocks(area, cut_lines)
-    tess = tessellate(points, blocks)
-    tess.cells, offcuts = split_cells(tess.cells, points, barriers.to_numpy())
-    occupied = set(tess.block_of.tolist())
-    pieces = [shapely.set_precision(b, 0.01) for i, b in enumerate(blocks) if i not in occupied] + offcuts
-    walls = barriers.to_numpy()
+    # Virtual walls at dead-ending main roads cut faces and links like barriers, but are not reported as barriers.
+    walls = np.concatenate([barriers.to_numpy(), extend_dangles(barriers.to_numpy(), street_lines, area)])
     if communities is not None:  # grids nest in one 社区: its boundary separates cells like a barrier
         walls = np.concatenate([walls, shapely.boundary(communities.geometry.to_numpy())])
+    blocks = street_blocks(area, np.concatenate([street_lines, walls]))
+    tess = tessellate(points, blocks)
+    tess.cells, offcuts = split_cells(tess.cells, points, walls)
+    occupied = set(tess.block_of.tolist())
+    pieces = [shapely.set_precision(b, 0.01) for i, b in enumerate(blocks) if i not in occupied] + offcuts
     adjacency = cell_adjacency(tess.cells, points, walls)
     _, barrier_block = connected_components(adjacency, directed=False)
     atom_of, atom_adj = build_atoms(buildings, adjacency, barrier_block, params)
