@@ -119,6 +119,7 @@ def partition_city(
     default_prefix: str | None = None,
     progress: Progress | None = None,
     with_metrics: bool = True,
+    chunk_buildings: int = 2000,
 ) -> PlanResult:
     """Partition every community of ``data`` in parallel and combine the plans."""
     import time
@@ -127,7 +128,7 @@ def partition_city(
 
     started = time.perf_counter()
     prefix = default_prefix or params.code_prefix
-    jobs = split_by_community(data, prefix)
+    jobs = split_by_community(data, prefix, chunk_buildings)
     if len(jobs) == 1:
         return _run(jobs[0], params, prefix, with_metrics)
     cluster = (

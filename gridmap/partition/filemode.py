@@ -66,9 +66,13 @@ def write_result(result: PlanResult, out: Path) -> None:
         attrs.insert(0, "building_id", source["building_id"])
     attrs = attrs.drop(columns=[c for c in ("grid_code", "households", "geometry") if c in attrs.columns])
     buildings = gpd.GeoDataFrame(
-        attrs.assign(households=source["households"].to_numpy(), households_source=source["households_source"],
-                     grid_code=source["grid_code"]),
-        geometry=source.geometry.to_numpy(), crs=4326,
+        attrs.assign(
+            households=source["households"].to_numpy(),
+            households_source=source["households_source"],
+            grid_code=source["grid_code"],
+        ),
+        geometry=source.geometry.to_numpy(),
+        crs=4326,
     ).reset_index(drop=True)
     grids = result.grids.copy()
     grids["attribution"] = ATTRIBUTION

@@ -90,8 +90,9 @@ def read_osm(path: Path) -> RawLayers:
     buildings["households_input"] = None
     buildings["attributes"] = [
         {"building_id": int(w) if pd.notna(w) else f"r{r}", "name": n, "building": b}
-        for w, r, n, b in zip(buildings["osm_way_id"], buildings["osm_id"], buildings["name"], buildings["building"],
-                              strict=True)
+        for w, r, n, b in zip(
+            buildings["osm_way_id"], buildings["osm_id"], buildings["name"], buildings["building"], strict=True
+        )
     ]
     compounds = polys[polys["landuse"] == "residential"].copy()
     communities = empty_layer("communities")
