@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 GRIDMAP_PORT ?= 8000
 export GRIDMAP_PORT
 
-.PHONY: install system demo test lint typecheck unit bench clean
+.PHONY: install system demo test lint typecheck unit bench bench-partition clean
 
 install: system $(STAMP)
 
@@ -33,6 +33,13 @@ unit: install
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+bench-partition: install
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks.partition.run
+	$(BIN)/python -m benchmarks.partition.scale --buildings 100000 1000000
+
+bench: bench-partition
 
 clean:
 	-$(BIN)/gridmap db stop
