@@ -1,4 +1,4 @@
-"""Web pages: the login page and the home page (簡体中文 first, English toggle)."""
+"""Web pages: the login page and the home page (简体中文 first, English toggle)."""
 
 from __future__ import annotations
 
