@@ -37,6 +37,7 @@ test: lint typecheck unit
 bench-partition: install
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.partition.run
+	$(BIN)/python -m benchmarks.partition.stability
 	$(BIN)/python -m benchmarks.partition.scale --buildings 100000 1000000
 
 bench: bench-partition
