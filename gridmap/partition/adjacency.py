@@ -93,6 +93,30 @@ def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, 
     return np.asarray(out, dtype=object)
 
 
+def refine_dead_end_blocks(blocks: GeomArray, walls: GeomArray, streets: GeomArray) -> GeomArray:
+    """Cut the blocks a wall dead-ends inside (a railway terminus, a clipped road) by all their streets too.
+
+    Blocks are cut by walls only, which keeps them few and large; where a wall still ends
+    inside a block, its streets are the only lines that can keep cells off the wall.
+    """
+    if not len(walls) or not len(streets):
+        return blocks
+    ends = shapely.points(np.concatenate([shapely.get_coordinates(p)[[0, -1]] for p in shapely.get_parts(walls)]))
+    inner = shapely.buffer(blocks, -0.5)
+    block_idx, _ = shapely.STRtree(ends).query(inner, predicate="contains")
+    if not len(block_idx):
+        return blocks
+    street_tree = shapely.STRtree(streets)
+    out: list[BaseGeometry] = []
+    for i, block in enumerate(blocks):
+        if i in set(block_idx.tolist()):
+            near = streets[street_tree.query(block, predicate="intersects")]
+            out.extend(street_blocks(block, np.concatenate([near, walls[shapely.intersects(walls, block)]])))
+        else:
+            out.append(block)
+    return np.asarray(out, dtype=object)
+
+
 @dataclass
 class Tessellation:
     """One cell per point, the block of each point, and the blocks."""

@@ -23,6 +23,7 @@ from gridmap.errors import PartitionInfeasible
 from gridmap.partition.adjacency import (
     cell_adjacency,
     extend_dangles,
+    refine_dead_end_blocks,
     split_cells,
     street_blocks,
     study_area,
@@ -177,7 +178,7 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
     walls = np.concatenate([barriers.to_numpy(), extend_dangles(barriers.to_numpy(), street_lines, area)])
     if communities is not None:  # grids nest in one 社区: its boundary separates cells like a barrier
         walls = np.concatenate([walls, shapely.boundary(communities.geometry.to_numpy())])
-    blocks = street_blocks(area, np.concatenate([street_lines, walls]))
+    blocks = refine_dead_end_blocks(street_blocks(area, walls), walls, street_lines)
     tess = tessellate(points, blocks)
     tess.cells, offcuts = split_cells(tess.cells, points, walls)
     occupied = set(tess.block_of.tolist())

@@ -31,7 +31,15 @@ def load_plan_input(*, session: Session, community: str | None = None) -> PlanIn
         f"FROM buildings b WHERE b.is_residential {where} ORDER BY b.id",
         {"community": community},
     ).set_index("id")
-    streets = _frame(session, "SELECT id, name, street_class, geom FROM streets ORDER BY id").set_index("id")
+    near = (
+        "WHERE ST_Intersects(geom, (SELECT ST_Expand(ST_Extent(geom), 0.01) FROM buildings "
+        "WHERE community_code = :community))"
+        if community
+        else ""
+    )
+    streets = _frame(
+        session, f"SELECT id, name, street_class, geom FROM streets {near} ORDER BY id", {"community": community}
+    ).set_index("id")
     comm_where = "AND code = :community" if community else ""
     communities = _frame(
         session,
