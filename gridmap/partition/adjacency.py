@@ -101,7 +101,8 @@ def refine_dead_end_blocks(blocks: GeomArray, walls: GeomArray, streets: GeomArr
     """
     if not len(walls) or not len(streets):
         return blocks
-    ends = shapely.points(np.concatenate([shapely.get_coordinates(p)[[0, -1]] for p in shapely.get_parts(walls)]))
+    coords = np.concatenate([shapely.get_coordinates(p)[[0, -1]] for p in shapely.get_parts(walls)])
+    ends = np.asarray(shapely.points(coords), dtype=object)
     inner = shapely.buffer(blocks, -0.5)
     block_idx, _ = shapely.STRtree(ends).query(inner, predicate="contains")
     if not len(block_idx):
