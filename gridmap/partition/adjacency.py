@@ -168,7 +168,8 @@ def split_cells(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> tup
         return cells, offcuts
     out = cells.copy()
     tree = shapely.STRtree(barriers)
-    cell_idx, line_idx = tree.query(cells, predicate="crosses")
+    # Cells shrunk by 1 cm: walls along a cell's edge are not crossings, whatever the rounding.
+    cell_idx, line_idx = tree.query(shapely.buffer(cells, -0.01), predicate="crosses")
     for i in np.unique(cell_idx):
         blade = shapely.union_all(barriers[line_idx[cell_idx == i]])
         if blade.is_empty:

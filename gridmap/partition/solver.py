@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
-ANGLES = np.deg2rad(np.arange(0.0, 180.0, 22.5))
+ANGLES = np.deg2rad(np.arange(0.0, 180.0, 45.0))
 
 
 def choose_k(households: int, target: int, low: int, high: int) -> int:
