@@ -6,9 +6,12 @@ barriers; none of the peers may join them), with the grid count gridmap would ch
 
 from __future__ import annotations
 
+import signal
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 
 import networkx as nx
 import numpy as np
@@ -19,6 +22,8 @@ from gridmap.partition.pipeline import Prepared
 from gridmap.partition.solver import choose_k
 from gridmap.settings import PartitionSettings
 
+MAXP_SECONDS = 60  # per component; MaxP can search for minutes on components below its floor
+GERRY_ATTEMPTS = 1000  # per bisection; its default of 100,000 spends minutes on components no cut balances
 Labeller = Callable[[Prepared, PartitionSettings], np.ndarray]
 
 
@@ -37,7 +42,7 @@ def _per_component(
     labels = np.zeros(len(h), dtype=np.int64)
     next_label = 0
     for members in _components(adj):
-        k = choose_k(int(h[members].sum()), params.target, params.min, params.max)
+        k = min(choose_k(int(h[members].sum()), params.target, params.min, params.max), len(members))
         if k <= 1 or len(members) <= 1:
             local = np.zeros(len(members), dtype=np.int64)
         else:
@@ -46,6 +51,29 @@ def _per_component(
         labels[members] = local + next_label
         next_label += int(local.max()) + 1
     return labels
+
+
+class TimedOut(Exception):
+    """A peer ran past its time limit on one component."""
+
+
+TIMEOUTS: list[str] = []
+
+
+@contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """Raise :class:`TimedOut` after ``seconds`` (SIGALRM; main thread only)."""
+
+    def fire(signum: int, frame: object) -> None:
+        raise TimedOut
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def maxp(prep: Prepared, params: PartitionSettings) -> np.ndarray:
@@ -57,12 +85,20 @@ def maxp(prep: Prepared, params: PartitionSettings) -> np.ndarray:
     xy = np.asarray(prep.buildings.geometry.representative_point().get_coordinates())
 
     def one(members: np.ndarray, adj: csr_matrix, h: np.ndarray, k: int) -> np.ndarray:
+        try:
+            return solve(members, adj, h)
+        except TimedOut:
+            # Counted in the table; the component is left as one region, as MaxP gave nothing.
+            TIMEOUTS.append(f"MaxP: {len(members)} buildings, {int(h.sum())} households")
+            return np.zeros(len(members), dtype=np.int64)
+
+    def solve(members: np.ndarray, adj: csr_matrix, h: np.ndarray) -> np.ndarray:
         frame = gpd.GeoDataFrame(
             {"households": h, "x": xy[members, 0], "y": xy[members, 1]},
             geometry=prep.buildings.geometry.to_numpy()[members],
         )
         w = WSP(adj).to_W(silence_warnings=True)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), time_limit(MAXP_SECONDS):
             warnings.simplefilter("ignore")
             model = MaxPHeuristic(
                 frame, w, ["x", "y"], "households", params.min, top_n=2, max_iterations_construction=99
@@ -78,7 +114,7 @@ def maxp(prep: Prepared, params: PartitionSettings) -> np.ndarray:
 def gerrychain_tree(prep: Prepared, params: PartitionSettings) -> np.ndarray:
     """GerryChain recursive_tree_part, widening epsilon until it finds a plan."""
     from gerrychain import Graph
-    from gerrychain.tree import recursive_tree_part
+    from gerrychain.tree import bipartition_tree, recursive_tree_part
 
     def one(members: np.ndarray, adj: csr_matrix, h: np.ndarray, k: int) -> np.ndarray:
         nxgraph = nx.from_scipy_sparse_array(adj)
@@ -90,7 +126,14 @@ def gerrychain_tree(prep: Prepared, params: PartitionSettings) -> np.ndarray:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    plan = recursive_tree_part(graph, range(k), target, "households", epsilon)
+                    plan = recursive_tree_part(
+                        graph,
+                        range(k),
+                        target,
+                        "households",
+                        epsilon,
+                        method=partial(bipartition_tree, max_attempts=GERRY_ATTEMPTS),
+                    )
             except Exception:  # GerryChain raises several types when no balanced cut exists
                 continue
             return np.array([plan[n] for n in range(len(members))])

@@ -1,0 +1,1 @@
+"""Offline geocoding of Chinese addresses and building names to buildings and grids."""
