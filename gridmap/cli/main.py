@@ -9,6 +9,7 @@ import typer
 
 from gridmap.cli import db, users
 from gridmap.cli.common import console, engine, settings, user_errors
+from gridmap.cli.geocode import geocode_command
 from gridmap.cli.imports import import_command
 from gridmap.cli.partition import partition_command
 
@@ -17,6 +18,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.command("import")(import_command)
 app.command("partition")(partition_command)
+app.command("geocode")(geocode_command)
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "osm" / "nanjing_xinjiekou_2021-06.osm"
 DEMO_PREFIX = "320102003000"  # 玄武区 新街口街道; the demo area has no 社区 polygons

@@ -84,3 +84,36 @@ def test_users_add_refuses_duplicates(cli_db: str, tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     again = _run(["users", "add", "lihua", "--role", "planner", "--password", "s3cret"], cli_db, tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_geocode_cli_with_grids(tmp_path: Path) -> None:
+    from tests.conftest import WANGJING_OSM
+
+    grids = tmp_path / "grids.gpkg"
+    assert _run(["partition", str(WANGJING_OSM), "-o", str(grids)], None, tmp_path).returncode == 0
+    queries = tmp_path / "q.csv"
+    queries.write_text(
+        "query\n北京市朝阳区望京西园三百一十九号楼\n望京西园３２０栋１单元１０１室\n望京西园999号楼\n", encoding="utf-8"
+    )
+    out = tmp_path / "out.csv"
+    done = _run(
+        ["geocode", str(WANGJING_OSM), "--queries", str(queries), "-o", str(out), "--grids", str(grids)], None, tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    import pandas as pd
+
+    answers = pd.read_csv(out, dtype=str)
+    assert list(answers.columns) == ["query", "lon", "lat", "building_id", "name", "grid_code", "match_level", "score"]
+    assert answers["name"].tolist()[:2] == ["望京西园319号楼", "望京西园320号楼"]
+    assert answers["grid_code"].str.fullmatch(r"\d{15}").tolist()[:2] == [True, True]
+    assert pd.isna(answers["lon"].iloc[2]) and answers["match_level"].iloc[2] == "not_found"
+
+
+def test_geocode_cli_refuses_a_csv_without_query_column(tmp_path: Path) -> None:
+    from tests.conftest import WANGJING_OSM
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("address\nfoo\n", encoding="utf-8")
+    done = _run(["geocode", str(WANGJING_OSM), "--queries", str(bad), "-o", str(tmp_path / "o.csv")], None, tmp_path)
+    assert done.returncode == 2 and "`query` column" in done.stderr
+    assert not (tmp_path / "o.csv").exists()

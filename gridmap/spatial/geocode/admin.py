@@ -35,7 +35,9 @@ def admin_names(ref_dir: Path = REF) -> frozenset[str]:
                 if name.endswith(suffix) and len(name) - len(suffix) >= 2:
                     names.add(normalize(name[: -len(suffix)]))
     for table in ("areas.csv", "streets.csv"):
-        names.update(normalize(n) for n in pd.read_csv(ref_dir / table, dtype=str)["name"] if n.endswith(ADMIN_SUFFIXES))
+        names.update(
+            normalize(n) for n in pd.read_csv(ref_dir / table, dtype=str)["name"] if n.endswith(ADMIN_SUFFIXES)
+        )
     for name in pd.read_csv(ref_dir / "villages_subset.csv", dtype=str)["name"]:
         for suffix in ("社区居委会", "居委会", "村委会"):
             if name.endswith(suffix):

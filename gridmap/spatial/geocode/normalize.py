@@ -15,9 +15,7 @@ UNITS = {"十": 10, "百": 100, "千": 1000}
 _NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千]+")
 _PUNCT = re.compile(r"[\s\-_,，。.、:：;；'\"“”‘’()（）\[\]【】<>《》/\\|·]+")
 _BUILDING = re.compile(r"(\d+)(?:号楼|号栋|号幢|栋|幢|#|＃)")
-_TAIL = re.compile(
-    r"(?:(?P<unit>\d+)单元)?(?:(?P<floor>\d+)(?:层|楼(?=\d)))?(?:(?P<room>\d+)(?:室|号房|房)?)?$"
-)
+_TAIL = re.compile(r"(?:(?P<unit>\d+)单元)?(?:(?P<floor>\d+)(?:层|楼(?=\d)))?(?:(?P<room>\d+)(?:室|号房|房)?)?$")
 
 
 def chinese_number(text: str) -> int:

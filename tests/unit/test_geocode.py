@@ -1,0 +1,111 @@
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from gridmap.spatial.geocode.admin import strip_admin
+from gridmap.spatial.geocode.gazetteer import Gazetteer
+from gridmap.spatial.geocode.grids import GridIndex
+from gridmap.spatial.geocode.normalize import chinese_number, normalize, split_parts
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("三百一十九", 319), ("二十六", 26), ("十", 10), ("三一九", 319), ("两百", 200)]
+)
+def test_chinese_numbers(text: str, value: int) -> None:
+    assert chinese_number(text) == value
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "望京西园319号楼",
+        "望京西园３１９号楼",
+        "望京西园三百一十九号楼",
+        "望京西园319栋",
+        "望京西园319幢",
+        "望京西园 319 号楼",
+        "望京西园319#",
+    ],
+)
+def test_building_variants_normalise_alike(variant: str) -> None:
+    assert normalize(variant) == "望京西园319号楼"
+
+
+def test_place_names_with_numerals_are_kept() -> None:
+    assert normalize("五台山体育馆") == "五台山体育馆"
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "room"),
+    [("望京西园319号楼2单元301室", "2", "301"), ("望京西园319#2-301", "2", "301"), ("望京西园319号楼", None, None)],
+)
+def test_unit_and_room_are_split_off(text: str, unit: str | None, room: str | None) -> None:
+    parts = split_parts(normalize(text))
+    assert (parts.core, parts.unit, parts.room) == ("望京西园319号楼", unit, room)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("北京市朝阳区望京街道望京西园319号楼", "望京西园319号楼"),
+        ("江苏省南京市玄武区中山路18号", "中山路18号"),
+        ("南京中山东路300号", "中山东路300号"),  # 中山 is a city, but here part of the road name
+        ("北京西路1号", "北京西路1号"),
+    ],
+)
+def test_admin_prefixes_are_stripped_only_when_they_are_prefixes(text: str, expected: str) -> None:
+    assert strip_admin(normalize(text)) == expected
+
+
+def _gazetteer() -> Gazetteer:
+    rows = [
+        ("1", "望京西园319号楼", None, None, 116.4700),
+        ("2", "望京西园320号楼", None, None, 116.4710),
+        ("3", "融科望京中心", None, None, 116.4800),
+        ("4", None, "中山路", "18", 116.4900),
+        ("5", "首开广场", None, None, 116.4600),
+        ("6", "首开广场", None, None, 116.4700),  # same name 850 m away: ambiguous
+    ]
+    frame = gpd.GeoDataFrame(
+        {
+            "building_id": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "addr_street": [r[2] for r in rows],
+            "addr_housenumber": [r[3] for r in rows],
+        },
+        geometry=[box(r[4], 40.0, r[4] + 0.0002, 40.0002) for r in rows],
+        crs=4326,
+    )
+    return Gazetteer(frame)
+
+
+@pytest.mark.parametrize(
+    ("query", "building", "level"),
+    [
+        ("北京市朝阳区望京西园三百一十九号楼", "1", "exact"),
+        ("望京西园319栋2单元301室", "1", "exact"),
+        ("望京西圆319号楼", "1", "structured"),  # typo in the words, numbers agree
+        ("融科忘京中心", "3", "fuzzy"),
+        ("中山路十八号", "4", "exact"),
+    ],
+)
+def test_lookup_finds_the_building(query: str, building: str, level: str) -> None:
+    match = _gazetteer().lookup(query)
+    assert match.entry is not None and match.entry.building_id == building
+    assert match.level == level
+
+
+@pytest.mark.parametrize("query", ["望京西园391号楼", "中山路81号", "不存在的地址", "首开广场", ""])
+def test_wrong_numbers_unknown_or_ambiguous_are_not_found(query: str) -> None:
+    assert _gazetteer().lookup(query).entry is None
+
+
+def test_point_in_grid_with_tie_break_and_outside_coverage() -> None:
+    grids = gpd.GeoDataFrame(
+        {"grid_code": ["b", "a"]}, geometry=[box(0.001, 0, 0.002, 0.001), box(0, 0, 0.001, 0.001)], crs=4326
+    )
+    hits = GridIndex(grids).locate(np.array([0.0005, 0.001, 0.0035]), np.array([0.0005, 0.0005, 0.0005]))
+    assert [h.grid_code for h in hits] == ["a", "a", "b"]  # the shared edge goes to the smaller code
+    assert [h.status for h in hits] == ["inside", "inside", "outside_coverage"]
+    assert 150 < hits[2].distance_m < 180
