@@ -30,20 +30,32 @@ class GridIndex:
         self._tree = shapely.STRtree(self._geoms)
         self._crs = metric_crs(grids) if len(grids) else None
 
-    def locate(self, lon: np.ndarray, lat: np.ndarray) -> list[GridHit]:
-        """Grid of each point (lon/lat in WGS84)."""
+    def locate_codes(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Vectorised: grid code (None outside), whether inside, and distance (m) to the nearest grid."""
         points = np.asarray(shapely.points(np.asarray(lon, float), np.asarray(lat, float)), dtype=object).reshape(-1)
-        hit_point, hit_grid = self._tree.query(points, predicate="covered_by")
-        first = np.full(len(points), -1)
-        for p, g in zip(hit_point[::-1], hit_grid[::-1], strict=True):
-            first[p] = g if first[p] < 0 else min(first[p], g)
-        out: list[GridHit | None] = [GridHit(str(self._codes[g]), "inside", 0.0) if g >= 0 else None for g in first]
-        missing = np.flatnonzero(first < 0)
+        hit_point, hit_grid = self._tree.query(points, predicate="intersects")  # = covered_by for points
+        # Grids are sorted by code, so the smallest index is the smallest code: ties on shared edges go to it.
+        first = np.full(len(points), len(self._codes), dtype=np.int64)
+        np.minimum.at(first, hit_point, hit_grid)
+        inside = first < len(self._codes)
+        codes = np.full(len(points), None, dtype=object)
+        codes[inside] = self._codes[first[inside]]
+        distance = np.zeros(len(points))
+        missing = np.flatnonzero(~inside)
         if len(missing) and len(self._codes):
             metric = gpd.GeoSeries(points[missing], crs=4326).to_crs(self._crs)
             grids = gpd.GeoSeries(self._geoms, crs=4326).to_crs(self._crs)
-            tree = shapely.STRtree(grids.to_numpy())
-            idx, dist = tree.query_nearest(metric.to_numpy(), return_distance=True, all_matches=False)
-            for (p, g), d in zip(idx.T, dist, strict=True):
-                out[missing[p]] = GridHit(str(self._codes[g]), "outside_coverage", round(float(d), 1))
-        return [h if h is not None else GridHit(None, "outside_coverage", float("inf")) for h in out]
+            idx, dist = shapely.STRtree(grids.to_numpy()).query_nearest(
+                metric.to_numpy(), return_distance=True, all_matches=False
+            )
+            codes[missing[idx[0]]] = self._codes[idx[1]]
+            distance[missing[idx[0]]] = np.round(dist, 1)
+        return codes, inside, distance
+
+    def locate(self, lon: np.ndarray, lat: np.ndarray) -> list[GridHit]:
+        """Grid of each point (lon/lat in WGS84); outside coverage, the nearest grid and its distance."""
+        codes, inside, distance = self.locate_codes(lon, lat)
+        return [
+            GridHit(None if c is None else str(c), "inside" if i else "outside_coverage", float(d))
+            for c, i, d in zip(codes, inside, distance, strict=True)
+        ]
