@@ -93,29 +93,39 @@ def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, 
     return np.asarray(out, dtype=object)
 
 
-def refine_dead_end_blocks(blocks: GeomArray, walls: GeomArray, streets: GeomArray) -> GeomArray:
+def refine_dead_end_blocks(
+    blocks: GeomArray, walls: GeomArray, streets: GeomArray
+) -> tuple[GeomArray, NDArray[np.int64], NDArray[np.bool_]]:
     """Cut the blocks a wall dead-ends inside (a railway terminus, a clipped road) by all their streets too.
 
     Blocks are cut by walls only, which keeps them few and large; where a wall still ends
     inside a block, its streets are the only lines that can keep cells off the wall.
+    Returns the blocks, each one's parent (the wall-bounded block it came from) and
+    whether that parent was refined.
     """
+    plain = (blocks, np.arange(len(blocks)), np.zeros(len(blocks), dtype=bool))
     if not len(walls) or not len(streets):
-        return blocks
+        return plain
     coords = np.concatenate([shapely.get_coordinates(p)[[0, -1]] for p in shapely.get_parts(walls)])
     ends = np.asarray(shapely.points(coords), dtype=object)
     inner = shapely.buffer(blocks, -0.5)
     block_idx, _ = shapely.STRtree(ends).query(inner, predicate="contains")
     if not len(block_idx):
-        return blocks
+        return plain
+    refine = set(block_idx.tolist())
     street_tree = shapely.STRtree(streets)
     out: list[BaseGeometry] = []
+    parent: list[int] = []
     for i, block in enumerate(blocks):
-        if i in set(block_idx.tolist()):
+        pieces = [block]
+        if i in refine:
             near = streets[street_tree.query(block, predicate="intersects")]
-            out.extend(street_blocks(block, np.concatenate([near, walls[shapely.intersects(walls, block)]])))
-        else:
-            out.append(block)
-    return np.asarray(out, dtype=object)
+            pieces = list(street_blocks(block, np.concatenate([near, walls[shapely.intersects(walls, block)]])))
+        out.extend(pieces)
+        parent.extend([i] * len(pieces))
+    refined = np.zeros(len(blocks), dtype=bool)
+    refined[list(refine)] = True
+    return np.asarray(out, dtype=object), np.asarray(parent, dtype=np.int64), refined[np.asarray(parent)]
 
 
 @dataclass
@@ -198,16 +208,31 @@ def off_barrier(edges: GeomArray, barriers: GeomArray, width: float = BARRIER_HA
     return out
 
 
-def cell_adjacency(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> csr_matrix:
-    """Symmetric adjacency of cells sharing an edge that is not a barrier, with no barrier between the buildings."""
+def cell_adjacency(
+    cells: GeomArray,
+    points: GeomArray,
+    barriers: GeomArray,
+    group: NDArray[np.int64] | None = None,
+    check_edges: NDArray[np.bool_] | None = None,
+) -> csr_matrix:
+    """Symmetric adjacency of cells sharing an edge that is not a barrier, with no barrier between the buildings.
+
+    ``group`` is each cell's wall-bounded block: blocks meet only along walls, so cells of two
+    blocks are never adjacent. Only where ``check_edges`` (blocks a wall dead-ends in) are
+    shared edges trimmed by the walls near them.
+    """
     n = len(cells)
     tree = shapely.STRtree(cells)
     left, right = tree.query(cells, predicate="intersects")
     keep = left < right
+    if group is not None:
+        keep &= group[left] == group[right]
     left, right = left[keep], right[keep]
     shared = shapely.intersection(shapely.boundary(cells[left]), shapely.boundary(cells[right]))
     # Cells on the two sides of a barrier touch along it: that edge does not connect them.
-    shared = off_barrier(shared, barriers)
+    trim = np.ones(len(left), dtype=bool) if check_edges is None else check_edges[left]
+    if trim.any():
+        shared[trim] = off_barrier(shared[trim], barriers)
     keep = shapely.length(shared) >= MIN_SHARED_M
     left, right = left[keep], right[keep]
     if len(barriers) and len(left):

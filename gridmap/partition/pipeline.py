@@ -178,12 +178,14 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
     walls = np.concatenate([barriers.to_numpy(), extend_dangles(barriers.to_numpy(), street_lines, area)])
     if communities is not None:  # grids nest in one 社区: its boundary separates cells like a barrier
         walls = np.concatenate([walls, shapely.boundary(communities.geometry.to_numpy())])
-    blocks = refine_dead_end_blocks(street_blocks(area, walls), walls, street_lines)
+    blocks, parent, refined = refine_dead_end_blocks(street_blocks(area, walls), walls, street_lines)
     tess = tessellate(points, blocks)
     tess.cells, offcuts = split_cells(tess.cells, points, walls)
     occupied = set(tess.block_of.tolist())
     pieces = [shapely.set_precision(b, 0.01) for i, b in enumerate(blocks) if i not in occupied] + offcuts
-    adjacency = cell_adjacency(tess.cells, points, walls)
+    adjacency = cell_adjacency(
+        tess.cells, points, walls, group=parent[tess.block_of], check_edges=refined[tess.block_of]
+    )
     _, barrier_block = connected_components(adjacency, directed=False)
     atom_of, atom_adj = build_atoms(buildings, adjacency, barrier_block, params)
     n_atoms = int(atom_of.max()) + 1
