@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.partition.metrics import PlanMetrics
+from gridmap.partition.metrics import summarise
 from gridmap.partition.pipeline import PlanInput, PlanResult, partition
 from gridmap.settings import PartitionSettings
 
@@ -90,24 +90,16 @@ def combine(results: list[PlanResult], params: PartitionSettings, runtime_s: flo
     """Stack per-community results and summarise them as one plan."""
     buildings = gpd.GeoDataFrame(pd.concat([r.buildings for r in results]), crs=4326)
     grids = gpd.GeoDataFrame(pd.concat([r.grids for r in results], ignore_index=True), crs=4326)
-    sizes = grids["households"].to_numpy()
-    dev = np.abs(sizes - params.target) / params.target * 100 if len(sizes) else np.zeros(1)
-    total = int(buildings["households"].sum())
-    metrics = PlanMetrics(
-        grids=len(grids),
-        expected_grids=math.ceil(total / params.target) if total else 0,
-        households=total,
-        buildings=len(buildings),
-        in_band_share=round(float(np.mean((sizes >= params.min) & (sizes <= params.max))), 4) if len(sizes) else 0.0,
-        max_abs_deviation_pct=round(float(dev.max()), 1),
-        p95_abs_deviation_pct=round(float(np.percentile(dev, 95)), 1),
-        mean_polsby_popper=round(float(grids["polsby_popper"].mean()), 3),
-        max_longest_walk_m=round(float(grids["longest_walk_m"].max()), 1),
-        runtime_s=round(runtime_s, 3),
-        violations=[v for r in results for v in r.metrics.violations],
-        infeasible=[x for r in results for x in r.metrics.infeasible],
-        community_runtimes_s=[r.metrics.runtime_s for r in results],
+    metrics = summarise(
+        grids,
+        int(buildings["households"].sum()),
+        len(buildings),
+        params,
+        [v for r in results for v in r.metrics.violations],
+        [x for r in results for x in r.metrics.infeasible],
     )
+    metrics.runtime_s = round(runtime_s, 3)
+    metrics.community_runtimes_s = [r.metrics.runtime_s for r in results]
     return PlanResult(buildings=buildings, grids=grids, metrics=metrics)
 
 

@@ -163,13 +163,25 @@ def evaluate(
             )
         else:
             violations.append(Violation("size", code, f"{size} households outside [{params.min}, {params.max}]"))
-    total = int(buildings["households"].sum())
+    return summarise(grids, int(buildings["households"].sum()), len(buildings), params, violations, infeasible)
+
+
+def summarise(
+    grids: gpd.GeoDataFrame,
+    households: int,
+    buildings: int,
+    params: PartitionSettings,
+    violations: list[Violation],
+    infeasible: list[str],
+) -> PlanMetrics:
+    """Headline numbers of a plan from its grid table (``households``, ``polsby_popper``, ``longest_walk_m``)."""
+    sizes = grids["households"].to_numpy()
     dev = np.abs(sizes - params.target) / params.target * 100 if len(sizes) else np.zeros(1)
     return PlanMetrics(
         grids=len(grids),
-        expected_grids=math.ceil(total / params.target) if total else 0,
-        households=total,
-        buildings=len(buildings),
+        expected_grids=math.ceil(households / params.target) if households else 0,
+        households=households,
+        buildings=buildings,
         in_band_share=round(float(np.mean((sizes >= params.min) & (sizes <= params.max))) if len(sizes) else 0.0, 4),
         max_abs_deviation_pct=round(float(dev.max()), 1),
         p95_abs_deviation_pct=round(float(np.percentile(dev, 95)), 1),
