@@ -51,7 +51,8 @@ def split_by_community(data: PlanInput, default_prefix: str, chunk_buildings: in
     counts = codes[known].value_counts()
     centres = polygons.loc[counts.index].geometry.representative_point()
     # Sweep communities in rows so a chunk holds neighbours (its streets come from one bounding box).
-    band = float(np.sqrt(polygons.geometry.area.median())) * 4 or 1.0
+    bounds = polygons.geometry.bounds  # degrees are fine here: the band only groups neighbours
+    band = float((bounds["maxy"] - bounds["miny"]).median()) * 4 or 1.0
     order = sorted(counts.index, key=lambda c: (int(-centres[c].y // band), centres[c].x))
     chunk: list[str] = []
     size = 0
