@@ -54,25 +54,28 @@ def split_by_community(data: PlanInput, default_prefix: str, chunk_buildings: in
     bounds = polygons.geometry.bounds  # degrees are fine here: the band only groups neighbours
     band = float((bounds["maxy"] - bounds["miny"]).median()) * 4 or 1.0
     order = sorted(counts.index, key=lambda c: (int(-centres[c].y // band), centres[c].x))
+    rows = codes.groupby(codes).indices  # code -> row positions, computed once
     chunk: list[str] = []
     size = 0
     for code in order:
         chunk.append(code)
         size += int(counts[code])
         if size >= chunk_buildings:
-            jobs.append(_job(data, codes, polygons, chunk))
+            jobs.append(_job(data, rows, polygons, chunk))
             chunk, size = [], 0
     if chunk:
-        jobs.append(_job(data, codes, polygons, chunk))
+        jobs.append(_job(data, rows, polygons, chunk))
     return jobs
 
 
-def _job(data: PlanInput, codes: pd.Series, polygons: gpd.GeoDataFrame, chunk: list[str]) -> CommunityJob:
+def _job(
+    data: PlanInput, rows: dict[str, np.ndarray], polygons: gpd.GeoDataFrame, chunk: list[str]
+) -> CommunityJob:
     area = polygons.loc[chunk].reset_index()
     streets = data.streets
     if not streets.empty:
         streets = streets.iloc[streets.sindex.query(shapely.box(*area.total_bounds), predicate="intersects")]
-    buildings = data.buildings[codes.isin(chunk).to_numpy()]
+    buildings = data.buildings.iloc[np.sort(np.concatenate([rows[c] for c in chunk]))]
     return CommunityJob(chunk[0], PlanInput(buildings=buildings, streets=streets, communities=area))
 
 

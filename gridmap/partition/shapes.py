@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
+import shapely.errors
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
@@ -26,7 +27,7 @@ def grid_polygons(
     geoms: dict[int, BaseGeometry] = {}
     orphans: list[BaseGeometry] = []
     for label in np.unique(labels):
-        union = shapely.union_all(cells[labels == label], grid_size=GRID_SIZE_M)
+        union = _dissolve(cells[labels == label])
         parts = sorted(shapely.get_parts(union), key=lambda p: -p.area)
         geoms[int(label)] = parts[0]
         orphans.extend(parts[1:])
@@ -71,6 +72,17 @@ def _absorb(
             merged = shapely.union_all([geoms[label], *extra], grid_size=GRID_SIZE_M)
             geoms[label] = merged if merged.geom_type == "Polygon" else _largest(merged)
     return geoms
+
+
+def _dissolve(cells: NDArray[np.object_]) -> BaseGeometry:
+    """Union of edge-matched cells: the fast coverage union, or a snapped overlay when cells do not match."""
+    try:
+        union = shapely.coverage_union_all(cells)
+    except shapely.errors.GEOSException:  # cells that do not share exact edges
+        union = None
+    if union is not None and union.is_valid and len(shapely.get_parts(union)) == 1:
+        return union
+    return shapely.union_all(cells, grid_size=GRID_SIZE_M)
 
 
 def _largest(geom: BaseGeometry) -> BaseGeometry:
