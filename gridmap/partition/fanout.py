@@ -86,13 +86,17 @@ def _run(job: CommunityJob, params: PartitionSettings, default_prefix: str, with
 def _run_batch(
     jobs: list[CommunityJob], params: PartitionSettings, default_prefix: str, with_metrics: bool
 ) -> list[PlanResult]:
-    # Batches keep the scheduler's per-task overhead small next to a ~10 ms 社区.
-    return [_run(job, params, default_prefix, with_metrics) for job in jobs]
+    # Batches keep the scheduler's per-task overhead small next to a ~10 ms 社区. Only the buildings'
+    # grid codes and households travel back: their geometry is the caller's already.
+    results = [_run(job, params, default_prefix, with_metrics) for job in jobs]
+    for result in results:
+        result.buildings = gpd.GeoDataFrame(result.buildings[["households", "grid_code"]])
+    return results
 
 
 def combine(results: list[PlanResult], params: PartitionSettings, runtime_s: float) -> PlanResult:
     """Stack per-community results and summarise them as one plan."""
-    buildings = gpd.GeoDataFrame(pd.concat([r.buildings for r in results]), crs=4326)
+    buildings = gpd.GeoDataFrame(pd.concat([r.buildings for r in results]))
     grids = gpd.GeoDataFrame(pd.concat([r.grids for r in results], ignore_index=True), crs=4326)
     metrics = summarise(
         grids,
