@@ -12,7 +12,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
@@ -218,10 +217,3 @@ def _compounds(buildings: gpd.GeoDataFrame, compound_col: str, params: Partition
                 )
             )
     return out
-
-
-def summary_frame(metrics: PlanMetrics) -> pd.DataFrame:
-    """One-row table of the headline numbers."""
-    row = {k: v for k, v in metrics.as_dict().items() if k not in {"violations", "infeasible"}}
-    row["violations"] = len(metrics.violations)
-    return pd.DataFrame([row])
