@@ -10,6 +10,7 @@ from rich.table import Table
 
 from gridmap.cli.common import console, engine, progress_bar, settings, user_errors
 from gridmap.errors import InvalidInput
+from gridmap.settings import PartitionSettings
 
 
 def partition_command(
@@ -28,8 +29,6 @@ def partition_command(
     scheduler: Annotated[str | None, typer.Option(help="DB mode: dask scheduler address (default: local)")] = None,
 ) -> None:
     """Build grids of ~300 households: contiguous, bounded by main roads, 小区 kept whole."""
-    from gridmap.settings import PartitionSettings
-
     s = settings()
     with user_errors():
         overrides = {
@@ -51,16 +50,14 @@ def partition_command(
 def _file_mode(
     inputs: list[Path],
     output: Path | None,
-    params: object,
+    params: PartitionSettings,
     households_field: str | None,
     crs: str | None,
     code_prefix: str | None,
 ) -> None:
     from gridmap.partition.filemode import partition_file
-    from gridmap.settings import PartitionSettings
     from gridmap.spatial.crs import parse_crs
 
-    assert isinstance(params, PartitionSettings)
     if output is None:
         raise InvalidInput("file mode needs -o OUT.gpkg")
     with console.status("分网格中 / partitioning…"):
@@ -80,13 +77,11 @@ def _file_mode(
 
 
 def _db_mode(
-    params: object, community: str | None, publish: bool, code_prefix: str | None, scheduler: str | None
+    params: PartitionSettings, community: str | None, publish: bool, code_prefix: str | None, scheduler: str | None
 ) -> None:
     from gridmap.db.session import session_scope
     from gridmap.partition.service import partition_db
-    from gridmap.settings import PartitionSettings
 
-    assert isinstance(params, PartitionSettings)
     with progress_bar() as bar, session_scope(engine()) as session:
         plan = partition_db(
             session=session,

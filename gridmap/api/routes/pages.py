@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gridmap.api.deps import COOKIE, SessionDep, SettingsDep, get_current_user
@@ -27,6 +27,6 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLRe
         return RedirectResponse("/login")
     try:
         get_current_user(request, session, settings, None)
-    except Exception:
+    except HTTPException:
         return RedirectResponse("/login")
     return HTMLResponse((FRONTEND / "index.html").read_text(encoding="utf-8"))
