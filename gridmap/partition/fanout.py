@@ -68,9 +68,7 @@ def split_by_community(data: PlanInput, default_prefix: str, chunk_buildings: in
     return jobs
 
 
-def _job(
-    data: PlanInput, rows: dict[str, np.ndarray], polygons: gpd.GeoDataFrame, chunk: list[str]
-) -> CommunityJob:
+def _job(data: PlanInput, rows: dict[str, np.ndarray], polygons: gpd.GeoDataFrame, chunk: list[str]) -> CommunityJob:
     area = polygons.loc[chunk].reset_index()
     streets = data.streets
     if not streets.empty:
