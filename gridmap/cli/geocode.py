@@ -21,18 +21,13 @@ def geocode_command(
     """Geocode Chinese addresses / building names (and points) to buildings and grids."""
     from gridmap.spatial.geocode.batch import geocode_frame, load_grids, read_queries
     from gridmap.spatial.geocode.gazetteer import Gazetteer
-    from gridmap.spatial.io import read_sources
+    from gridmap.spatial.io import building_id, read_sources
     from gridmap.spatial.validate import POLYGONAL, CleanReport, clean_layer
 
     with user_errors():
         raw = read_sources(sources)
         buildings = clean_layer(raw.buildings, "buildings", POLYGONAL, CleanReport())
-        buildings["building_id"] = [
-            str(a.get("building_id"))
-            if isinstance(a, dict) and a.get("building_id") is not None
-            else s.split(":", 1)[-1]
-            for a, s in zip(buildings["attributes"], buildings["source_id"], strict=True)
-        ]
+        buildings["building_id"] = [building_id(s) for s in buildings["source_id"]]
         gazetteer = Gazetteer(buildings)
         frame = read_queries(queries)
         index = load_grids(grids) if grids else None

@@ -8,15 +8,14 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridmap.db.convert import to_db
 from gridmap.db.models import AdminLevel, AdminUnit
+from gridmap.ingest.service import upsert
 from gridmap.spatial.crs import CoordSys, to_wgs84
 
 DEFAULT_REF = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "cn_ref"
-BATCH = 2000
 
 
 def _rows(frame: pd.DataFrame, level: AdminLevel, parent_col: str | None) -> list[dict[str, object]]:
@@ -28,30 +27,18 @@ def _rows(frame: pd.DataFrame, level: AdminLevel, parent_col: str | None) -> lis
     ]
 
 
-def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
-    for start in range(0, len(rows), BATCH):
-        stmt = insert(AdminUnit).values(rows[start : start + BATCH])
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["code"],
-                set_={
-                    "name": stmt.excluded.name,
-                    "level": stmt.excluded.level,
-                    "parent_code": stmt.excluded.parent_code,
-                },
-            )
-        )
-
-
 def load_reference(*, session: Session, ref_dir: Path = DEFAULT_REF) -> dict[str, int]:
     """Upsert counties, 街道 and the 社区 subset; counties get their boundaries (GCJ-02 → WGS84)."""
     read = {"dtype": {"code": str, "areaCode": str, "streetCode": str}}
     areas = pd.read_csv(ref_dir / "areas.csv", **read)  # type: ignore[call-overload]
     streets = pd.read_csv(ref_dir / "streets.csv", **read)  # type: ignore[call-overload]
     villages = pd.read_csv(ref_dir / "villages_subset.csv", **read)  # type: ignore[call-overload]
-    _upsert(session, _rows(areas, AdminLevel.county, None))
-    _upsert(session, _rows(streets, AdminLevel.street, "areaCode"))
-    _upsert(session, _rows(villages, AdminLevel.community, "streetCode"))
+    for rows in (
+        _rows(areas, AdminLevel.county, None),
+        _rows(streets, AdminLevel.street, "areaCode"),
+        _rows(villages, AdminLevel.community, "streetCode"),
+    ):
+        upsert(session, AdminUnit, rows, "code")
     boundaries = 0
     for path in sorted((ref_dir / "district_boundaries_gcj02").glob("*.geojson")):
         frame = to_wgs84(gpd.read_file(path), CoordSys.gcj02)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session
 from gridmap.db.convert import to_db
 from gridmap.db.models import AdminLevel, AdminUnit, Building, Compound, Street
 from gridmap.partition.households import estimate_households
+from gridmap.partition.pipeline import is_barrier
 from gridmap.settings import Settings
 from gridmap.spatial.crs import CoordSys
 from gridmap.spatial.io import read_sources
-from gridmap.spatial.validate import LINEAR, POLYGONAL, CleanReport, clean_layer
+from gridmap.spatial.validate import CleanReport, clean_layers
 
 Progress = Callable[[str, int, int], None]
 BATCH = 1000
-BARRIER_EXTRA = frozenset({"rail", "light_rail", "narrow_gauge", "river", "canal"})
 
 
 @dataclass
@@ -50,9 +50,15 @@ def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield rows[start : start + BATCH]
 
 
-def _upsert(
-    session: Session, model: Any, rows: list[dict[str, Any]], key: str, progress: Progress | None, label: str
+def upsert(
+    session: Session,
+    model: Any,
+    rows: list[dict[str, Any]],
+    key: str,
+    progress: Progress | None = None,
+    label: str = "",
 ) -> None:
+    """Insert ``rows`` of ``model``, updating the rows whose ``key`` exists, in batches."""
     done = 0
     for chunk in _batches(rows):
         stmt = insert(model).values(chunk)
@@ -61,11 +67,6 @@ def _upsert(
         done += len(chunk)
         if progress:
             progress(label, done, len(rows))
-
-
-def is_barrier(street_class: str, barrier_classes: Iterable[str]) -> bool:
-    """Whether a street of this class bounds grids (main roads, railways, rivers, canals)."""
-    return street_class in set(barrier_classes) or street_class in BARRIER_EXTRA
 
 
 def import_files(
@@ -79,13 +80,10 @@ def import_files(
     progress: Progress | None = None,
 ) -> ImportResult:
     """Import ``paths``; the caller's transaction makes it all-or-nothing."""
-    raw = read_sources(paths, households_field=households_field, crs=crs)
     report = CleanReport()
-    buildings = clean_layer(raw.buildings, "buildings", POLYGONAL, report, strict=strict)
-    streets = clean_layer(raw.streets, "streets", LINEAR, report, strict=strict)
-    compounds = clean_layer(raw.compounds, "compounds", POLYGONAL, report, strict=strict)
-    communities = clean_layer(raw.communities, "communities", POLYGONAL, report, strict=strict)
-    buildings = estimate_households(buildings, compounds, settings.households)
+    layers = clean_layers(read_sources(paths, households_field=households_field, crs=crs), report, strict=strict)
+    streets, compounds, communities = layers.streets, layers.compounds, layers.communities
+    buildings = estimate_households(layers.buildings, compounds, settings.households)
     result = ImportResult(fixes=report.lines())
 
     result.communities = _store_communities(session, communities)
@@ -94,7 +92,7 @@ def import_files(
     compound_rows = [
         {"source_id": r.source_id, "name": _none(r.name), "geom": to_db(r.geometry)} for r in compounds.itertuples()
     ]
-    _upsert(session, Compound, compound_rows, "source_id", progress, "小区 compounds")
+    upsert(session, Compound, compound_rows, "source_id", progress, "小区 compounds")
     ids = {s: i for s, i in session.execute(select(Compound.source_id, Compound.id))}
     compound_ids = [ids[s] for s in compounds["source_id"]]
 
@@ -116,20 +114,20 @@ def import_files(
         }
         for i, r in enumerate(buildings.itertuples())
     ]
-    _upsert(session, Building, building_rows, "source_id", progress, "楼栋 buildings")
+    upsert(session, Building, building_rows, "source_id", progress, "楼栋 buildings")
 
-    barrier_classes = settings.partition.barrier_classes
+    barrier = is_barrier(streets["street_class"], settings.partition).tolist() if len(streets) else []
     street_rows = [
         {
             "source_id": r.source_id,
             "name": _none(r.name),
             "street_class": str(r.street_class),
-            "is_barrier": is_barrier(str(r.street_class), barrier_classes),
+            "is_barrier": bool(barrier[i]),
             "geom": to_db(r.geometry),
         }
-        for r in streets.itertuples()
+        for i, r in enumerate(streets.itertuples())
     ]
-    _upsert(session, Street, street_rows, "source_id", progress, "道路 streets")
+    upsert(session, Street, street_rows, "source_id", progress, "道路 streets")
     session.flush()
 
     result.buildings, result.streets, result.compounds = len(buildings), len(streets), len(compounds)
@@ -156,7 +154,7 @@ def _store_communities(session: Session, communities: gpd.GeoDataFrame) -> int:
             }
         )
     if rows:
-        _upsert(session, AdminUnit, rows, "code", None, "社区 communities")
+        upsert(session, AdminUnit, rows, "code")
     return len(rows)
 
 

@@ -14,17 +14,10 @@ from gridmap.partition.households import estimate_households
 from gridmap.partition.pipeline import PlanInput, PlanResult, partition
 from gridmap.settings import HouseholdSettings, PartitionSettings
 from gridmap.spatial.crs import CoordSys
-from gridmap.spatial.io import read_sources
-from gridmap.spatial.validate import LINEAR, POLYGONAL, CleanReport, clean_layer
+from gridmap.spatial.io import building_id, read_sources
+from gridmap.spatial.validate import CleanReport, clean_layers
 
 ATTRIBUTION = "© OpenStreetMap contributors"
-
-
-def _building_id(source_id: str) -> str:
-    prefix, _, ident = source_id.partition(":")
-    if prefix == "osm":
-        return ident[1:] if ident.startswith("w") else ident
-    return ident
 
 
 def plan_input_from_files(
@@ -35,17 +28,14 @@ def plan_input_from_files(
     model: HouseholdSettings,
 ) -> tuple[PlanInput, list[str]]:
     """Read, clean and model households; keep residential buildings with their input attributes."""
-    raw = read_sources(paths, households_field=households_field, crs=crs)
     report = CleanReport()
-    buildings = clean_layer(raw.buildings, "buildings", POLYGONAL, report)
-    streets = clean_layer(raw.streets, "streets", LINEAR, report)
-    compounds = clean_layer(raw.compounds, "compounds", POLYGONAL, report)
-    communities = clean_layer(raw.communities, "communities", POLYGONAL, report)
-    modelled = estimate_households(buildings, compounds, model)
+    layers = clean_layers(read_sources(paths, households_field=households_field, crs=crs), report)
+    streets, communities = layers.streets, layers.communities
+    modelled = estimate_households(layers.buildings, layers.compounds, model)
     residential = modelled[modelled["is_residential"]].copy()
     if residential.empty:
         raise PartitionInfeasible("no residential buildings in the input (see the household model in the README)")
-    residential["building_id"] = [_building_id(s) for s in residential["source_id"]]
+    residential["building_id"] = [building_id(s) for s in residential["source_id"]]
     residential["compound"] = residential["compound_idx"].astype(str)
     residential = residential.set_index("building_id", drop=False)
     residential.index.name = None

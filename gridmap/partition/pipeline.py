@@ -58,13 +58,17 @@ class PlanResult:
     metrics: PlanMetrics
 
 
+def is_barrier(street_class: pd.Series, params: PartitionSettings) -> pd.Series:
+    """Whether streets of these classes bound grids: the configured road classes, railways, rivers, canals."""
+    klass = street_class.astype(str)
+    return klass.isin(params.barrier_classes) | klass.isin(RAIL_WATER)
+
+
 def barrier_lines(streets: gpd.GeoDataFrame, params: PartitionSettings) -> gpd.GeoSeries:
     """The streets grids may not cross."""
     if streets.empty or "street_class" not in streets.columns:
         return gpd.GeoSeries([], crs=streets.crs)
-    klass = streets["street_class"].astype(str)
-    mask = klass.isin(params.barrier_classes) | klass.isin(RAIL_WATER)
-    return streets.loc[mask].geometry
+    return streets.loc[is_barrier(streets["street_class"], params)].geometry
 
 
 def _components_of(members: np.ndarray, adjacency: csr_matrix) -> list[np.ndarray]:

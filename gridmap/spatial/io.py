@@ -54,6 +54,14 @@ _COLUMNS: dict[str, list[str]] = {
 }
 
 
+def building_id(source_id: str) -> str:
+    """The id a user knows a building by: the OSM way id (``r…`` for relations) or the file's own id."""
+    prefix, _, ident = source_id.partition(":")
+    if prefix == "osm":
+        return ident[1:] if ident.startswith("w") else ident
+    return ident
+
+
 def empty_layer(name: str) -> gpd.GeoDataFrame:
     """An empty layer with the normalised columns of ``name``."""
     return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in _COLUMNS[name]}, geometry=[], crs=4326)

@@ -11,6 +11,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import InvalidGeometry
+from gridmap.spatial.io import RawLayers
 
 POLYGONAL = ("Polygon", "MultiPolygon")
 LINEAR = ("LineString", "MultiLineString")
@@ -91,6 +92,17 @@ def clean_layer(
     cleaned = frame.loc[keep].copy()
     cleaned = cleaned.set_geometry(gpd.GeoSeries(out[keep], index=cleaned.index, crs=frame.crs))
     return _drop_duplicates(cleaned, layer, report)
+
+
+def clean_layers(raw: RawLayers, report: CleanReport, *, strict: bool = False) -> RawLayers:
+    """:func:`clean_layer` applied to each of the four layers of ``raw``."""
+    return RawLayers(
+        buildings=clean_layer(raw.buildings, "buildings", POLYGONAL, report, strict=strict),
+        streets=clean_layer(raw.streets, "streets", LINEAR, report, strict=strict),
+        compounds=clean_layer(raw.compounds, "compounds", POLYGONAL, report, strict=strict),
+        communities=clean_layer(raw.communities, "communities", POLYGONAL, report, strict=strict),
+        sources=raw.sources,
+    )
 
 
 def _drop_duplicates(frame: gpd.GeoDataFrame, layer: str, report: CleanReport) -> gpd.GeoDataFrame:
