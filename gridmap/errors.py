@@ -33,3 +33,11 @@ class PartitionInfeasible(GridmapError):
 
 class DatabaseUnavailable(GridmapError):
     """The database cannot be reached or started."""
+
+
+class Forbidden(GridmapError):
+    """The user may not do this (a grid worker outside own grids, a department on another's case)."""
+
+
+class TooManyRequests(GridmapError):
+    """A client sent more requests than it may."""

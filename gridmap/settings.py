@@ -43,6 +43,29 @@ class PartitionSettings(BaseModel):
     seed: int = 0
 
 
+class CalendarSettings(BaseModel):
+    """Working calendar for SLAs counted in working hours (China Standard Time by default)."""
+
+    timezone: str = "Asia/Shanghai"
+    periods: tuple[tuple[str, str], ...] = (("08:30", "12:00"), ("14:00", "17:30"))
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
+    holidays: tuple[str, ...] = ()  # ISO dates off work (法定节假日)
+    workdays: tuple[str, ...] = ()  # ISO weekend dates worked instead (调休上班)
+
+
+class RequestSettings(BaseModel):
+    """Intake and workflow of requests."""
+
+    duplicate_radius_m: float = Field(50.0, ge=0, description="same category this close is a duplicate")
+    duplicate_window_hours: float = Field(24.0, ge=0, description="... when reported within this many hours")
+    snap_outside_m: float = Field(100.0, ge=0, description="a point this close outside all grids goes to the nearest")
+    reopen_below: int = Field(3, ge=1, le=5, description="a rating below this many stars reopens the request")
+    satisfied_from: int = Field(4, ge=1, le=5, description="ratings from this many stars count as satisfied")
+    public_rate: str = Field("30/minute", description="Open311 POSTs per client address (limits syntax)")
+    max_body_bytes: int = Field(64 * 1024, gt=0)
+    calendar: CalendarSettings = CalendarSettings()
+
+
 class Settings(BaseSettings):
     """Everything gridmap reads from its environment."""
 
@@ -60,6 +83,7 @@ class Settings(BaseSettings):
     tiles: str | None = Field(None, description="optional XYZ tile URL template for base maps")
     households: HouseholdSettings = HouseholdSettings()
     partition: PartitionSettings = PartitionSettings()
+    requests: RequestSettings = RequestSettings()
 
     @property
     def pg_data(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -31,7 +32,14 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_now(request: Request) -> datetime:
+    """The app's clock (injectable for tests and simulations), timezone-aware."""
+    now: datetime = request.app.state.clock()
+    return now
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+NowDep = Annotated[datetime, Depends(get_now)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
@@ -75,4 +83,5 @@ def require_role(*roles: Role) -> Callable[[User], User]:
 
 LeaderUser = Annotated[User, Depends(require_role(Role.leader, Role.planner))]
 PlannerUser = Annotated[User, Depends(require_role(Role.planner))]
+KpiUser = Annotated[User, Depends(require_role(Role.leader, Role.planner, Role.community, Role.command))]
 AdminUser = Annotated[User, Depends(require_role())]

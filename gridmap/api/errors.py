@@ -8,14 +8,18 @@ from fastapi.responses import JSONResponse
 from gridmap.errors import (
     Conflict,
     DatabaseUnavailable,
+    Forbidden,
     GridmapError,
     InvalidInput,
     NotFound,
     PartitionInfeasible,
+    TooManyRequests,
 )
 
 STATUS: list[tuple[type[GridmapError], int]] = [
+    (Forbidden, 403),
     (NotFound, 404),
+    (TooManyRequests, 429),
     (Conflict, 409),
     (InvalidInput, 422),
     (PartitionInfeasible, 422),

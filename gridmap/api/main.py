@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine, text
 
 from gridmap import __version__
 from gridmap.api import errors
 from gridmap.api.deps import CurrentUser
-from gridmap.api.routes import auth, grids, pages, plans, stats
+from gridmap.api.routes import auth, grids, kpis, open311, pages, plans, requests, stats
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the app; the engine lives for the app's lifespan."""
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, clock: Callable[[], datetime] | None = None
+) -> FastAPI:
+    """Build the app; the engine lives for the app's lifespan; ``clock`` (default: now, UTC) times the workflow."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -42,6 +47,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_url=None,
     )
     app.state.settings = settings
+    app.state.clock = clock or (lambda: datetime.now(UTC))
+    app.state.limiter = MovingWindowRateLimiter(MemoryStorage())
     errors.install(app)
 
     @app.get("/healthz", tags=["health"])
@@ -56,7 +63,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         """The OpenAPI description of this API (for QGIS users and scripts)."""
         return app.openapi()
 
-    for module in (auth, stats, grids, plans, pages):
+    for module in (auth, stats, grids, plans, requests, kpis, open311, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
     return app

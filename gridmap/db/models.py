@@ -59,8 +59,10 @@ class Role(enum.StrEnum):
     admin = "admin"
     planner = "planner"
     leader = "leader"
-    grid_worker = "grid_worker"
-    department = "department"
+    grid_worker = "grid_worker"  # 网格员
+    department = "department"  # 职能部门
+    community = "community"  # 社区工作人员 (分单)
+    command = "command"  # 街道指挥中心 (派单)
 
 
 def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
@@ -182,14 +184,76 @@ class UserGrid(Base):
     grid_code: Mapped[str] = mapped_column(String(15), primary_key=True)
 
 
+class RequestCategory(Base):
+    """A kind of problem residents report, with its default department and time limits."""
+
+    __tablename__ = "request_categories"
+
+    code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    department: Mapped[str] = mapped_column(String(200))
+    respond_minutes: Mapped[int] = mapped_column(Integer)
+    accept_minutes: Mapped[int] = mapped_column(Integer)
+    resolve_minutes: Mapped[int] = mapped_column(Integer)
+    working_hours: Mapped[bool] = mapped_column(Boolean, default=False)  # SLA counted on the working calendar
+    blocks_lane: Mapped[bool] = mapped_column(Boolean, default=False)  # shown on the blocked-lane map
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class ServiceRequest(Base):
-    """A reported problem. The requests issue extends this table with the 五单 workflow."""
+    """A reported problem; ``grid_code`` is the grid at report time and is kept when plans change."""
 
     __tablename__ = "requests"
+
     id: Mapped[int] = mapped_column(primary_key=True)
-    category: Mapped[str] = mapped_column(String(50))
+    category: Mapped[str] = mapped_column(ForeignKey("request_categories.code"), index=True)
     description: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(30), default="reported")
+    status: Mapped[str] = mapped_column(String(30), default="reported", index=True)
     grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    plan_version: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(300))
+    match_level: Mapped[str | None] = mapped_column(String(30))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"))
+    department: Mapped[str | None] = mapped_column(String(200), index=True)
+    size: Mapped[str | None] = mapped_column(String(10))  # small | big, set by the 社区 at triage
+    channel: Mapped[str] = mapped_column(String(20), default="staff")  # staff | open311 | simulated
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(String(30))
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    photos: Mapped[list[str]] = mapped_column(JSON, default=list)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="SET NULL"), index=True)
+    report_count: Mapped[int] = mapped_column(Integer, default=1)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rating_token: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    payload_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     geom: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=SRID), nullable=True)
+
+
+class RequestEvent(Base):
+    """One audited transition of a request: who, when, why."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str] = mapped_column(String(30))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(100))  # username, or "public" / "system"
+    actor_role: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

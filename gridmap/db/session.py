@@ -45,14 +45,23 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def migrate(url: str) -> None:
-    """Bring the schema at ``url`` to the newest Alembic revision."""
+    """Bring the schema at ``url`` to the newest Alembic revision and add missing reference rows."""
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from gridmap.requests.categories import ensure_categories
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(cfg, "head")
+    engine = create_engine(url)
+    try:
+        with session_scope(engine) as session:
+            ensure_categories(session=session)
+    finally:
+        engine.dispose()
 
 
 def bring_up(settings: Settings) -> Engine:

@@ -1,0 +1,42 @@
+"""KPIs of the requests over a period, as JSON or CSV."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from gridmap.api.deps import KpiUser, NowDep, SessionDep, SettingsDep
+from gridmap.requests.kpi import Level, as_json, kpis
+from gridmap.requests.views import kpi_frame
+
+router = APIRouter(tags=["kpis"])
+
+
+@router.get("/api/kpis", response_model=None)
+def kpi_table(
+    _: KpiUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    level: Level = Level.grid,
+    since: datetime | None = Query(None, description="start of the period (default: 30 days ago)"),
+    until: datetime | None = Query(None, description="end of the period, exclusive (default: now)"),
+    format: str = Query("json", pattern="^(json|csv)$"),
+    simulated: bool = Query(True, description="include simulated requests"),
+) -> dict[str, Any] | Response:
+    """Response p50/p90, 办结率, 按时办结率 and 满意率 per grid, 社区, 街道 or department."""
+    until = until or now + timedelta(seconds=1)  # requests made this very second count
+    since = since or until - timedelta(days=30)
+    frame = kpi_frame(session, since=since, until=until, settings=settings.requests, include_simulated=simulated)
+    table = kpis(frame, level, satisfied_from=settings.requests.satisfied_from)
+    if format == "csv":
+        name = f"kpis_{level.value}_{since:%Y%m%d}_{until:%Y%m%d}.csv"
+        return Response(
+            "\ufeff" + table.to_csv(index=False),  # a BOM so that Excel reads the Chinese right
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return {"level": level.value, "since": since.isoformat(), "until": until.isoformat(), "units": as_json(table)}

@@ -1,0 +1,183 @@
+"""Public intake: Open311 GeoReport v2 (services, create and read requests) plus the reporter's rating.
+
+Form-encoded bodies as the standard says, or JSON. Errors are Open311 error lists with a 4xx status. POSTs are
+rate-limited per client address and limited in size; an ``Idempotency-Key`` header makes retries safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from limits import parse
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from gridmap.api.deps import NowDep, SessionDep, SettingsDep
+from gridmap.api.errors import status_for
+from gridmap.db.models import RequestCategory
+from gridmap.errors import GridmapError, InvalidInput, TooManyRequests
+from gridmap.requests.schemas import NewRequest
+from gridmap.requests.service import PUBLIC, get_request, rate_public, submit
+from gridmap.requests.states import OPEN, Status
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+STATUS_NOTES = {s.value: s.value for s in Status} | {
+    "reported": "已上报",
+    "taken": "网格员已接单",
+    "escalated": "已上报社区",
+    "triaged": "社区已分单",
+    "dispatched": "已派单",
+    "accepted": "部门已接单",
+    "returned": "部门退单,待重新派单",
+    "resolved": "已办结,待核查",
+    "verified": "已核查,待评价",
+    "closed": "已结案",
+    "reopened": "评价不满意,已重新打开",
+    "merged": "重复上报,已合并",
+}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content=[{"code": status, "description": message}])
+
+
+async def _guarded(request: Request, settings: SettingsDep, work: Callable[[dict[str, Any]], Any]) -> Any:
+    """Rate limit, size limit and body parsing around ``work``; domain errors become Open311 errors."""
+    limiter = request.app.state.limiter
+    client = request.client.host if request.client else "unknown"
+    try:
+        if not limiter.hit(parse(settings.requests.public_rate), "open311", client):
+            raise TooManyRequests(f"too many reports from {client}; at most {settings.requests.public_rate}")
+        body = await request.body()
+        if len(body) > settings.requests.max_body_bytes:
+            return _error(413, f"body of {len(body)} bytes exceeds {settings.requests.max_body_bytes} bytes")
+        if request.headers.get("content-type", "").startswith("application/json"):
+            fields = json.loads(body or b"{}")
+            if not isinstance(fields, dict):
+                raise InvalidInput("the JSON body must be an object")
+        else:
+            fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        result = work(fields)
+        return await result if isinstance(result, Awaitable) else result
+    except GridmapError as exc:
+        return _error(status_for(exc), str(exc))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _error(400, problems)
+    except (ValueError, json.JSONDecodeError) as exc:
+        return _error(400, f"malformed body: {exc}")
+
+
+@router.get("/services.json")
+def services(session: SessionDep) -> list[dict[str, Any]]:
+    """The request categories as Open311 services."""
+    rows = session.scalars(select(RequestCategory).where(RequestCategory.active).order_by(RequestCategory.code))
+    return [
+        {
+            "service_code": c.code,
+            "service_name": c.name_zh,
+            "description": c.name_en,
+            "metadata": False,
+            "type": "realtime",
+            "keywords": "blocks_lane" if c.blocks_lane else "",
+            "group": c.department,
+        }
+        for c in rows
+    ]
+
+
+def _number(fields: dict[str, Any], name: str) -> float | None:
+    value = fields.get(name)
+    return None if value in (None, "") else float(value)
+
+
+@router.post("/requests.json", status_code=201, response_model=None)
+async def create(
+    request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, idempotency_key: IdempotencyKey = None
+) -> Any:
+    """Create a request (``service_code``, ``lat``/``long`` or ``address_string``, ``description``…)."""
+
+    def work(fields: dict[str, Any]) -> Any:
+        name = " ".join(str(fields.get(k, "")).strip() for k in ("last_name", "first_name")).strip() or None
+        data = NewRequest(
+            category=str(fields.get("service_code", "")),
+            description=fields.get("description"),
+            lon=_number(fields, "long"),
+            lat=_number(fields, "lat"),
+            coord_sys=fields.get("coord_sys") or "wgs84",
+            address=fields.get("address_string"),
+            photos=[fields["media_url"]] if fields.get("media_url") else [],
+            reporter_name=name,
+            reporter_phone=fields.get("phone") or None,
+        )
+        req, created = submit(
+            session,
+            data,
+            actor=PUBLIC,
+            channel="open311",
+            now=now,
+            settings=settings.requests,
+            idempotency_key=idempotency_key,
+        )
+        notice = f"重复上报,已合并到事件 {req.duplicate_of}" if req.duplicate_of else "已受理 / received"
+        body = [{"service_request_id": str(req.id), "service_notice": notice, "rating_token": req.rating_token}]
+        return JSONResponse(status_code=201 if created else 200, content=body)
+
+    return await _guarded(request, settings, work)
+
+
+@router.get("/requests/{request_id}.json", response_model=None)
+def read(request_id: int, session: SessionDep) -> Any:
+    """A request's public view (no reporter data)."""
+    try:
+        req = get_request(session, request_id)
+    except GridmapError as exc:
+        return _error(status_for(exc), str(exc))
+    cat = session.get_one(RequestCategory, req.category)
+    from geoalchemy2.shape import to_shape
+
+    point = to_shape(req.geom) if req.geom is not None else None
+    return [
+        {
+            "service_request_id": str(req.id),
+            "status": "open" if Status(req.status) in OPEN else "closed",
+            "status_notes": STATUS_NOTES[req.status],
+            "service_name": cat.name_zh,
+            "service_code": cat.code,
+            "description": req.description,
+            "agency_responsible": req.department,
+            "requested_datetime": req.created_at.isoformat(),
+            "updated_datetime": (req.updated_at or req.created_at).isoformat(),
+            "address": req.address,
+            "lat": point.bounds[1] if point is not None else None,
+            "long": point.bounds[0] if point is not None else None,
+            "media_url": req.photos[0] if req.photos else None,
+        }
+    ]
+
+
+@router.post("/requests/{request_id}/rating.json", response_model=None)
+async def rate(request_id: int, request: Request, session: SessionDep, settings: SettingsDep, now: NowDep) -> Any:
+    """评单: the reporter rates a verified request 1-5★ with the ``rating_token`` given at intake."""
+
+    def work(fields: dict[str, Any]) -> Any:
+        stars = int(fields.get("stars") or 0)
+        if not 1 <= stars <= 5:
+            raise InvalidInput("stars must be 1 to 5")
+        req = rate_public(
+            session,
+            request_id,
+            str(fields.get("token", "")),
+            stars,
+            fields.get("comment"),
+            now=now,
+            settings=settings.requests,
+        )
+        return [{"service_request_id": str(req.id), "status": req.status, "status_notes": STATUS_NOTES[req.status]}]
+
+    return await _guarded(request, settings, work)

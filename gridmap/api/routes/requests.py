@@ -1,0 +1,128 @@
+"""Staff intake and the 五单 workflow: report, list (scoped to the user), read with its audit trail, act."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response, status
+from sqlalchemy import func, select
+
+from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep
+from gridmap.db.models import RequestCategory, ServiceRequest
+from gridmap.requests.schemas import ActionIn, NewRequest
+from gridmap.requests.service import Actor, act, check_scope, get_request, submit
+from gridmap.requests.sla import WorkCalendar
+from gridmap.requests.views import describe, events, visible
+
+router = APIRouter(tags=["requests"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+@router.get("/api/categories")
+def categories(_: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
+    """Request categories with their department and time limits (minutes)."""
+    rows = session.scalars(select(RequestCategory).where(RequestCategory.active).order_by(RequestCategory.code))
+    return [
+        {
+            "code": c.code,
+            "name_zh": c.name_zh,
+            "name_en": c.name_en,
+            "department": c.department,
+            "respond_minutes": c.respond_minutes,
+            "accept_minutes": c.accept_minutes,
+            "resolve_minutes": c.resolve_minutes,
+            "working_hours": c.working_hours,
+            "blocks_lane": c.blocks_lane,
+        }
+        for c in rows
+    ]
+
+
+@router.post("/api/requests", status_code=status.HTTP_201_CREATED)
+def report(
+    body: NewRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """Report a problem at a point or an address; a retry with the same Idempotency-Key returns the first result."""
+    req, created = submit(
+        session,
+        body,
+        actor=Actor.of(user),
+        channel="staff",
+        now=now,
+        settings=settings.requests,
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    cat = session.get_one(RequestCategory, req.category)
+    return describe(req, cat, now=now, calendar=WorkCalendar(settings.requests.calendar), user=user)
+
+
+@router.get("/api/requests")
+def list_requests(
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    status_: Annotated[list[str] | None, Query(alias="status")] = None,
+    category: str | None = None,
+    grid_code: str | None = Query(None, pattern=r"^\d{1,15}$", description="a grid code or a prefix (社区/街道)"),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    overdue: bool | None = None,
+    limit: int = Query(200, ge=1, le=5000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Requests the user may see (grid workers: own grids; departments: own cases), newest first."""
+    query = (
+        select(ServiceRequest, RequestCategory)
+        .join(RequestCategory, RequestCategory.code == ServiceRequest.category)
+        .where(visible(session, user))
+    )
+    if status_:
+        query = query.where(ServiceRequest.status.in_(status_))
+    if category:
+        query = query.where(ServiceRequest.category == category)
+    if grid_code:
+        query = query.where(ServiceRequest.grid_code.startswith(grid_code))
+    if since:
+        query = query.where(ServiceRequest.created_at >= since)
+    if until:
+        query = query.where(ServiceRequest.created_at < until)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    calendar = WorkCalendar(settings.requests.calendar)
+    rows = session.execute(query.order_by(ServiceRequest.created_at.desc()).limit(limit).offset(offset))
+    items = [describe(req, cat, now=now, calendar=calendar, user=user) for req, cat in rows]
+    if overdue is not None:
+        items = [item for item in items if item["overdue"] is overdue]
+    return {"total": total, "count": len(items), "items": items}
+
+
+@router.get("/api/requests/{request_id}")
+def read_request(
+    request_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> dict[str, Any]:
+    """A request with its SLA state, the actions the user may take and its audit trail."""
+    req = get_request(session, request_id)
+    check_scope(session, req, user)
+    cat = session.get_one(RequestCategory, req.category)
+    calendar = WorkCalendar(settings.requests.calendar)
+    return describe(req, cat, now=now, calendar=calendar, user=user) | {"events": events(session, req.id)}
+
+
+@router.post("/api/requests/{request_id}/actions")
+def request_action(
+    request_id: int, body: ActionIn, user: CurrentUser, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> dict[str, Any]:
+    """Take, escalate, triage, dispatch, accept, return, resolve, verify, rate, close or merge a request."""
+    req = act(session, request_id, body, user=user, now=now, settings=settings.requests)
+    cat = session.get_one(RequestCategory, req.category)
+    calendar = WorkCalendar(settings.requests.calendar)
+    return describe(req, cat, now=now, calendar=calendar, user=user) | {"events": events(session, req.id)}

@@ -1,0 +1,50 @@
+"""The category table, seeded from practice (each with a default department and time limits)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridmap.db.models import RequestCategory
+
+H = 60  # minutes per hour
+# code, 中文, English, department, respond, accept, resolve (minutes), working hours?, blocks a lane?
+DEFAULTS: list[tuple[str, str, str, str, int, int, int, bool, bool]] = [
+    ("illegal_parking", "车辆乱停", "Illegal parking", "城管执法中队", 30, 60, 24 * H, False, True),
+    ("blocked_lane", "巷道堵塞(堵巷)", "Blocked lane", "城管执法中队", 30, 60, 24 * H, False, True),
+    ("street_vending", "占道经营", "Street vending on the road", "城管执法中队", 30, 60, 24 * H, False, True),
+    ("garbage", "垃圾乱堆", "Garbage piles", "环卫所", 30, 60, 24 * H, False, False),
+    ("stairwell_clutter", "楼道堆物", "Clutter in stairwells", "物业服务中心", 30, 120, 72 * H, False, False),
+    ("thrown_from_height", "高空抛物", "Things thrown from height", "公安派出所", 30, 30, 72 * H, False, False),
+    ("facade_falling", "外墙脱落", "Falling facade", "住房和城乡建设局", 30, 60, 72 * H, False, False),
+    ("vegetable_plots", "毁绿种菜", "Vegetables planted on public green", "绿化养护所", 30, 4 * H, 40 * H, True, False),
+    ("pets", "文明养宠", "Pet nuisance", "社区居委会", 30, 4 * H, 72 * H, False, False),
+    ("noise", "噪声扰民", "Noise nuisance", "生态环境分局", 30, 60, 72 * H, False, False),
+    ("broken_facility", "设施损坏", "Damaged public facilities", "市政设施所", 30, 4 * H, 40 * H, True, False),
+]
+
+
+def ensure_categories(*, session: Session) -> int:
+    """Insert the default categories that are missing (edited ones are kept); returns how many were added."""
+    have = set(session.scalars(select(RequestCategory.code)).all())
+    added = 0
+    for code, zh, en, dept, respond, accept, resolve, working, lane in DEFAULTS:
+        if code in have:
+            continue
+        session.add(
+            RequestCategory(
+                code=code,
+                name_zh=zh,
+                name_en=en,
+                department=dept,
+                respond_minutes=respond,
+                accept_minutes=accept,
+                resolve_minutes=resolve,
+                working_hours=working,
+                blocks_lane=lane,
+                active=True,
+            )
+        )
+        added += 1
+    session.flush()
+    return added

@@ -1,0 +1,158 @@
+"""Reading requests: JSON views with their SLA state, lists scoped to the user, the frame KPIs are computed on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from geoalchemy2.shape import to_shape
+from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.orm import Session
+
+from gridmap.auth.service import user_grids
+from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
+from gridmap.requests.kpi import INPUT
+from gridmap.requests.sla import Limits, SlaState, WorkCalendar, deadline, sla_state
+from gridmap.requests.states import Status, allowed_actions
+from gridmap.settings import RequestSettings
+
+
+def limits_of(cat: RequestCategory) -> Limits:
+    """A category's time limits."""
+    return Limits(cat.respond_minutes, cat.accept_minutes, cat.resolve_minutes, cat.working_hours)
+
+
+def sla_of(req: ServiceRequest, cat: RequestCategory, now: datetime, calendar: WorkCalendar) -> SlaState:
+    """The SLA state of a request at ``now``."""
+    return sla_state(
+        limits=limits_of(cat),
+        created_at=req.created_at,
+        responded_at=req.responded_at,
+        dispatched_at=req.dispatched_at,
+        accepted_at=req.accepted_at,
+        resolved_at=req.resolved_at,
+        now=now,
+        calendar=calendar,
+    )
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678: what non-staff may see of a phone number."""
+    if not phone:
+        return phone
+    digits = phone.replace(" ", "")
+    return digits[:3] + "****" + digits[-4:] if len(digits) >= 8 else "****"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def describe(
+    req: ServiceRequest, cat: RequestCategory, *, now: datetime, calendar: WorkCalendar, user: User | None
+) -> dict[str, Any]:
+    """A request as JSON for staff (``user``) or the public (``None``: reporter left out)."""
+    point = to_shape(req.geom) if req.geom is not None else None
+    x, y = (point.bounds[0], point.bounds[1]) if point is not None else (None, None)
+    sla = sla_of(req, cat, now, calendar)
+    out: dict[str, Any] = {
+        "id": req.id,
+        "category": req.category,
+        "category_name": cat.name_zh,
+        "category_name_en": cat.name_en,
+        "description": req.description,
+        "status": req.status,
+        "grid_code": req.grid_code,
+        "plan_version": req.plan_version,
+        "address": req.address,
+        "lon": round(x, 7) if x is not None else None,
+        "lat": round(y, 7) if y is not None else None,
+        "match_level": req.match_level,
+        "department": req.department,
+        "size": req.size,
+        "channel": req.channel,
+        "simulated": req.simulated,
+        "photos": req.photos,
+        "duplicate_of": req.duplicate_of,
+        "report_count": req.report_count,
+        "reopen_count": req.reopen_count,
+        "rating": req.rating,
+        "created_at": _iso(req.created_at),
+        "updated_at": _iso(req.updated_at),
+        "responded_at": _iso(req.responded_at),
+        "resolved_at": _iso(req.resolved_at),
+        "closed_at": _iso(req.closed_at),
+        "sla": {
+            name: {"due": _iso(stage.due), "done_at": _iso(stage.done_at), "overdue": stage.overdue}
+            for name, stage in (("respond", sla.respond), ("accept", sla.accept), ("resolve", sla.resolve))
+        }
+        | {"escalation": sla.escalation},
+        "overdue": sla.escalation != "none",
+    }
+    if user is not None:
+        staff_sees_contact = user.role not in {Role.department}
+        out["reporter_name"] = req.reporter_name if staff_sees_contact else None
+        out["reporter_phone"] = req.reporter_phone if staff_sees_contact else mask_phone(req.reporter_phone)
+        out["actions"] = [a.value for a in allowed_actions(Status(req.status), user.role)]
+    return out
+
+
+def events(session: Session, request_id: int) -> list[dict[str, Any]]:
+    """The audit trail of a request, oldest first."""
+    rows = session.scalars(
+        select(RequestEvent).where(RequestEvent.request_id == request_id).order_by(RequestEvent.at, RequestEvent.id)
+    ).all()
+    return [
+        {
+            "at": e.at.isoformat(),
+            "action": e.action,
+            "from": e.from_status,
+            "to": e.to_status,
+            "actor": e.actor,
+            "actor_role": e.actor_role,
+            "reason": e.reason,
+            "data": e.data,
+        }
+        for e in rows
+    ]
+
+
+def visible(session: Session, user: User) -> ColumnElement[bool]:
+    """Which requests ``user`` may see: own grids (grid workers), own cases (departments), else all."""
+    if user.role is Role.grid_worker:
+        return ServiceRequest.grid_code.in_(user_grids(session=session, user=user))
+    if user.role is Role.department:
+        return ServiceRequest.department == user.department
+    return true()
+
+
+def kpi_frame(
+    session: Session, *, since: datetime, until: datetime, settings: RequestSettings, include_simulated: bool = True
+) -> pd.DataFrame:
+    """Requests reported in [since, until) with their resolve deadline: the input of :func:`kpi.kpis`."""
+    query = (
+        select(ServiceRequest, RequestCategory)
+        .join(RequestCategory, RequestCategory.code == ServiceRequest.category)
+        .where(ServiceRequest.created_at >= since, ServiceRequest.created_at < until)
+    )
+    if not include_simulated:
+        query = query.where(ServiceRequest.simulated.is_(False))
+    calendar = WorkCalendar(settings.calendar)
+    rows = [
+        {
+            "grid_code": req.grid_code,
+            "department": req.department,
+            "status": req.status,
+            "created_at": req.created_at,
+            "responded_at": req.responded_at,
+            "resolved_at": req.resolved_at,
+            "resolve_due": deadline(req.created_at, cat.resolve_minutes, cat.working_hours, calendar),
+            "rating": req.rating,
+        }
+        for req, cat in session.execute(query)
+    ]
+    frame = pd.DataFrame(rows, columns=INPUT)
+    for column in ("created_at", "responded_at", "resolved_at", "resolve_due"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame

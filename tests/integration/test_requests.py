@@ -1,0 +1,291 @@
+"""The requests workflow driven through the API as each role, on the 新街口 data with a controllable clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, func, select, text
+
+from gridmap.api.main import create_app
+from gridmap.auth.service import create_user
+from gridmap.db.cluster import LocalCluster
+from gridmap.db.models import Role, ServiceRequest
+from gridmap.db.session import session_scope
+from gridmap.ingest.service import import_files
+from gridmap.partition.service import partition_db
+from gridmap.settings import RequestSettings, Settings
+from gridmap.spatial.crs import from_wgs84_lonlat
+from tests.conftest import NANJING_OSM, make_database
+
+pytestmark = pytest.mark.db
+_days = count()
+
+
+class Clock:
+    """A clock the test moves; each test starts on a day of its own so duplicates never span tests."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    url = make_database(cluster, "requests_test")
+    engine = create_engine(url)
+    settings = Settings(
+        home=tmp_path_factory.mktemp("home"),
+        database_url=url,
+        secret_key="test-secret-key-that-is-long-enough-for-hs256",
+        requests=RequestSettings(public_rate="5/minute"),
+    )
+    with session_scope(engine) as session:
+        import_files(session=session, settings=settings, paths=[NANJING_OSM])
+        partition_db(session=session, params=settings.partition, publish=True)
+        codes = session.scalars(text("SELECT code FROM grids ORDER BY code")).all()
+        users = [
+            ("worker1", Role.grid_worker, None, [codes[0]]),
+            ("worker2", Role.grid_worker, None, [codes[1]]),
+            ("community", Role.community, None, None),
+            ("command", Role.command, None, None),
+            ("sanitation", Role.department, "环卫所", None),
+            ("chengguan", Role.department, "城管执法中队", None),
+            ("leader", Role.leader, None, None),
+        ]
+        for name, role, dept, grids in users:
+            create_user(session=session, username=name, password="secret", role=role, department=dept, grids=grids)
+        spots = session.execute(
+            text(
+                "SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p FROM grids) g ORDER BY code"
+            )
+        ).all()
+    yield {"engine": engine, "settings": settings, "codes": codes, "spots": {c: (x, y) for c, x, y in spots}}
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    c = Clock()
+    c.now += timedelta(days=next(_days) * 3)
+    return c
+
+
+@pytest.fixture
+def client(world: dict[str, Any], clock: Clock) -> Iterator[TestClient]:
+    app = create_app(world["settings"], engine=world["engine"], clock=clock)
+    with TestClient(app) as c:
+        yield c
+
+
+_tokens: dict[str, dict[str, str]] = {}
+
+
+def auth(client: TestClient, user: str) -> dict[str, str]:
+    if user not in _tokens:
+        body = client.post("/api/auth/token", data={"username": user, "password": "secret"}).json()
+        _tokens[user] = {"Authorization": f"Bearer {body['access_token']}"}
+    return _tokens[user]
+
+
+def rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(ServiceRequest)) or 0)
+
+
+def report(client: TestClient, world: dict[str, Any], grid: int = 0, **extra: Any) -> dict[str, Any]:
+    lon, lat = world["spots"][world["codes"][grid]]
+    body = {"category": "garbage", "description": "楼下垃圾堆了三天", "lon": lon, "lat": lat} | extra
+    response = client.post("/api/requests", json=body, headers=auth(client, "worker1"))
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def do(client: TestClient, rid: int, user: str, action: str, expect: int = 200, **body: Any) -> dict[str, Any]:
+    response = client.post(f"/api/requests/{rid}/actions", json={"action": action} | body, headers=auth(client, user))
+    assert response.status_code == expect, response.text
+    return dict(response.json())
+
+
+def test_five_orders_through_every_role(client: TestClient, world: dict[str, Any], clock: Clock) -> None:
+    req = report(client, world, reporter_name="王女士", reporter_phone="13812345678")
+    rid = req["id"]
+    assert req["status"] == "reported" and req["grid_code"] == world["codes"][0] and req["department"] == "环卫所"
+    do(client, rid, "worker2", "take", expect=403)  # not worker2's grid
+    clock.now += timedelta(minutes=12)
+    do(client, rid, "worker1", "take")
+    do(client, rid, "worker1", "escalate")
+    do(client, rid, "community", "triage", size="big")
+    do(client, rid, "leader", "dispatch", expect=403)
+    do(client, rid, "command", "dispatch", department="环卫所")
+    do(client, rid, "chengguan", "accept", expect=403)  # not its case
+    do(client, rid, "sanitation", "return", expect=422)  # a return needs a reason
+    do(client, rid, "sanitation", "return", reason="不属于本所职责")
+    do(client, rid, "command", "dispatch", department="环卫所")
+    seen = client.get(f"/api/requests/{rid}", headers=auth(client, "sanitation")).json()
+    assert seen["reporter_phone"] == "138****5678" and seen["actions"] == ["accept", "return"]
+    do(client, rid, "sanitation", "accept")
+    clock.now += timedelta(hours=5)
+    do(client, rid, "sanitation", "resolve")
+    do(client, rid, "worker1", "verify")
+    token = client.app.state  # the rating token goes to the reporter only: read it from the database
+    with world["engine"].connect() as conn:
+        token = conn.scalar(select(ServiceRequest.rating_token).where(ServiceRequest.id == rid))
+    rated = client.post(f"/open311/v2/requests/{rid}/rating.json", data={"token": token, "stars": "2"})
+    assert rated.json()[0]["status"] == "reopened"
+    assert client.post(f"/open311/v2/requests/{rid}/rating.json", data={"token": "x", "stars": "5"}).status_code == 403
+    do(client, rid, "worker1", "take")
+    do(client, rid, "worker1", "resolve")
+    do(client, rid, "community", "verify")
+    final = do(client, rid, "worker1", "rate", stars=5)
+    assert final["status"] == "closed" and final["reopen_count"] == 1 and final["rating"] == 5
+    trail = [(e["action"], e["actor"], e["to"]) for e in final["events"]]
+    assert trail[0] == ("report", "worker1", "reported")
+    assert ("return", "sanitation", "returned") in trail and ("rate", "public", "reopened") in trail
+    assert trail[-1] == ("rate", "worker1", "closed") and len(trail) == 15
+    assert final["events"][5]["reason"] == "不属于本所职责"
+    assert not final["sla"]["respond"]["overdue"] and final["sla"]["respond"]["done_at"]
+
+
+def test_idempotency_key_returns_the_first_result(client: TestClient, world: dict[str, Any]) -> None:
+    lon, lat = world["spots"][world["codes"][2]]
+    body = {"category": "noise", "lon": lon, "lat": lat}
+    headers = auth(client, "worker1") | {"Idempotency-Key": "retry-me-1"}
+    before = rows(world["engine"])
+    first = client.post("/api/requests", json=body, headers=headers)
+    again = client.post("/api/requests", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
+    assert rows(world["engine"]) == before + 1
+    changed = client.post("/api/requests", json=body | {"description": "x"}, headers=headers)
+    assert changed.status_code == 409 and "Idempotency-Key" in changed.json()["detail"]
+
+
+def test_duplicates_nearby_are_merged(client: TestClient, world: dict[str, Any], clock: Clock) -> None:
+    first = report(client, world, grid=3, category="illegal_parking")
+    lon, lat = first["lon"] + 0.0002, first["lat"]  # ~19 m east
+    clock.now += timedelta(hours=2)
+    second = report(client, world, grid=3, category="illegal_parking", lon=lon, lat=lat)
+    assert second["status"] == "merged" and second["duplicate_of"] == first["id"]
+    other = report(client, world, grid=3, category="garbage", lon=lon, lat=lat)
+    assert other["status"] == "reported"
+    original = client.get(f"/api/requests/{first['id']}", headers=auth(client, "leader")).json()
+    assert original["report_count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"category": "garbage"}, "no location"),
+        ({"category": "nonsense", "lon": 118.78, "lat": 32.04}, "blocked_lane"),
+        ({"category": "garbage", "lon": 200, "lat": 32.04}, "less than or equal to 180"),
+        ({"category": "garbage", "address": "火星市奥林匹斯山1号"}, "address not found"),
+        ({"category": "garbage", "lon": 116.40, "lat": 39.90}, "outside_coverage"),
+        ({"category": "garbage", "lon": 118.78, "lat": 32.04, "extra": 1}, "extra"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_stored(
+    client: TestClient, world: dict[str, Any], body: dict[str, Any], needle: str
+) -> None:
+    before = rows(world["engine"])
+    response = client.post("/api/requests", json=body, headers=auth(client, "worker1"))
+    assert response.status_code == 422 and needle in response.text, response.text
+    assert rows(world["engine"]) == before
+
+
+def test_outside_coverage_names_the_nearest_grid(client: TestClient, world: dict[str, Any]) -> None:
+    response = client.post(
+        "/api/requests", json={"category": "garbage", "lon": 118.70, "lat": 32.04}, headers=auth(client, "worker1")
+    )
+    assert "nearest grid 000000000000" in response.json()["detail"] and " m away" in response.json()["detail"]
+    with world["engine"].connect() as conn:  # just outside the tiling: the nearest grid takes it, and says so
+        lon, lat = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Project(ST_StartPoint(ST_ExteriorRing(ST_ConvexHull("
+                "ST_Collect(geom))))::geography, 40, radians(270))::geometry p FROM grids) q"
+            )
+        ).one()
+    near = report(client, world, category="noise", lon=lon, lat=lat)
+    assert near["match_level"] == "point;nearest_grid" and near["grid_code"] in world["codes"]
+
+
+def test_address_text_is_geocoded_to_a_building_and_grid(client: TestClient, world: dict[str, Any]) -> None:
+    with world["engine"].connect() as conn:
+        name = conn.scalar(text("SELECT name FROM buildings WHERE name LIKE '%大厦' ORDER BY id LIMIT 1"))
+    made = report(client, world, category="facade_falling", lon=None, lat=None, address=f"江苏省南京市{name}")
+    assert made["match_level"].split(";")[0] in {"exact", "structured", "fuzzy"} and made["grid_code"] in world["codes"]
+
+
+def test_gcj02_points_are_converted(client: TestClient, world: dict[str, Any]) -> None:
+    lon, lat = world["spots"][world["codes"][5]]
+    glon, glat = from_wgs84_lonlat(lon, lat, "gcj02")
+    made = report(client, world, grid=5, category="pets", lon=glon, lat=glat, coord_sys="gcj02")
+    assert abs(made["lon"] - lon) < 1e-5 and abs(made["lat"] - lat) < 1e-5
+    assert made["grid_code"] == world["codes"][5]
+
+
+def test_overdue_follows_the_injected_clock(client: TestClient, world: dict[str, Any], clock: Clock) -> None:
+    made = report(client, world, grid=6, category="thrown_from_height")
+    clock.now += timedelta(minutes=31)
+    late = client.get(f"/api/requests/{made['id']}", headers=auth(client, "leader")).json()
+    assert late["sla"]["respond"]["overdue"] and late["sla"]["escalation"] == "community"
+    listed = client.get(
+        "/api/requests", params={"overdue": "true", "category": "thrown_from_height"}, headers=auth(client, "leader")
+    )
+    assert made["id"] in [r["id"] for r in listed.json()["items"]]
+
+
+def test_grid_workers_list_only_their_grids(client: TestClient, world: dict[str, Any]) -> None:
+    report(client, world, grid=1, category="stairwell_clutter")
+    mine = client.get("/api/requests", headers=auth(client, "worker2")).json()["items"]
+    assert mine and {r["grid_code"] for r in mine} == {world["codes"][1]}
+
+
+def test_open311_intake_and_public_view(client: TestClient, world: dict[str, Any]) -> None:
+    services = client.get("/open311/v2/services.json").json()
+    assert {"service_code": "blocked_lane"}.items() <= next(
+        s for s in services if s["service_code"] == "blocked_lane"
+    ).items()
+    lon, lat = world["spots"][world["codes"][7]]
+    form = {
+        "service_code": "blocked_lane",
+        "lat": str(lat),
+        "long": str(lon),
+        "description": "巷口被三轮车堵死",
+        "phone": "13900001111",
+        "first_name": "李",
+    }
+    created = client.post("/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "o311-1"})
+    assert created.status_code == 201, created.text
+    rid = created.json()[0]["service_request_id"]
+    public = client.get(f"/open311/v2/requests/{rid}.json").json()[0]
+    assert public["status"] == "open" and public["service_code"] == "blocked_lane" and "phone" not in str(public)
+    bad = client.post("/open311/v2/requests.json", data=form | {"lat": "north"})
+    assert bad.status_code == 400 and bad.json()[0]["description"].startswith("malformed")
+    huge = client.post("/open311/v2/requests.json", data=form | {"description": "堵" * 40_000})
+    assert huge.status_code == 413
+
+
+def test_open311_is_rate_limited(client: TestClient, world: dict[str, Any]) -> None:
+    codes = [client.post("/open311/v2/requests.json", data={"service_code": "garbage"}).status_code for _ in range(8)]
+    assert 429 in codes and codes[-1] == 429
+    assert client.get("/open311/v2/services.json").status_code == 200  # reading is not limited
+
+
+def test_kpis_json_and_csv(client: TestClient, world: dict[str, Any], clock: Clock) -> None:
+    made = report(client, world, grid=8, category="garbage")
+    do(client, made["id"], "community", "take")
+    do(client, made["id"], "community", "resolve")
+    params = {"level": "community", "since": (clock.now - timedelta(hours=1)).isoformat()}
+    body = client.get("/api/kpis", params=params, headers=auth(client, "leader")).json()
+    unit = body["units"][0]
+    assert unit["unit"] == world["codes"][8][:12] and unit["requests"] == 1
+    assert unit["resolution_rate"] == {"value": 1.0, "numerator": 1, "denominator": 1}
+    csv = client.get("/api/kpis", params=params | {"format": "csv"}, headers=auth(client, "command"))
+    assert csv.headers["content-type"].startswith("text/csv") and "satisfaction_rate" in csv.text
+    assert client.get("/api/kpis", headers=auth(client, "worker1")).status_code == 403
