@@ -45,11 +45,21 @@ def create_user(
     return user
 
 
-def ensure_user(*, session: Session, username: str, password: str, role: Role, grids: list[str] | None = None) -> User:
+def ensure_user(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    grids: list[str] | None = None,
+    department: str | None = None,
+) -> User:
     """Create the user unless it exists; set its grids (used by the demo)."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        return create_user(session=session, username=username, password=password, role=role, grids=grids)
+        return create_user(
+            session=session, username=username, password=password, role=role, grids=grids, department=department
+        )
     if grids is not None:
         session.query(UserGrid).filter(UserGrid.user_id == user.id).delete()
         for code in grids:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli import db, users
+from gridmap.cli import db, simulate, users
 from gridmap.cli.common import console, engine, settings, user_errors
 from gridmap.cli.geocode import geocode_command
 from gridmap.cli.imports import import_command
@@ -16,6 +16,7 @@ from gridmap.cli.partition import partition_command
 app = typer.Typer(help="gridmap 网格化管理: grids of ~300 households for Chinese communities", no_args_is_help=True)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(simulate.app, name="simulate")
 app.command("import")(import_command)
 app.command("partition")(partition_command)
 app.command("geocode")(geocode_command)
@@ -55,10 +56,10 @@ def serve(
 @app.command()
 def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
     """Set up the 新街口 demo (database, data, grids, users) and serve it."""
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from gridmap.auth.service import ensure_user
-    from gridmap.db.models import Grid, Role
+    from gridmap.db.models import Grid, Role, ServiceRequest
     from gridmap.db.session import session_scope
     from gridmap.ingest.admin import load_reference as load_ref
     from gridmap.ingest.service import import_files
@@ -84,11 +85,22 @@ def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) 
                 grids=[first] if first else [],
             )
             grids = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id)).all()
+            simulated = session.scalar(select(func.count()).where(ServiceRequest.simulated))
+            ensure_user(session=session, username="community", password="demo", role=Role.community)
+            ensure_user(session=session, username="command", password="demo", role=Role.command)
+            ensure_user(
+                session=session, username="chengguan", password="demo", role=Role.department, department="城管执法中队"
+            )
     console.print(
         f"[green]新街口 demo:[/] {result.buildings} buildings, {result.streets} streets, "
         f"{len(grids)} grids (plan v{plan.version})"
     )
+    if not simulated:
+        simulate.run_simulation(days=30, per_day=40.0, seed=0)
     url = f"http://{s.host}:{s.port}/"
-    console.print(f"打开 / open [bold]{url}[/]  登录 / logins: admin, planner, leader, worker1 — 密码 / password: demo")
+    console.print(
+        f"打开 / open [bold]{url}[/]  登录 / logins: admin, planner, leader, worker1, community, command, "
+        "chengguan — 密码 / password: demo"
+    )
     if serve_app:
         serve(None, None)

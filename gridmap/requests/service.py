@@ -201,7 +201,7 @@ def act(
         names = ", ".join(sorted(r.value for r in rule.roles))
         raise Forbidden(f"{command.action.value} is done by {names}, you are {user.role.value}")
     check_scope(session, req, user)
-    return _apply(session, req, command, Actor.of(user), now, settings)
+    return apply_action(session, req, command, Actor.of(user), now, settings)
 
 
 def rate_public(
@@ -218,13 +218,13 @@ def rate_public(
     req = get_request(session, request_id, lock=True)
     if not req.rating_token or not secrets.compare_digest(req.rating_token, token):
         raise Forbidden("wrong rating token for this request")
-    return _apply(session, req, ActionIn(action=Action.rate, stars=stars, reason=comment), PUBLIC, now, settings)
+    return apply_action(session, req, ActionIn(action=Action.rate, stars=stars, reason=comment), PUBLIC, now, settings)
 
 
-def _apply(
+def apply_action(
     session: Session, req: ServiceRequest, command: ActionIn, actor: Actor, now: datetime, settings: RequestSettings
 ) -> ServiceRequest:
-
+    """Apply ``command`` to a locked request as ``actor`` (roles and scope already checked); audited."""
     action = command.action
     if RULES[action].needs_reason and not command.reason:
         raise InvalidInput(f"{action.value} needs a reason")

@@ -289,3 +289,46 @@ def test_kpis_json_and_csv(client: TestClient, world: dict[str, Any], clock: Clo
     csv = client.get("/api/kpis", params=params | {"format": "csv"}, headers=auth(client, "command"))
     assert csv.headers["content-type"].startswith("text/csv") and "satisfaction_rate" in csv.text
     assert client.get("/api/kpis", headers=auth(client, "worker1")).status_code == 403
+
+
+def test_simulation_is_realistic_and_repeatable(world: dict[str, Any]) -> None:
+    from gridmap.requests.simulate import simulate_requests
+
+    end = datetime(2025, 1, 1, tzinfo=UTC)
+
+    def run() -> list[tuple[Any, ...]]:
+        with session_scope(world["engine"]) as session:
+            result = simulate_requests(
+                session, days=5, end=end, settings=world["settings"].requests, per_day=30, seed=3
+            )
+            assert result.requests > 100 and len(result.lanes) == 3
+        with world["engine"].connect() as conn:
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT category, status, grid_code, created_at, rating FROM requests "
+                        "WHERE simulated ORDER BY id"
+                    )
+                ).all()
+            )
+
+    first, second = run(), run()
+    assert [r[1:] for r in first] == [r[1:] for r in second]  # same seed, same requests (ids differ)
+    categories = {r[0] for r in first}
+    assert {"blocked_lane", "garbage", "illegal_parking"} <= categories
+    assert all(r[3] < end for r in first) and any(r[1] != "closed" for r in first)
+    with world["engine"].connect() as conn:
+        bad = conn.scalar(
+            text(
+                "SELECT count(*) FROM requests r WHERE simulated AND status <> (SELECT to_status FROM request_events e "
+                "WHERE e.request_id = r.id ORDER BY at DESC, id DESC LIMIT 1)"
+            )
+        )
+        night = conn.scalar(
+            text(
+                "SELECT avg((extract(hour FROM created_at AT TIME ZONE 'Asia/Shanghai') BETWEEN 2 AND 4)::int) "
+                "FROM requests WHERE simulated"
+            )
+        )
+    assert bad == 0  # the audit trail ends where the request is
+    assert night < 0.05  # few reports in the small hours
