@@ -17,10 +17,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyrosm
-import shapely
 
 from gridmap.spatial.geocode.gazetteer import Gazetteer
-from gridmap.spatial.geocode.grids import GridIndex
 from gridmap.spatial.io import read_sources
 from gridmap.spatial.validate import POLYGONAL, CleanReport, clean_layer
 
@@ -139,34 +137,6 @@ def score(gaz: Gazetteer, queries: pd.DataFrame, crs: object) -> dict[str, float
     }
 
 
-def point_to_grid() -> list[str]:
-    """Throughput of GridIndex against geopandas.sjoin on 1 M random points over 10,000 square grids."""
-    rng = np.random.default_rng(1)
-    side = 100
-    cells = [
-        shapely.box(x * 0.001, y * 0.001, (x + 1) * 0.001, (y + 1) * 0.001) for x in range(side) for y in range(side)
-    ]
-    grids = gpd.GeoDataFrame({"grid_code": [f"{i:015d}" for i in range(len(cells))]}, geometry=cells, crs=4326)
-    n = 1_000_000
-    lon, lat = rng.uniform(0, side * 0.001, n), rng.uniform(0, side * 0.001, n)
-    index = GridIndex(grids)
-    _ = grids.sindex  # both sides start with a built index
-    # Both timed from raw lon/lat arrays to grid codes.
-    t = time.perf_counter()
-    index.locate_codes(lon, lat)
-    ours = time.perf_counter() - t
-    t = time.perf_counter()
-    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326)
-    gpd.sjoin(pts, grids, predicate="within", how="left")
-    theirs = time.perf_counter() - t
-    return [
-        f"| GridIndex.locate | {n:,} | {len(grids):,} | {ours:.2f} | {n / ours:,.0f} |",
-        f"| geopandas.sjoin (within) | {n:,} | {len(grids):,} | {theirs:.2f} | {n / theirs:,.0f} |",
-        "",
-        f"GridIndex is **{theirs / ours:.1f}×** geopandas.sjoin.",
-    ]
-
-
 def main() -> None:
     rng = random.Random(3)
     rows, kinds = [], []
@@ -187,7 +157,6 @@ def main() -> None:
                 f"| {name} | {kind} | {len(group)} | {r['precision']:.3f} | {r['recall']:.3f} | {r['answered']} |"
             )
         print(rows[-1], flush=True)
-    grid_rows = point_to_grid()
     text = [
         "# Geocoding benchmark",
         "",
@@ -201,17 +170,13 @@ def main() -> None:
         "|---|---|---|---|---|---|",
         *kinds,
         "",
-        "## Point → grid",
-        "",
-        "| method | points | grids | seconds | points/s |",
-        "|---|---|---|---|---|",
-        *grid_rows,
+        "Point → grid throughput: see point_grid.md (`python -m benchmarks.geocode.point_grid`).",
         "",
         "Reproduce: `.venv/bin/python -m benchmarks.geocode.run` (needs the `bench` extra for Helsinki).",
         "",
     ]
     (HERE / "results.md").write_text("\n".join(text))
-    print("\n".join(grid_rows))
+    print("\n".join(text))  # noqa: T201
 
 
 if __name__ == "__main__":

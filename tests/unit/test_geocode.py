@@ -1,6 +1,7 @@
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from shapely.geometry import box
 
 from gridmap.spatial.geocode.admin import strip_admin
@@ -109,3 +110,19 @@ def test_point_in_grid_with_tie_break_and_outside_coverage() -> None:
     assert [h.grid_code for h in hits] == ["a", "a", "b"]  # the shared edge goes to the smaller code
     assert [h.status for h in hits] == ["inside", "inside", "outside_coverage"]
     assert 150 < hits[2].distance_m < 180
+
+
+def test_cell_table_answers_exactly_like_the_geometry_test() -> None:
+    rng = np.random.default_rng(5)
+    seeds = shapely.multipoints(rng.uniform(0, 0.02, (300, 2)))
+    frame = shapely.box(0, 0, 0.02, 0.02)
+    cells = [c.intersection(frame) for c in shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=frame))]
+    cells[0] = cells[0].difference(cells[0].centroid.buffer(0.0003))  # a grid with a hole (a park outside the plan)
+    grids = gpd.GeoDataFrame({"grid_code": [f"{i:015d}" for i in range(len(cells))]}, geometry=cells, crs=4326)
+    x, y = rng.uniform(-0.001, 0.021, 200_000), rng.uniform(-0.001, 0.021, 200_000)
+    edge = shapely.get_coordinates(shapely.boundary(grids.geometry.to_numpy()))  # vertices: on shared edges
+    x, y = np.concatenate([x, edge[:, 0]]), np.concatenate([y, edge[:, 1]])
+    fast = GridIndex(grids, table_from=1, table_cells=20_000).locate_index(x, y)
+    exact = GridIndex(grids, table_from=10**9).locate_index(x, y)
+    assert (fast == exact).all()
+    assert (fast == -1).any() and len(np.unique(fast)) == len(cells) + 1
