@@ -85,3 +85,31 @@ LeaderUser = Annotated[User, Depends(require_role(Role.leader, Role.planner))]
 PlannerUser = Annotated[User, Depends(require_role(Role.planner))]
 KpiUser = Annotated[User, Depends(require_role(Role.leader, Role.planner, Role.community, Role.command))]
 AdminUser = Annotated[User, Depends(require_role())]
+
+
+def page_role(*roles: Role) -> Callable[..., User]:
+    """Like :func:`require_role` for web pages: a visitor who is not signed in is sent to the login page."""
+    check = require_role(*roles)
+
+    def for_page(
+        request: Request,
+        session: SessionDep,
+        settings: SettingsDep,
+        bearer: Annotated[str | None, Depends(oauth2)],
+    ) -> User:
+        try:
+            user = get_current_user(request, session, settings, bearer)
+        except HTTPException as exc:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise HTTPException(
+                status_code=status.HTTP_303_SEE_OTHER, detail=exc.detail, headers={"Location": f"/login?next={target}"}
+            ) from exc
+        return check(user)
+
+    return for_page
+
+
+PageLeader = Annotated[User, Depends(page_role(Role.leader, Role.planner))]
+PagePlanner = Annotated[User, Depends(page_role(Role.planner))]
+PageWorker = Annotated[User, Depends(page_role(Role.grid_worker))]
+PageKpi = Annotated[User, Depends(page_role(Role.leader, Role.planner, Role.community, Role.command))]

@@ -16,9 +16,10 @@ from sqlalchemy import Engine, text
 from gridmap import __version__
 from gridmap.api import errors
 from gridmap.api.deps import CurrentUser
-from gridmap.api.routes import auth, grids, kpis, open311, pages, plans, requests, stats
+from gridmap.api.routes import auth, grids, kpis, maps, open311, pages, plans, requests, stats
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
+from gridmap.maps.assets import FOLIUM_TEMPLATES
 from gridmap.settings import Settings, get_settings
 
 
@@ -63,7 +64,13 @@ def create_app(
         """The OpenAPI description of this API (for QGIS users and scripts)."""
         return app.openapi()
 
-    for module in (auth, stats, grids, plans, requests, kpis, open311, pages):
+    for module in (auth, stats, grids, plans, requests, kpis, open311, maps, pages):
         app.include_router(module.router)
+    vendor = FRONTEND / "node_modules"
+    if not (vendor / "leaflet").is_dir():
+        raise RuntimeError(f"browser libraries are missing in {vendor}: run `make install` (npm ci in frontend/)")
+    # Mounted before /static so that these prefixes win.
+    app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
+    app.mount("/static/folium", StaticFiles(directory=FOLIUM_TEMPLATES), name="folium")
     app.mount("/static", StaticFiles(directory=FRONTEND / "static"), name="static")
     return app

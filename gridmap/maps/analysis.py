@@ -53,6 +53,11 @@ def gi_star_cells(
     return frame
 
 
+LANE_CLASSES = frozenset(
+    {"residential", "living_street", "service", "unclassified", "pedestrian", "footway", "path", "alley", "track"}
+)
+
+
 def lane_reports(
     requests: gpd.GeoDataFrame,
     streets: gpd.GeoDataFrame,

@@ -7,6 +7,7 @@ folium wheel under ``/static/folium``. A map using an asset with no local copy i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import folium
@@ -26,6 +27,9 @@ LOCAL = {
     "awesome_markers_css": f"{VENDOR}/leaflet.awesome-markers/dist/leaflet.awesome-markers.css",
     "leaflet-heat.js": f"{FOLIUM}/leaflet_heat.min.js",
 }
+# Added by branca at render time, outside folium's asset lists: rewritten in the rendered page.
+HARD_CODED = {"https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": f"{VENDOR}/d3/d3.min.js"}
+EXTERNAL = re.compile(r"""<(?:script|link)[^>]+(?:src|href)=["'](?:https?:)?//[^"']+""", re.IGNORECASE)
 UNUSED = {"glyphicons_css", "awesome_rotate_css"}  # Bootstrap 3 glyphs and rotated markers: gridmap uses neither
 
 
@@ -52,4 +56,9 @@ def render_offline(m: folium.Map) -> str:
     figure = m.get_root()
     assert isinstance(figure, Figure)
     html: str = figure.render()
+    for url, local in HARD_CODED.items():
+        html = html.replace(url, local)
+    found = EXTERNAL.search(html)
+    if found:
+        raise ValueError(f"the map would load from another host: {found.group(0)}; add a local copy in assets.py")
     return html

@@ -80,7 +80,7 @@ def legend_html(title: str, items: list[tuple[str, str]]) -> str:
         for c, t in items
     )
     return (
-        '<div class="gridmap-legend" style="position:fixed;bottom:24px;left:12px;z-index:1000;background:#fff;'
+        '<div class="gridmap-legend" style="position:fixed;bottom:64px;left:12px;z-index:1000;background:#fff;'
         'padding:8px 10px;border-radius:6px;box-shadow:0 1px 4px #0003;font:12px sans-serif">'
         f"<b>{title}</b>{rows}</div>"
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from gridmap.api.deps import COOKIE, SessionDep, SettingsDep, get_current_user
+from gridmap.api.deps import COOKIE, PageKpi, PagePlanner, SessionDep, SettingsDep, get_current_user
 
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
 router = APIRouter(include_in_schema=False)
@@ -30,3 +30,15 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLRe
     except HTTPException:
         return RedirectResponse("/login")
     return HTMLResponse((FRONTEND / "index.html").read_text(encoding="utf-8"))
+
+
+@router.get("/planner", response_class=HTMLResponse)
+def planner(_: PagePlanner) -> HTMLResponse:
+    """Planners redraw boundaries on a draft plan."""
+    return HTMLResponse((FRONTEND / "planner.html").read_text(encoding="utf-8"))
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard(_: PageKpi) -> HTMLResponse:
+    """Leaders' KPI dashboard with charts and the hot-spot map."""
+    return HTMLResponse((FRONTEND / "dashboard.html").read_text(encoding="utf-8"))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gridmap.api.deps import LeaderUser, PlannerUser, SessionDep, SettingsDep
-from gridmap.db.models import GridPlan
+from gridmap.db.models import Building, Grid, GridAssignment, GridPlan
 from gridmap.errors import InvalidInput
-from gridmap.partition import drafts
+from gridmap.partition import drafts, edits
 from gridmap.partition.service import publish_plan
 
 router = APIRouter(prefix="/api/plans", tags=["plans"])
@@ -40,6 +41,20 @@ class LockRequest(BaseModel):
     """Lock or unlock a grid."""
 
     locked: bool = True
+
+
+class MoveRequest(BaseModel):
+    """Buildings to give to a grid (a whole compound: all its building ids)."""
+
+    building_ids: list[int] = Field(min_length=1, max_length=5000)
+    to_grid: str = Field(pattern=r"^\d{15}$")
+
+
+class MergeRequest(BaseModel):
+    """Merge one grid into a neighbour."""
+
+    from_grid: str = Field(pattern=r"^\d{15}$")
+    into_grid: str = Field(pattern=r"^\d{15}$")
 
 
 def _public(plan: GridPlan) -> PlanPublic:
@@ -82,3 +97,102 @@ def publish(plan_id: int, _: PlannerUser, session: SessionDep) -> PlanPublic:
     """Publish a draft as the plan in force, in one transaction."""
     drafts.draft(session=session, plan_id=plan_id)
     return _public(publish_plan(session=session, plan_id=plan_id))
+
+
+def _features(rows: Any, names: list[str]) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": json.loads(row[-1]), "properties": dict(zip(names, row[:-1], strict=True))}
+            for row in rows
+        ],
+    }
+
+
+def _bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    if not bbox:
+        return None
+    x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
+    return x0, y0, x1, y1
+
+
+BBOX = Query(None, description="minlon,minlat,maxlon,maxlat", pattern=r"^-?[\d.]+(,-?[\d.]+){3}$")
+ZOOM = Query(None, ge=0, le=22, description="map zoom: geometries are simplified to about a pixel")
+
+
+def _tolerance(zoom: int | None) -> float:
+    return 0.0 if zoom is None or zoom >= 17 else 360 / 256 / 2**zoom / 2  # half a pixel, in degrees
+
+
+@router.get("/{plan_id}/grids")
+def plan_grids(
+    plan_id: int, _: LeaderUser, session: SessionDep, bbox: str | None = BBOX, zoom: int | None = ZOOM
+) -> dict[str, Any]:
+    """The grids of any plan version as GeoJSON (code, households, buildings, locked, metrics)."""
+    geom = func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(Grid.geom, _tolerance(zoom)), 6)
+    query = select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked, Grid.metrics, geom).where(
+        Grid.plan_id == plan_id
+    )
+    if box := _bbox(bbox):
+        query = query.where(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(*box, 4326)))
+    names = ["grid_code", "households", "n_buildings", "locked", "metrics"]
+    return _features(session.execute(query.order_by(Grid.code)).all(), names)
+
+
+@router.get("/{plan_id}/buildings")
+def plan_buildings(
+    plan_id: int, _: LeaderUser, session: SessionDep, bbox: str | None = BBOX, zoom: int | None = ZOOM
+) -> dict[str, Any]:
+    """Residential buildings with their grid in this plan, as GeoJSON; filter by bbox, simplify by zoom."""
+    geom = func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(Building.geom, _tolerance(zoom)), 6)
+    query = (
+        select(Building.id, Building.name, Building.households, Building.compound_id, Grid.code, geom)
+        .outerjoin(GridAssignment, (GridAssignment.building_id == Building.id) & (GridAssignment.plan_id == plan_id))
+        .outerjoin(Grid, Grid.id == GridAssignment.grid_id)
+        .where(Building.is_residential)
+    )
+    if box := _bbox(bbox):
+        query = query.where(func.ST_Intersects(Building.geom, func.ST_MakeEnvelope(*box, 4326)))
+    names = ["building_id", "name", "households", "compound_id", "grid_code"]
+    return _features(session.execute(query.order_by(Building.id)).all(), names)
+
+
+@router.post("/{plan_id}/moves")
+def move(plan_id: int, body: MoveRequest, _: PlannerUser, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """Move buildings to a grid; refused (422) when a grid would not be contiguous or cross a barrier."""
+    return edits.apply_changes(
+        session=session,
+        plan_id=plan_id,
+        changes=dict.fromkeys(body.building_ids, body.to_grid),
+        params=settings.partition,
+        kind="move",
+    )
+
+
+@router.post("/{plan_id}/merge")
+def merge(
+    plan_id: int, body: MergeRequest, _: PlannerUser, session: SessionDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Merge a grid into a neighbouring one."""
+    members = [b for b, c in edits.assignment(session, plan_id).items() if c == body.from_grid]
+    if not members:
+        raise InvalidInput(f"plan {plan_id} has no grid {body.from_grid} with buildings")
+    return edits.apply_changes(
+        session=session,
+        plan_id=plan_id,
+        changes=dict.fromkeys(members, body.into_grid),
+        params=settings.partition,
+        kind="merge",
+    )
+
+
+@router.post("/{plan_id}/grids/{code}/split")
+def split(plan_id: int, code: str, _: PlannerUser, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """Split a grid in two across its longer axis."""
+    return edits.split_grid(session=session, plan_id=plan_id, code=code, params=settings.partition)
+
+
+@router.post("/{plan_id}/undo")
+def undo(plan_id: int, _: PlannerUser, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """Revert the last edit of the draft."""
+    return edits.undo(session=session, plan_id=plan_id, params=settings.partition)

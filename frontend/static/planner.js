@@ -1,0 +1,118 @@
+// Planner: move buildings (or whole compounds) between grids, lock, split, merge, re-run, undo, publish.
+// Every edit goes to the JSON API, which refuses edits that break contiguity or cross a barrier.
+const EN = {title: "Grid planning", home: "Home", diff: "Compare with published", newDraft: "New draft from published",
+  undo: "Undo", rerun: "Re-partition unlocked grids", publish: "Publish as new version", compoundMode: "Pick whole compounds",
+  hint: "Click buildings (several allowed), then click the target grid to move them; click a grid to lock, split or merge it.",
+  metrics: "Plan metrics"};
+const lang = gridmapI18n(EN);
+const T = (zh, en) => (lang === "en" ? en : zh);
+const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac", "#e15759"];
+const map = L.map("map", {zoomSnap: 0.25});
+map.attributionControl.setPrefix(false);
+map.attributionControl.addAttribution("© OpenStreetMap contributors");
+let plan = null, band = {min: 240, max: 360}, gridsLayer = null, buildingsLayer = null, labels = L.layerGroup().addTo(map);
+let buildings = null, selected = new Set(), mergeFrom = null, busy = false;
+
+async function api(method, url, body) {
+  const response = await fetch(url, {method, headers: body ? {"Content-Type": "application/json"} : {}, body: body ? JSON.stringify(body) : undefined});
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : response.statusText);
+  return data;
+}
+function say(text, ok) { const m = document.getElementById("message"); m.textContent = text; m.className = ok ? "ok" : "err"; }
+function colour(code) { let h = 0; for (const c of code || "") h = (h * 31 + c.charCodeAt(0)) >>> 0; return PALETTE[h % PALETTE.length]; }
+function bandColour(h) { return h < band.min ? "#1a73e8" : h > band.max ? "#d93025" : "#188038"; }
+
+async function run(label, fn) {
+  if (busy) return; busy = true; document.body.style.cursor = "wait";
+  try { const out = await fn(); if (out && out.metrics) showMetrics(out.metrics);
+        say(label + (out && out.warnings && out.warnings.length ? " · " + out.warnings.join("; ") : ""), true); }
+  catch (e) { say(e.message, false); }
+  finally { busy = false; document.body.style.cursor = ""; }
+}
+
+function showMetrics(m) {
+  const rows = [[T("网格数", "Grids"), m.grids + " / " + m.expected_grids], [T("在区间内占比", "In band"), (m.in_band_share * 100).toFixed(1) + "%"],
+    [T("最大偏差", "Max deviation"), m.max_abs_deviation_pct + "%"], [T("户数", "Households"), m.households],
+    [T("规则冲突", "Rule violations"), (m.violations || []).length]];
+  const body = document.querySelector("#metrics tbody"); body.innerHTML = "";
+  for (const [k, v] of rows) { const tr = body.insertRow(); tr.insertCell().textContent = k; tr.insertCell().textContent = v; }
+  const list = document.getElementById("violations"); list.innerHTML = "";
+  for (const v of m.violations || []) { const li = document.createElement("li"); li.textContent = `${v.rule} ${v.grid || ""}: ${v.detail}`; list.appendChild(li); }
+}
+
+function showSelection() {
+  const hh = buildings.features.filter(f => selected.has(f.properties.building_id)).reduce((s, f) => s + f.properties.households, 0);
+  document.getElementById("selection").textContent = selected.size ? T(`已选 ${selected.size} 栋,${hh} 户 — 点击目标网格`, `${selected.size} buildings, ${hh} households selected — click the target grid`) : "";
+  buildingsLayer.setStyle(styleBuilding);
+}
+function styleBuilding(f) {
+  const on = selected.has(f.properties.building_id);
+  return {fillColor: on ? "#fbbc04" : colour(f.properties.grid_code), color: on ? "#b06000" : "#3c4043", weight: on ? 2 : 0.5, fillOpacity: 0.9};
+}
+
+function gridInfo(p) {
+  const box = document.getElementById("grid-info");
+  box.innerHTML = `<h3>${T("网格", "Grid")} ${p.grid_code}</h3><p>${T("户数", "Households")}: <b>${p.households}</b> · ${T("楼栋", "Buildings")}: ${p.n_buildings}${p.locked ? " · 🔒" : ""}</p>`;
+  const add = (label, fn) => { const b = document.createElement("button"); b.textContent = label; b.onclick = fn; box.appendChild(b); };
+  add(p.locked ? T("解锁", "Unlock") : T("锁定", "Lock"), () => run(T("已更新锁定", "Lock updated"), async () => {
+    await api("PUT", `/api/plans/${plan.id}/grids/${p.grid_code}/lock`, {locked: !p.locked}); await load(); }));
+  add(T("拆分为两个", "Split in two"), () => run(T("已拆分", "Split"), async () => { const out = await api("POST", `/api/plans/${plan.id}/grids/${p.grid_code}/split`); await load(); return out; }));
+  add(T("合并到…(再点目标网格)", "Merge into… (click target)"), () => { mergeFrom = p.grid_code; say(T("请点击要并入的相邻网格", "Click the neighbouring grid to merge into"), true); });
+}
+
+async function clickGrid(p) {
+  if (selected.size) {
+    const ids = [...selected];
+    await run(T(`已移动 ${ids.length} 栋到 ${p.grid_code}`, `Moved ${ids.length} buildings to ${p.grid_code}`), async () => {
+      const out = await api("POST", `/api/plans/${plan.id}/moves`, {building_ids: ids, to_grid: p.grid_code}); selected.clear(); await load(); return out; });
+  } else if (mergeFrom && mergeFrom !== p.grid_code) {
+    const from = mergeFrom; mergeFrom = null;
+    await run(T(`已将 ${from} 并入 ${p.grid_code}`, `Merged ${from} into ${p.grid_code}`), async () => {
+      const out = await api("POST", `/api/plans/${plan.id}/merge`, {from_grid: from, into_grid: p.grid_code}); await load(); return out; });
+  } else gridInfo(p);
+}
+
+function clickBuilding(f) {
+  const ids = document.getElementById("compound-mode").checked && f.properties.compound_id
+    ? buildings.features.filter(g => g.properties.compound_id === f.properties.compound_id).map(g => g.properties.building_id)
+    : [f.properties.building_id];
+  const on = !selected.has(f.properties.building_id);
+  for (const id of ids) on ? selected.add(id) : selected.delete(id);
+  showSelection();
+}
+
+async function load(fit) {
+  const [grids, homes] = await Promise.all([api("GET", `/api/plans/${plan.id}/grids`), api("GET", `/api/plans/${plan.id}/buildings`)]);
+  buildings = homes;
+  if (gridsLayer) gridsLayer.remove(); if (buildingsLayer) buildingsLayer.remove(); labels.clearLayers();
+  gridsLayer = L.geoJSON(grids, {
+    style: f => ({fillColor: bandColour(f.properties.households), fillOpacity: 0.18, color: "#202124", weight: f.properties.locked ? 4 : 1.5, dashArray: f.properties.locked ? "8 4" : null}),
+    onEachFeature: (f, layer) => { layer.on("click", () => clickGrid(f.properties)); layer.bindTooltip(`${f.properties.grid_code} · ${f.properties.households} ${T("户", "hh")}`, {sticky: true});
+      const c = layer.getBounds().getCenter(); labels.addLayer(L.marker(c, {interactive: false, icon: L.divIcon({className: "grid-tag", html: `${f.properties.grid_code.slice(-3)}<br>${f.properties.households}`})})); },
+  }).addTo(map);
+  buildingsLayer = L.geoJSON(homes, {style: styleBuilding, onEachFeature: (f, layer) => {
+    layer.on("click", e => { L.DomEvent.stopPropagation(e); clickBuilding(f); });
+    layer.bindTooltip(`${f.properties.name || T("楼栋", "Building")} · ${f.properties.households} ${T("户", "hh")} · ${f.properties.grid_code || T("未分配", "unassigned")}`); }}).addTo(map);
+  if (fit) map.fitBounds(gridsLayer.getBounds());
+  document.querySelector("[data-i18n=metrics]").dataset.count = grids.features.length;
+  showSelection();
+}
+
+async function choosePlan() {
+  const plans = await api("GET", "/api/plans");
+  plan = plans.find(p => p.status === "draft") || null;
+  const line = document.getElementById("plan-line");
+  if (!plan) { line.textContent = T("没有草稿:请先从已发布方案新建草稿。", "No draft yet: create one from the published plan."); return; }
+  line.innerHTML = `${T("草稿", "Draft")} <b>v${plan.version}</b> · ${plan.name}`;
+  document.getElementById("diff").href = `/maps/plan-diff?plan_id=${plan.id}`;
+  showMetrics(plan.metrics); await load(true);
+}
+
+document.getElementById("new-draft").onclick = () => run(T("已新建草稿", "Draft created"), async () => { await api("POST", "/api/plans/drafts"); await choosePlan(); });
+document.getElementById("undo").onclick = () => run(T("已撤销", "Undone"), async () => { const out = await api("POST", `/api/plans/${plan.id}/undo`); await load(); return out; });
+document.getElementById("rerun").onclick = () => run(T("已重新划分", "Re-partitioned"), async () => { const m = await api("POST", `/api/plans/${plan.id}/repartition`, {}); await load(); return {metrics: m}; });
+document.getElementById("publish").onclick = () => run(T("已发布", "Published"), async () => {
+  if (!confirm(T("发布后该草稿成为现行网格方案,确定?", "Publish this draft as the plan in force?"))) return;
+  const p = await api("POST", `/api/plans/${plan.id}/publish`); await choosePlan(); return {metrics: p.metrics}; });
+choosePlan().catch(e => say(e.message, false));

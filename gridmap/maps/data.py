@@ -1,0 +1,121 @@
+"""The GeoDataFrames the maps are drawn from, read from the database (all EPSG:4326)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gridmap.partition.adjacency import study_area
+from gridmap.spatial.crs import metric_crs
+
+
+def _frame(session: Session, sql: str, **params: Any) -> gpd.GeoDataFrame:
+    frame = gpd.read_postgis(text(sql), session.connection(), geom_col="geom", params=params, crs=4326)
+    return frame.rename_geometry("geometry")
+
+
+def plan_grids(session: Session, plan_id: int, codes: list[str] | None = None) -> gpd.GeoDataFrame:
+    """Grids of a plan with their grid workers' names."""
+    only = "AND g.code = ANY(:codes)" if codes is not None else ""
+    return _frame(
+        session,
+        "SELECT g.code AS grid_code, g.households, g.n_buildings, g.locked, "
+        "coalesce((SELECT string_agg(coalesce(u.full_name, u.username), '、' ORDER BY u.username) "
+        "FROM user_grids ug JOIN users u ON u.id = ug.user_id AND u.role = 'grid_worker' "
+        "WHERE ug.grid_code = g.code), '未配备') AS worker, "
+        f"g.geom FROM grids g WHERE g.plan_id = :plan {only} ORDER BY g.code",
+        plan=plan_id,
+        codes=codes,
+    )
+
+
+def plan_buildings(session: Session, plan_id: int, codes: list[str] | None = None) -> gpd.GeoDataFrame:
+    """Residential buildings with their grid code in a plan (None: unassigned)."""
+    only = "AND g.code = ANY(:codes)" if codes is not None else ""
+    return _frame(
+        session,
+        "SELECT b.id AS building_id, b.name, b.households, b.compound_id, g.code AS grid_code, "
+        "'未登记 not recorded' AS head, b.geom FROM buildings b "
+        "LEFT JOIN grid_assignments a ON a.building_id = b.id AND a.plan_id = :plan "
+        f"LEFT JOIN grids g ON g.id = a.grid_id WHERE b.is_residential {only} ORDER BY b.id",
+        plan=plan_id,
+        codes=codes,
+    )
+
+
+def streets(session: Session, bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+    """Streets (id, name, class, barrier), optionally within ``bounds``."""
+    where = "WHERE geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)" if bounds else ""
+    x0, y0, x1, y1 = bounds or (0, 0, 0, 0)
+    return _frame(
+        session,
+        f"SELECT id AS street_id, name, street_class, is_barrier, geom FROM streets {where} ORDER BY id",
+        x0=x0,
+        y0=y0,
+        x1=x1,
+        y1=y1,
+    )
+
+
+def compounds(session: Session) -> gpd.GeoDataFrame:
+    """小区 outlines with names."""
+    return _frame(session, "SELECT id, coalesce(name, '小区 ' || id) AS name, geom FROM compounds ORDER BY id")
+
+
+def coverage_area(session: Session, buffer_m: float) -> BaseGeometry | None:
+    """What the grids must cover: 社区 polygons when loaded, else the residential buildings' hull + buffer."""
+    communities = _frame(session, "SELECT geom FROM admin_units WHERE level = 'community' AND geom IS NOT NULL")
+    homes = _frame(session, "SELECT geom FROM buildings WHERE is_residential")
+    if homes.empty:
+        return None
+    crs = metric_crs(homes)
+    area = study_area(
+        homes.to_crs(crs).geometry.to_numpy(),
+        buffer_m,
+        communities.to_crs(crs).geometry.to_numpy() if len(communities) else None,
+    )
+    back = gpd.GeoSeries([area], crs=crs).to_crs(4326).iloc[0]
+    assert isinstance(back, BaseGeometry)
+    return shapely.make_valid(back)
+
+
+def requests(
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    categories: list[str] | None = None,
+    lane_blocking: bool = False,
+    grid_codes: list[str] | None = None,
+    open_only: bool = False,
+) -> gpd.GeoDataFrame:
+    """Requests (not merged duplicates) reported in [since, until) with category names."""
+    filters = ["r.created_at >= :since", "r.created_at < :until", "r.status <> 'merged'", "r.geom IS NOT NULL"]
+    if categories:
+        filters.append("r.category = ANY(:categories)")
+    if lane_blocking:
+        filters.append("c.blocks_lane")
+    if grid_codes is not None:
+        filters.append("r.grid_code = ANY(:codes)")
+    if open_only:
+        filters.append("r.status NOT IN ('closed', 'merged')")
+    frame = _frame(
+        session,
+        "SELECT r.id, r.category, c.name_zh AS category_name, r.status, r.grid_code, r.created_at, r.responded_at, "
+        "r.resolved_at, r.dispatched_at, r.accepted_at, c.respond_minutes, c.accept_minutes, c.resolve_minutes, "
+        "c.working_hours, r.geom FROM requests r "
+        f"JOIN request_categories c ON c.code = r.category WHERE {' AND '.join(filters)} ORDER BY r.id",
+        since=since,
+        until=until,
+        categories=categories,
+        codes=grid_codes,
+    )
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame
