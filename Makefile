@@ -4,12 +4,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+VENDOR := frontend/node_modules/.installed-stamp
 GRIDMAP_PORT ?= 8000
 export GRIDMAP_PORT
 
-.PHONY: install system demo test lint typecheck unit bench bench-partition clean
+.PHONY: install system demo test lint typecheck unit bench bench-partition bench-geocode clean
 
-install: system $(STAMP)
+install: system $(STAMP) $(VENDOR)
 
 system:
 	@bash scripts/install-system.sh
@@ -19,6 +20,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+# Browser libraries (Leaflet, Bootstrap, Chart.js…) pinned in frontend/package-lock.json, served locally: no CDN.
+$(VENDOR): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $(VENDOR)
 
 demo: install
 	$(BIN)/gridmap demo
@@ -34,13 +40,18 @@ unit: install
 
 test: lint typecheck unit
 
+bench-geocode: install
+	$(BIN)/gridmap db start
+	$(BIN)/python -m benchmarks.geocode.run
+	$(BIN)/python -m benchmarks.geocode.point_grid
+
 bench-partition: install
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.partition.run
 	$(BIN)/python -m benchmarks.partition.stability
 	$(BIN)/python -m benchmarks.partition.scale --buildings 100000 1000000
 
-bench: bench-partition
+bench: bench-partition bench-geocode
 
 clean:
 	-$(BIN)/gridmap db stop

@@ -10,15 +10,15 @@ function chart(id, config) { if (charts[id]) charts[id].destroy(); charts[id] = 
 
 async function refresh() {
   const level = document.getElementById("level").value, days = +document.getElementById("days").value;
-  const since = new Date(Date.now() - days * 864e5).toISOString();
-  const query = `level=${level}&since=${encodeURIComponent(since)}`;
+  const query = `level=${level}&days=${days}`;  // the period ends at the server's clock
   document.getElementById("csv").href = `/api/kpis?${query}&format=csv`;
   document.getElementById("hotmap").src = `/maps/hotspots?days=${days}`;
-  const [units, total] = await Promise.all([fetch(`/api/kpis?${query}`).then(r => r.json()), fetch(`/api/kpis?level=all&since=${encodeURIComponent(since)}`).then(r => r.json())]);
-  const all = total.units[0];
+  const [units, total] = await Promise.all([fetch(`/api/kpis?${query}`).then(r => r.json()), fetch(`/api/kpis?level=all&days=${days}`).then(r => r.json())]);
+  const none = {value: null, numerator: 0, denominator: 0};
+  const all = total.units[0] || {requests: 0, response_minutes: {p50: null, p90: null}, resolution_rate: none, on_time_rate: none, satisfaction_rate: none};
   const tiles = document.getElementById("tiles"); tiles.innerHTML = "";
   const add = (name, value, sub) => { const d = document.createElement("div"); d.className = "tile kpi-tile"; d.innerHTML = `${name}<b>${value}</b><span class="muted">${sub}</span>`; tiles.appendChild(d); };
-  if (all) {
+  {
     add(T("诉求", "Requests"), all.requests, T(`近 ${days} 天`, `last ${days} days`));
     add(T("响应 p50", "Response p50"), (all.response_minutes.p50 ?? "—") + T(" 分", " min"), `p90 ${all.response_minutes.p90 ?? "—"}`);
     add(T("办结率", "Resolved"), pct(all.resolution_rate), `${all.resolution_rate.numerator} / ${all.resolution_rate.denominator}`);

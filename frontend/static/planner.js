@@ -11,7 +11,10 @@ const map = L.map("map", {zoomSnap: 0.25});
 map.attributionControl.setPrefix(false);
 map.attributionControl.addAttribution("© OpenStreetMap contributors");
 let plan = null, band = {min: 240, max: 360}, gridsLayer = null, buildingsLayer = null, labels = L.layerGroup().addTo(map);
-let buildings = null, selected = new Set(), mergeFrom = null, busy = false;
+let buildings = null, selected = new Set(), mergeFrom = null, busy = false, readonly = false;
+fetch("/api/map-config").then(r => r.json()).then(c => { if (c.tiles) L.tileLayer(c.tiles, {maxZoom: 19}).addTo(map).bringToBack(); });
+fetch("/api/streets").then(r => r.json()).then(s => L.geoJSON(s, {interactive: false,
+  style: f => ({color: f.properties.is_barrier ? "#5f6368" : "#bdc1c6", weight: f.properties.is_barrier ? 3 : 1.2})}).addTo(map));
 
 async function api(method, url, body) {
   const response = await fetch(url, {method, headers: body ? {"Content-Type": "application/json"} : {}, body: body ? JSON.stringify(body) : undefined});
@@ -62,6 +65,7 @@ function gridInfo(p) {
 }
 
 async function clickGrid(p) {
+  if (readonly) { gridInfo(p); return; }
   if (selected.size) {
     const ids = [...selected];
     await run(T(`已移动 ${ids.length} 栋到 ${p.grid_code}`, `Moved ${ids.length} buildings to ${p.grid_code}`), async () => {
@@ -74,6 +78,7 @@ async function clickGrid(p) {
 }
 
 function clickBuilding(f) {
+  if (readonly) return;
   const ids = document.getElementById("compound-mode").checked && f.properties.compound_id
     ? buildings.features.filter(g => g.properties.compound_id === f.properties.compound_id).map(g => g.properties.building_id)
     : [f.properties.building_id];
@@ -101,10 +106,14 @@ async function load(fit) {
 
 async function choosePlan() {
   const plans = await api("GET", "/api/plans");
-  plan = plans.find(p => p.status === "draft") || null;
+  plan = plans.find(p => p.status === "draft") || plans.find(p => p.status === "published") || null;
   const line = document.getElementById("plan-line");
-  if (!plan) { line.textContent = T("没有草稿:请先从已发布方案新建草稿。", "No draft yet: create one from the published plan."); return; }
-  line.innerHTML = `${T("草稿", "Draft")} <b>v${plan.version}</b> · ${plan.name}`;
+  if (!plan) { line.textContent = T("还没有网格方案:请先运行自动划分。", "No plan yet: run the partitioner first."); return; }
+  readonly = plan.status !== "draft";
+  for (const id of ["undo", "rerun", "publish"]) document.getElementById(id).disabled = readonly;
+  line.innerHTML = readonly
+    ? `${T("现行方案(只读)", "Published plan (read-only)")} <b>v${plan.version}</b> — ${T("新建草稿后即可编辑", "create a draft to edit")}`
+    : `${T("草稿", "Draft")} <b>v${plan.version}</b> · ${plan.name}`;
   document.getElementById("diff").href = `/maps/plan-diff?plan_id=${plan.id}`;
   showMetrics(plan.metrics); await load(true);
 }

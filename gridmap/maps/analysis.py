@@ -44,7 +44,7 @@ def gi_star_cells(
     if len(cells) < 3 or counts.sum() == 0:
         return frame
     weights = W(neighbours, silence_warnings=True)
-    gi = G_Local(counts, weights, transform="B", star=True, permutations=permutations, seed=seed)
+    gi = G_Local(counts, weights, transform="B", star=True, permutations=permutations, seed=seed, n_jobs=1)
     z, p = np.nan_to_num(np.asarray(gi.Zs, dtype=float)), np.asarray(gi.p_sim, dtype=float)
     threshold = fdr(p, alpha)
     frame["z"], frame["p"] = np.round(z, 2), p

@@ -22,14 +22,15 @@ def kpi_table(
     settings: SettingsDep,
     now: NowDep,
     level: Level = Level.grid,
-    since: datetime | None = Query(None, description="start of the period (default: 30 days ago)"),
+    since: datetime | None = Query(None, description="start of the period (default: `days` before until)"),
+    days: int = Query(30, ge=1, le=3660, description="length of the period when since is not given"),
     until: datetime | None = Query(None, description="end of the period, exclusive (default: now)"),
     format: str = Query("json", pattern="^(json|csv)$"),
     simulated: bool = Query(True, description="include simulated requests"),
 ) -> dict[str, Any] | Response:
     """Response p50/p90, 办结率, 按时办结率 and 满意率 per grid, 社区, 街道 or department."""
     until = until or now + timedelta(seconds=1)  # requests made this very second count
-    since = since or until - timedelta(days=30)
+    since = since or until - timedelta(days=days)
     frame = kpi_frame(session, since=since, until=until, settings=settings.requests, include_simulated=simulated)
     table = kpis(frame, level, satisfied_from=settings.requests.satisfied_from)
     if format == "csv":

@@ -1,0 +1,132 @@
+"""Each page as its role in Debian's chromium: layers rendered, nothing from other hosts, the planner loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from playwright.sync_api import Browser
+from shapely.geometry import shape
+from sqlalchemy import text
+
+from tests.browser.conftest import FEATURES_JS, Visit
+
+pytestmark = [pytest.mark.db, pytest.mark.browser]
+
+
+@pytest.mark.parametrize(
+    ("path", "needle"),
+    [("/maps/coverage", "grid_code"), ("/maps/hotspots", "requests"), ("/maps/lanes", "per_100m")],
+)
+def test_leader_maps_render_offline(browser: Browser, server: dict[str, Any], path: str, needle: str) -> None:
+    visit = Visit(browser, server["base"], "leader")
+    page = visit.open(path)
+    features = page.evaluate(FEATURES_JS)
+    assert any(needle in f for f in features), f"no {needle} features on {path}"
+    assert page.locator(".leaflet-control-attribution").inner_text().count("OpenStreetMap contributors") == 1
+    visit.shot("leader" + path.replace("/", "_"))
+    assert visit.outside == [] and visit.errors == []
+
+
+def test_hotspot_table_and_filters(browser: Browser, server: dict[str, Any]) -> None:
+    visit = Visit(browser, server["base"], "leader")
+    page = visit.open("/maps/hotspots?category=blocked_lane&days=14&top=5")
+    rows = page.locator("#side-panel tbody tr")
+    assert 1 <= rows.count() <= 5
+    assert page.locator("#side-panel").inner_text().count("显著热点") == 1
+
+
+def test_dashboard_shows_kpis_and_charts(browser: Browser, server: dict[str, Any]) -> None:
+    visit = Visit(browser, server["base"], "leader")
+    page = visit.open("/dashboard")
+    page.wait_for_selector(".kpi-tile")
+    assert page.locator(".kpi-tile").count() == 5
+    assert page.locator("#kpi tbody tr").count() >= 1
+    assert page.evaluate("() => Object.keys(Chart.instances).length") == 2
+    visit.shot("leader_dashboard")
+    assert visit.outside == [] and visit.errors == []
+
+
+def test_grid_worker_sees_only_own_grids(browser: Browser, server: dict[str, Any]) -> None:
+    visit = Visit(browser, server["base"], "worker")
+    page = visit.open("/maps/my-grid")
+    codes = {f["grid_code"] for f in page.evaluate(FEATURES_JS) if "grid_code" in f}
+    assert codes == set(server["worker_grids"])
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    visit.shot("worker_my_grid_phone")
+    assert page.goto(server["base"] + "/maps/coverage").status == 403  # type: ignore[union-attr]
+    assert visit.outside == [] and visit.errors == []
+
+
+def _edit_candidate(server: dict[str, Any]) -> tuple[int, str, tuple[float, float]]:
+    """A building on the edge of its grid, a neighbouring grid, and a point of that grid off any building."""
+    with server["engine"].connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT b.id, g2.code, ST_AsGeoJSON(g2.geom) FROM buildings b "
+                "JOIN grid_assignments a ON a.building_id = b.id JOIN grids g ON g.id = a.grid_id "
+                "JOIN grid_plans p ON p.id = g.plan_id AND p.status = 'published' "
+                "JOIN grids g2 ON g2.plan_id = p.id AND g2.id <> g.id AND ST_DWithin(g2.geom, b.geom, 0.00003) "
+                "WHERE g.n_buildings > 3 ORDER BY g.households DESC, b.households LIMIT 1"
+            )
+        ).one()
+        homes = [
+            shape(__import__("json").loads(r[0]))
+            for r in conn.execute(text("SELECT ST_AsGeoJSON(geom) FROM buildings"))
+        ]
+    grid = shape(__import__("json").loads(row[2]))
+    inner = grid.buffer(-0.0002) if not grid.buffer(-0.0002).is_empty else grid
+    tree = shapely.STRtree(homes)
+    rng = np.random.default_rng(0)
+    x0, y0, x1, y1 = inner.bounds
+    for _ in range(2000):
+        point = shapely.Point(rng.uniform(x0, x1), rng.uniform(y0, y1))
+        if inner.contains(point) and not len(tree.query(point.buffer(0.00005), predicate="intersects")):
+            return int(row[0]), str(row[1]), (point.x, point.y)
+    raise AssertionError("no free point in the target grid")
+
+
+def test_planner_moves_a_building_and_publishes(browser: Browser, server: dict[str, Any]) -> None:
+    building, target, (lon, lat) = _edit_candidate(server)
+    visit = Visit(browser, server["base"], "planner")
+    page = visit.open("/planner")
+    page.on("dialog", lambda d: d.accept())
+    page.click("#new-draft")
+    page.wait_for_function("() => document.querySelector('#plan-line').textContent.includes('草稿')")
+    page.wait_for_function("() => buildingsLayer && buildingsLayer.getLayers().length > 0")
+    find = (
+        "() => { let c; buildingsLayer.eachLayer(l => { if (l.feature.properties.building_id === BID) "
+        "c = l.getCenter(); }); return c; }"
+    ).replace("BID", str(building))
+    page.evaluate(f"() => map.fitBounds(L.latLngBounds([({find})(), [{lat}, {lon}]]).pad(0.3), {{maxZoom: 18}})")
+    page.wait_for_timeout(500)
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+
+    def pixel(latlng_js: str) -> tuple[float, float]:
+        point = page.evaluate(f"() => {{ const p = map.latLngToContainerPoint({latlng_js}); return [p.x, p.y]; }}")
+        return box["x"] + point[0], box["y"] + point[1]
+
+    bx, by = pixel(f"({find})()")
+    page.mouse.click(bx, by)
+    assert "已选 1 栋" in page.locator("#selection").inner_text()
+    tx, ty = pixel(f"[{lat}, {lon}]")
+    page.mouse.click(tx, ty)
+    page.wait_for_function(
+        "() => ['移动', 'refused'].some(w => document.querySelector('#message').textContent.includes(w))"
+    )
+    message = page.locator("#message")
+    visit.shot("planner_after_move")
+    if "ok" not in (message.get_attribute("class") or ""):
+        assert "edit refused" in message.inner_text()  # a refusal must say why
+    else:
+        assert f"到 {target}" in message.inner_text()
+    page.click("#publish")
+    page.wait_for_function("() => document.querySelector('#message').textContent.includes('已发布')")
+    with server["engine"].connect() as conn:
+        published = conn.execute(text("SELECT count(*) FROM grid_plans WHERE status = 'published'")).scalar_one()
+        versions = conn.execute(text("SELECT max(version) FROM grid_plans WHERE status = 'published'")).scalar_one()
+    assert published == 1 and versions >= 2
+    assert visit.outside == [] and visit.errors == []
