@@ -1,0 +1,193 @@
+"""Load benchmark of request intake: an open-loop generator at a fixed rate against uvicorn on loopback.
+
+A separate database (``gridmap_load``) on the embedded cluster gets the 新街口 data and a published plan; the app
+runs under uvicorn with 1 and with 2 worker processes, side by side. The generator sends POSTs at a constant
+arrival rate (latency counted from the scheduled send time, so a slow server cannot hide its queue) for a fixed
+time, then the rows are counted: every 2xx answer must be a row, and nothing else may be.
+
+    .venv/bin/pip install -e '.[bench]' && .venv/bin/python -m benchmarks.requests.load [--rate 500 --seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+from sqlalchemy import create_engine, text
+
+from gridmap.auth.service import ensure_user
+from gridmap.db.models import Role
+from gridmap.db.session import embedded_cluster, migrate, session_scope
+from gridmap.ingest.service import import_files
+from gridmap.partition.service import partition_db, published_plan
+from gridmap.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+NANJING = HERE.parents[1] / "data" / "boundaries" / "osm" / "nanjing_xinjiekou_2021-06.osm"
+CATEGORIES = ["illegal_parking", "garbage", "stairwell_clutter", "blocked_lane", "noise", "broken_facility"]
+
+
+def prepare() -> tuple[str, list[tuple[float, float]]]:
+    """The load database (made once) and points inside its grids."""
+    settings = Settings()
+    cluster = embedded_cluster(settings)
+    cluster.start()
+    cluster.ensure_database("gridmap_load")
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:{settings.db_port}/gridmap_load"
+    migrate(url)
+    engine = create_engine(url)
+    with session_scope(engine) as session:
+        if published_plan(session=session) is None:
+            import_files(session=session, settings=settings.model_copy(update={"database_url": url}), paths=[NANJING])
+            partition_db(session=session, params=settings.partition, publish=True, code_prefix="320102003000")
+        ensure_user(session=session, username="load", password="load-test", role=Role.community)
+        rows = session.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_Dump(ST_GeneratePoints(geom, 20, 1))).geom p FROM grids g "
+                "JOIN grid_plans pl ON pl.id = g.plan_id AND pl.status = 'published') q"
+            )
+        ).all()
+    engine.dispose()
+    return url, [(float(x), float(y)) for x, y in rows]
+
+
+def start_server(url: str, workers: int, port: int) -> subprocess.Popen[bytes]:
+    env = os.environ | {"GRIDMAP_DATABASE_URL": url, "GRIDMAP_SECRET_KEY": "load-benchmark-secret-key-0123456789"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "gridmap.api.main:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    proc = subprocess.Popen(cmd, env=env)
+    import urllib.request
+
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+async def generate(
+    port: int, rate: float, seconds: float, points: list[tuple[float, float]], run: str
+) -> dict[str, object]:
+    base = f"http://127.0.0.1:{port}"
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        async with http.post(f"{base}/api/auth/token", data={"username": "load", "password": "load-test"}) as r:
+            token = (await r.json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        rng = random.Random(7)
+        latencies: list[float] = []
+        codes: dict[int, int] = {}
+        total = int(rate * seconds)
+
+        async def one(i: int, due: float) -> None:
+            lon, lat = points[rng.randrange(len(points))]
+            body = {"category": CATEGORIES[i % len(CATEGORIES)], "description": f"{run} #{i}", "lon": lon, "lat": lat}
+            try:
+                async with http.post(
+                    f"{base}/api/requests", json=body, headers=headers | {"Idempotency-Key": f"{run}-{i}"}
+                ) as r:
+                    await r.read()
+                    codes[r.status] = codes.get(r.status, 0) + 1
+            except aiohttp.ClientError:
+                codes[0] = codes.get(0, 0) + 1
+            latencies.append(time.perf_counter() - due)
+
+        start = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, due)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    lat = np.array(latencies) * 1000
+    return {
+        "sent": total,
+        "elapsed": elapsed,
+        "codes": codes,
+        "p50": np.percentile(lat, 50),
+        "p95": np.percentile(lat, 95),
+        "p99": np.percentile(lat, 99),
+    }
+
+
+def rows_for(url: str, run: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(
+            text("SELECT count(*) FROM requests WHERE description LIKE :p"), {"p": f"{run} #%"}
+        ).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    url, points = prepare()
+    lines = [
+        "# Request intake under load",
+        "",
+        f"Open-loop `POST /api/requests` (staff token, point → grid, duplicate check, audit row) at {args.rate:.0f}/s "
+        f"for {args.seconds:.0f} s on loopback; the generator runs on the same 2-core machine.",
+        "",
+        "| uvicorn workers | sent | achieved req/s | 2xx | errors | p50 ms | p95 ms | p99 ms | rows | lost |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for workers in args.workers:
+        port = 18700 + workers
+        server = start_server(url, workers, port)
+        try:
+            run = f"load-{uuid.uuid4().hex[:8]}"
+            result = asyncio.run(generate(port, args.rate, args.seconds, points, run))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        codes = result["codes"]
+        assert isinstance(codes, dict)
+        ok = sum(n for c, n in codes.items() if 200 <= c < 300)
+        rows = rows_for(url, run)
+        line = (
+            f"| {workers} | {result['sent']} | {result['sent'] / result['elapsed']:.0f} | {ok} | "  # type: ignore[operator]
+            f"{sum(codes.values()) - ok} | {result['p50']:.0f} | {result['p95']:.0f} | {result['p99']:.0f} | {rows} | "
+            f"{ok - rows} |"
+        )
+        lines.append(line)
+        print(line, flush=True)  # noqa: T201
+    lines += ["", "Reproduce: `.venv/bin/python -m benchmarks.requests.load --rate 500 --seconds 60`", ""]
+    (HERE / "load.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
