@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,6 +51,10 @@ def category(session: Session, code: str) -> RequestCategory:
     return found
 
 
+def _cos(lat: float) -> float:
+    return max(math.cos(math.radians(lat)), 0.01)
+
+
 def _point(lon: float, lat: float) -> object:
     return ST_SetSRID(ST_MakePoint(lon, lat), 4326)
 
@@ -87,6 +92,8 @@ def _duplicate_of(
             ServiceRequest.status.not_in([Status.closed.value, Status.merged.value]),
             ServiceRequest.created_at >= since,
             ServiceRequest.created_at <= now,
+            # A box in degrees (never smaller than the radius) lets the GiST index find candidates; then metres.
+            ST_DWithin(ServiceRequest.geom, _point(lon, lat), settings.duplicate_radius_m / 111_320 / _cos(lat)),
             ST_DWithin(
                 cast(ServiceRequest.geom, Geography), cast(_point(lon, lat), Geography), settings.duplicate_radius_m
             ),
