@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridmap.requests.intake import store_point
 from gridmap.requests.locate import locate
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.states import RESPONSES, RULES, Action, Status, next_status
 from gridmap.settings import RequestSettings
+from gridmap.spatial.crs import to_wgs84_lonlat
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,28 @@ def submit(
                 raise Conflict("Idempotency-Key was already used with a different body; use a new key for a new report")
             return earlier, False
     cat = category(session, data.category)
+    if data.lon is not None and data.lat is not None:  # the common case: one statement
+        lon, lat = to_wgs84_lonlat(data.lon, data.lat, data.coord_sys)
+        made = store_point(
+            session,
+            data,
+            cat,
+            lon=lon,
+            lat=lat,
+            actor=(actor.user_id, actor.name, actor.role),
+            channel=channel,
+            now=now,
+            settings=settings,
+            key=idempotency_key,
+            digest=digest,
+            simulated=simulated,
+        )
+        if made is not None:
+            return get_request(session, made), True
+        if idempotency_key:  # a concurrent retry with the same key got there first
+            earlier = session.scalar(select(ServiceRequest).where(ServiceRequest.idempotency_key == idempotency_key))
+            if earlier is not None:
+                return earlier, False
     place = locate(
         session,
         lon=data.lon,
