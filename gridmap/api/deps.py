@@ -20,7 +20,7 @@ COOKIE = "gridmap_token"
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:  # async: no thread hop for a lookup
     """The app's settings (set by ``create_app``)."""
     settings: Settings = request.app.state.settings
     return settings
@@ -32,7 +32,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """The app's clock (injectable for tests and simulations), timezone-aware."""
     now: datetime = request.app.state.clock()
     return now

@@ -22,7 +22,7 @@ def embedded_cluster(settings: Settings) -> LocalCluster:
 
 def make_engine(settings: Settings) -> Engine:
     """An engine for the configured database."""
-    return create_engine(settings.effective_database_url(), pool_pre_ping=True, future=True)
+    return create_engine(settings.effective_database_url(), pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
