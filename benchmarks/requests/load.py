@@ -186,7 +186,12 @@ def main() -> None:
         )
         lines.append(line)
         print(line, flush=True)  # noqa: T201
-    lines += ["", "Goal (issue 4): ≥ 500 requests/s for 60 s, p99 < 100 ms, zero lost — compare the rows above.", "Reproduce: `.venv/bin/python -m benchmarks.requests.load --rate 500 --seconds 60`", ""]
+    lines += [
+        "",
+        "Goal (issue 4): ≥ 500 requests/s for 60 s, p99 < 100 ms, zero lost — compare the rows above.",
+        "Reproduce: `.venv/bin/python -m benchmarks.requests.load --rate 500 --seconds 60`",
+        "",
+    ]
     (HERE / "load.md").write_text("\n".join(lines))
 
 
