@@ -39,7 +39,8 @@ ins AS (
     reopen_count, rating_token, idempotency_key, payload_hash, created_at, updated_at, geom)
   SELECT :category, :description, CASE WHEN dup.id IS NULL THEN 'reported' ELSE 'merged' END, grid.code,
     grid.version, :address, 'point', :department, :channel, :simulated, :reporter_name, :reporter_phone,
-    CAST(:reporter_user_id AS integer), CAST(:photos AS json), dup.id, 1, 0, :rating_token, :key, :digest, :now, :now, pt.g
+    CAST(:reporter_user_id AS integer), CAST(:photos AS json), dup.id, 1, 0, :rating_token, :key, :digest,
+    :now, :now, pt.g
   FROM pt CROSS JOIN grid LEFT JOIN dup ON true
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING id, status, duplicate_of
