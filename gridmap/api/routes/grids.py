@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from gridmap.api.deps import CurrentUser, SessionDep, SettingsDep
+from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
 from gridmap.auth.service import user_grids
 from gridmap.db.models import Grid, GridPlan, PlanStatus, Role, Street
 
@@ -19,7 +19,7 @@ router = APIRouter(tags=["grids"])
 def grids(
     user: CurrentUser,
     session: SessionDep,
-    bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat", pattern=r"^-?[\d.]+(,-?[\d.]+){3}$"),
+    bbox: str | None = BBOX,
 ) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of grids (code, households, buildings)."""
     query = (
@@ -29,40 +29,23 @@ def grids(
     )
     if user.role in {Role.grid_worker, Role.department}:
         query = query.where(Grid.code.in_(user_grids(session=session, user=user)))
-    if bbox:
-        x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
-        query = query.where(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(x0, y0, x1, y1, 4326)))
-    features = [
-        {
-            "type": "Feature",
-            "geometry": json.loads(geom),
-            "properties": {"grid_code": code, "households": hh, "n_buildings": nb, "locked": locked},
-        }
-        for code, hh, nb, locked, geom in session.execute(query.order_by(Grid.code))
-    ]
-    return {"type": "FeatureCollection", "features": features}
+    if box := parse_bbox(bbox):
+        query = query.where(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(*box, 4326)))
+    names = ["grid_code", "households", "n_buildings", "locked"]
+    return feature_collection(session.execute(query.order_by(Grid.code)).all(), names)
 
 
 @router.get("/api/streets")
 def streets(
     _: CurrentUser,
     session: SessionDep,
-    bbox: str | None = Query(None, description="minlon,minlat,maxlon,maxlat", pattern=r"^-?[\d.]+(,-?[\d.]+){3}$"),
+    bbox: str | None = BBOX,
 ) -> dict[str, Any]:
     """Streets as GeoJSON (name, class, barrier): the backdrop of maps without base tiles."""
     query = select(Street.name, Street.street_class, Street.is_barrier, func.ST_AsGeoJSON(Street.geom, 6))
-    if bbox:
-        x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
-        query = query.where(func.ST_Intersects(Street.geom, func.ST_MakeEnvelope(x0, y0, x1, y1, 4326)))
-    features = [
-        {
-            "type": "Feature",
-            "geometry": json.loads(geom),
-            "properties": {"name": name, "street_class": klass, "is_barrier": barrier},
-        }
-        for name, klass, barrier, geom in session.execute(query.order_by(Street.id))
-    ]
-    return {"type": "FeatureCollection", "features": features}
+    if box := parse_bbox(bbox):
+        query = query.where(func.ST_Intersects(Street.geom, func.ST_MakeEnvelope(*box, 4326)))
+    return feature_collection(session.execute(query.order_by(Street.id)).all(), ["name", "street_class", "is_barrier"])
 
 
 @router.get("/api/map-config")

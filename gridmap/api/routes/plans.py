@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -10,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from gridmap.api.deps import LeaderUser, PlannerUser, SessionDep, SettingsDep
+from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
 from gridmap.db.models import Building, Grid, GridAssignment, GridPlan
 from gridmap.errors import InvalidInput
 from gridmap.partition import drafts, edits
@@ -99,24 +99,6 @@ def publish(plan_id: int, _: PlannerUser, session: SessionDep) -> PlanPublic:
     return _public(publish_plan(session=session, plan_id=plan_id))
 
 
-def _features(rows: Any, names: list[str]) -> dict[str, Any]:
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {"type": "Feature", "geometry": json.loads(row[-1]), "properties": dict(zip(names, row[:-1], strict=True))}
-            for row in rows
-        ],
-    }
-
-
-def _bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    if not bbox:
-        return None
-    x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
-    return x0, y0, x1, y1
-
-
-BBOX = Query(None, description="minlon,minlat,maxlon,maxlat", pattern=r"^-?[\d.]+(,-?[\d.]+){3}$")
 ZOOM = Query(None, ge=0, le=22, description="map zoom: geometries are simplified to about a pixel")
 
 
@@ -133,10 +115,10 @@ def plan_grids(
     query = select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked, Grid.metrics, geom).where(
         Grid.plan_id == plan_id
     )
-    if box := _bbox(bbox):
+    if box := parse_bbox(bbox):
         query = query.where(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(*box, 4326)))
     names = ["grid_code", "households", "n_buildings", "locked", "metrics"]
-    return _features(session.execute(query.order_by(Grid.code)).all(), names)
+    return feature_collection(session.execute(query.order_by(Grid.code)).all(), names)
 
 
 @router.get("/{plan_id}/buildings")
@@ -151,10 +133,10 @@ def plan_buildings(
         .outerjoin(Grid, Grid.id == GridAssignment.grid_id)
         .where(Building.is_residential)
     )
-    if box := _bbox(bbox):
+    if box := parse_bbox(bbox):
         query = query.where(func.ST_Intersects(Building.geom, func.ST_MakeEnvelope(*box, 4326)))
     names = ["building_id", "name", "households", "compound_id", "grid_code"]
-    return _features(session.execute(query.order_by(Building.id)).all(), names)
+    return feature_collection(session.execute(query.order_by(Building.id)).all(), names)
 
 
 @router.post("/{plan_id}/moves")
