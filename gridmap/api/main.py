@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 from gridmap import __version__
 from gridmap.api import errors
 from gridmap.api.deps import CurrentUser
-from gridmap.api.routes import auth, grids, kpis, maps, open311, pages, plans, requests, stats
+from gridmap.api.routes import auth, buildings, grids, kpis, maps, open311, pages, plans, requests, stats
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.maps.assets import FOLIUM_TEMPLATES
@@ -64,7 +64,7 @@ def create_app(
         """The OpenAPI description of this API (for QGIS users and scripts)."""
         return app.openapi()
 
-    for module in (auth, stats, grids, plans, requests, kpis, open311, maps, pages):
+    for module in (auth, stats, grids, buildings, plans, requests, kpis, open311, maps, pages):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():

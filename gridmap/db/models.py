@@ -108,6 +108,8 @@ class Building(Base):
     households_source: Mapped[HouseholdsSource] = mapped_column(_enum(HouseholdsSource, "households_source"))
     compound_id: Mapped[int | None] = mapped_column(ForeignKey("compounds.id", ondelete="SET NULL"), index=True)
     community_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"))
+    head_name: Mapped[str | None] = mapped_column(String(100))  # 楼栋长
+    head_phone: Mapped[str | None] = mapped_column(String(30))
     geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
 
 

@@ -123,6 +123,13 @@ def test_planner_moves_a_building_and_publishes(browser: Browser, server: dict[s
         assert "edit refused" in message.inner_text()  # a refusal must say why
     else:
         assert f"到 {target}" in message.inner_text()
+    draft_id = page.evaluate("() => plan.id")
+    diff = Visit(page.context.browser, server["base"], "planner")  # type: ignore[arg-type]
+    changed = [f for f in diff.open(f"/maps/plan-diff?plan_id={draft_id}").evaluate(FEATURES_JS) if "draft_code" in f]
+    assert all(f["draft_code"] != f["published_code"] for f in changed)
+    if "ok" in (message.get_attribute("class") or ""):
+        assert any(f["draft_code"] == target for f in changed)
+    diff.shot("planner_plan_diff")
     page.click("#publish")
     page.wait_for_function("() => document.querySelector('#message').textContent.includes('已发布')")
     with server["engine"].connect() as conn:

@@ -332,3 +332,24 @@ def test_simulation_is_realistic_and_repeatable(world: dict[str, Any]) -> None:
         )
     assert bad == 0  # the audit trail ends where the request is
     assert night < 0.05  # few reports in the small hours
+
+
+def test_building_heads_are_kept_by_the_grid_worker(client: TestClient, world: dict[str, Any]) -> None:
+    with world["engine"].connect() as conn:
+        building = conn.execute(
+            text(
+                "SELECT a.building_id FROM grid_assignments a JOIN grids g ON g.id = a.grid_id "
+                "WHERE g.code = :code LIMIT 1"
+            ),
+            {"code": world["codes"][0]},
+        ).scalar_one()
+    body = {"name": "张师傅", "phone": "13700000000"}
+    assert client.put(f"/api/buildings/{building}/head", json=body, headers=auth(client, "worker2")).status_code == 403
+    done = client.put(f"/api/buildings/{building}/head", json=body, headers=auth(client, "worker1"))
+    assert done.status_code == 200 and done.json()["head_name"] == "张师傅"
+    with session_scope(world["engine"]) as session:
+        from gridmap.maps.data import plan_buildings
+
+        plan = session.execute(text("SELECT id FROM grid_plans WHERE status = 'published'")).scalar_one()
+        heads = plan_buildings(session, plan, [world["codes"][0]]).set_index("building_id")["head"]
+    assert heads[building] == "张师傅 13700000000"
