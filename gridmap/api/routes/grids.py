@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy import func, select
 
 from gridmap.api.deps import CurrentUser, SessionDep, SettingsDep
@@ -20,7 +20,7 @@ def grids(
     user: CurrentUser,
     session: SessionDep,
     bbox: str | None = BBOX,
-) -> dict[str, Any]:
+) -> Response:
     """A GeoJSON FeatureCollection of grids (code, households, buildings)."""
     query = (
         select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked, func.ST_AsGeoJSON(Grid.geom, 6))
@@ -40,7 +40,7 @@ def streets(
     _: CurrentUser,
     session: SessionDep,
     bbox: str | None = BBOX,
-) -> dict[str, Any]:
+) -> Response:
     """Streets as GeoJSON (name, class, barrier): the backdrop of maps without base tiles."""
     query = select(Street.name, Street.street_class, Street.is_barrier, func.ST_AsGeoJSON(Street.geom, 6))
     if box := parse_bbox(bbox):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
@@ -109,7 +109,7 @@ def _tolerance(zoom: int | None) -> float:
 @router.get("/{plan_id}/grids")
 def plan_grids(
     plan_id: int, _: LeaderUser, session: SessionDep, bbox: str | None = BBOX, zoom: int | None = ZOOM
-) -> dict[str, Any]:
+) -> Response:
     """The grids of any plan version as GeoJSON (code, households, buildings, locked, metrics)."""
     geom = func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(Grid.geom, _tolerance(zoom)), 6)
     query = select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked, Grid.metrics, geom).where(
@@ -124,7 +124,7 @@ def plan_grids(
 @router.get("/{plan_id}/buildings")
 def plan_buildings(
     plan_id: int, _: LeaderUser, session: SessionDep, bbox: str | None = BBOX, zoom: int | None = ZOOM
-) -> dict[str, Any]:
+) -> Response:
     """Residential buildings with their grid in this plan, as GeoJSON; filter by bbox, simplify by zoom."""
     geom = func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(Building.geom, _tolerance(zoom)), 6)
     query = (
