@@ -67,6 +67,9 @@ def _gazetteer() -> Gazetteer:
         ("4", None, "中山路", "18", 116.4900),
         ("5", "首开广场", None, None, 116.4600),
         ("6", "首开广场", None, None, 116.4700),  # same name 850 m away: ambiguous
+        ("7", "北京市朝阳区烟草专卖局", None, None, 116.4500),
+        ("8", "朝阳区第一中心小学", None, None, 116.4400),
+        ("9", "朝阳区第二中心小学", None, None, 116.4300),
     ]
     frame = gpd.GeoDataFrame(
         {
@@ -89,6 +92,7 @@ def _gazetteer() -> Gazetteer:
         ("望京西圆319号楼", "1", "structured"),  # typo in the words, numbers agree
         ("融科忘京中心", "3", "fuzzy"),
         ("中山路十八号", "4", "exact"),
+        ("北京市朝杨区烟草专卖局", "7", "fuzzy"),  # the typo is in the admin prefix
     ],
 )
 def test_lookup_finds_the_building(query: str, building: str, level: str) -> None:
@@ -97,7 +101,9 @@ def test_lookup_finds_the_building(query: str, building: str, level: str) -> Non
     assert match.level == level
 
 
-@pytest.mark.parametrize("query", ["望京西园391号楼", "中山路81号", "不存在的地址", "首开广场", ""])
+@pytest.mark.parametrize(
+    "query", ["望京西园391号楼", "中山路81号", "不存在的地址", "首开广场", "", "朝阳区第三中心小学"]  # last: 2 equally close
+)
 def test_wrong_numbers_unknown_or_ambiguous_are_not_found(query: str) -> None:
     assert _gazetteer().lookup(query).entry is None
 

@@ -10,6 +10,7 @@ numbers differ from the query's is never taken, and an ambiguous answer is "not 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -73,13 +74,18 @@ class Gazetteer:
     def __init__(self, buildings: gpd.GeoDataFrame) -> None:
         points = buildings.geometry.representative_point().to_crs(4326)
         self._by_key: dict[str, list[Entry]] = defaultdict(list)
+        self._by_name: dict[str, list[Entry]] = defaultdict(list)  # whole names, admin prefix kept
         for (_, row), point in zip(buildings.iterrows(), points, strict=True):
             entry = Entry(str(row["building_id"]), str(row.get("name") or ""), float(point.x), float(point.y))
             for key in _keys(row):
                 if entry not in self._by_key[key]:
                     self._by_key[key].append(entry)
+            name = row.get("name")
+            if isinstance(name, str) and len(normalize(name)) >= 6 and not numbers(normalize(name)):
+                self._by_name[normalize(name)].append(entry)
         self._keys = list(self._by_key)
         self._numbers = [numbers(k) for k in self._keys]
+        self._names = list(self._by_name)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -101,17 +107,35 @@ class Gazetteer:
                 return self._answer(query, self._by_key[best[0]], "structured", float(best[1]))
         if not wanted:
             # A name without numbers: allow about one typo per six characters, never more.
-            distances = np.array([Levenshtein.distance(core, key) for key in self._keys])
-            i = int(np.argmin(distances)) if len(distances) else -1
-            if i >= 0 and not self._numbers[i] and distances[i] <= len(core) // 6:
-                score = 100.0 * (1 - distances[i] / max(len(core), 1))
-                return self._answer(query, self._by_key[self._keys[i]], "fuzzy", score)
+            found = _closest(core, self._keys, lambda i: not self._numbers[i])
+            if found is not None:
+                return self._answer(query, self._by_key[self._keys[found[0]]], "fuzzy", found[1])
+            # A typo can hide an admin prefix (江可省… for 江苏省…): compare whole names, prefixes kept.
+            whole = split_parts(normalize(query)).core
+            found = _closest(whole, self._names, lambda i: True) if whole != core and len(whole) >= 6 else None
+            if found is not None:
+                return self._answer(query, self._by_name[self._names[found[0]]], "fuzzy", found[1])
         return Match(query, None, "not_found", 0.0)
 
     def _answer(self, query: str, entries: list[Entry], level: str, score: float) -> Match:
         if len(entries) > 1 and _spread_m(entries) > SAME_PLACE_M:
             return Match(query, None, "ambiguous", score)
         return Match(query, entries[0], level, score)
+
+
+def _closest(text: str, keys: list[str], usable: Callable[[int], bool]) -> tuple[int, float] | None:
+    """The key within one edit per six characters of ``text``, if it is the only one that close."""
+    distances = np.array([Levenshtein.distance(text, key) for key in keys])
+    if not len(distances):
+        return None
+    order = np.argsort(distances, kind="stable")
+    best = int(order[0])
+    limit = len(text) // 6
+    if distances[best] > limit or not usable(best):
+        return None
+    if len(order) > 1 and distances[int(order[1])] == distances[best]:
+        return None  # two keys equally close: not sure, so not found
+    return best, 100.0 * (1 - float(distances[best]) / max(len(text), 1))
 
 
 def _spread_m(entries: list[Entry]) -> float:
