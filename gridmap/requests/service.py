@@ -260,7 +260,14 @@ def apply_action(
     if RULES[action].needs_reason and not command.reason:
         raise InvalidInput(f"{action.value} needs a reason")
     before = Status(req.status)
-    after = next_status(action, before, size=command.size, stars=command.stars, reopen_below=settings.reopen_below)
+    after = next_status(
+        action,
+        before,
+        size=command.size,
+        stars=command.stars,
+        reopen_below=settings.reopen_below,
+        dispatched=req.dispatched_at is not None,
+    )
     if action is Action.merge:
         target = get_request(session, command.duplicate_of) if command.duplicate_of else None
         if target is None or target.id == req.id or target.status in {Status.closed, Status.merged}:
@@ -281,6 +288,8 @@ def apply_action(
         req.accepted_at = now
     if action is Action.resolve:
         req.resolved_at = now
+    if action is Action.reject:
+        req.resolved_at = None
     if after is Status.closed:
         req.closed_at = now
     if after is Status.reopened:

@@ -1,6 +1,7 @@
 """The 五单 workflow as a table: which action moves a request from which status to which, and who may act.
 
 reported ─点单 take─▶ taken ─resolve─▶ resolved ─verify─▶ verified ─rate─▶ closed (or reopened on a low rating)
+                                      resolved ─reject (核查不通过)─▶ back to taken / accepted
     │                   │                  ▲
     └──── escalate ─────┴─▶ escalated ─分单 triage (small → taken, big → triaged)
                                              triaged/returned ─派单 dispatch─▶ dispatched ─接单 accept─▶ accepted
@@ -46,6 +47,7 @@ class Action(enum.StrEnum):
     return_ = "return"
     resolve = "resolve"
     verify = "verify"
+    reject = "reject"  # 核查不通过: back to whoever resolved it
     rate = "rate"
     close = "close"
     merge = "merge"
@@ -78,6 +80,7 @@ RULES: dict[Action, Rule] = {
         frozenset({S.taken, S.accepted}), S.resolved, frozenset({Role.grid_worker, Role.community, Role.department})
     ),
     Action.verify: Rule(frozenset({S.resolved}), S.verified, frozenset({Role.grid_worker, Role.community})),
+    Action.reject: Rule(frozenset({S.resolved}), S.taken, frozenset({Role.grid_worker, Role.community}), True),
     Action.rate: Rule(frozenset({S.verified}), S.closed, frozenset({Role.grid_worker, Role.community, Role.command})),
     Action.close: Rule(frozenset({S.verified}), S.closed, frozenset({Role.community, Role.command}), True),
     Action.merge: Rule(OPEN - {S.resolved, S.verified}, S.merged, frozenset({Role.grid_worker, Role.community}), True),
@@ -90,7 +93,13 @@ def allowed_actions(status: Status, role: Role) -> list[Action]:
 
 
 def next_status(
-    action: Action, status: Status, *, size: str | None = None, stars: int | None = None, reopen_below: int = 3
+    action: Action,
+    status: Status,
+    *,
+    size: str | None = None,
+    stars: int | None = None,
+    reopen_below: int = 3,
+    dispatched: bool = False,
 ) -> Status:
     """The status after ``action``; raises :class:`Conflict` when it does not apply."""
     rule = RULES[action]
@@ -101,6 +110,8 @@ def next_status(
         if size not in {"small", "big"}:
             raise InvalidInput("triage needs size: small (the grid handles it) or big (the 街道 dispatches it)")
         return Status.taken if size == "small" else Status.triaged
+    if action is Action.reject:  # a department's case goes back to the department, a grid's to the grid
+        return Status.accepted if dispatched else Status.taken
     if action is Action.rate:
         if stars is None or not 1 <= stars <= 5:
             raise InvalidInput("rate needs stars from 1 to 5")

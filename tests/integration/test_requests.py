@@ -133,6 +133,10 @@ def test_five_orders_through_every_role(client: TestClient, world: dict[str, Any
     do(client, rid, "sanitation", "accept")
     clock.now += timedelta(hours=5)
     do(client, rid, "sanitation", "resolve")
+    do(client, rid, "worker1", "reject", expect=422)  # a failed check needs a reason
+    back = do(client, rid, "worker1", "reject", reason="垃圾仍未清运")
+    assert back["status"] == "accepted" and back["resolved_at"] is None
+    do(client, rid, "sanitation", "resolve")
     do(client, rid, "worker1", "verify")
     token = client.app.state  # the rating token goes to the reporter only: read it from the database
     with world["engine"].connect() as conn:
@@ -148,7 +152,7 @@ def test_five_orders_through_every_role(client: TestClient, world: dict[str, Any
     trail = [(e["action"], e["actor"], e["to"]) for e in final["events"]]
     assert trail[0] == ("report", "worker1", "reported")
     assert ("return", "sanitation", "returned") in trail and ("rate", "public", "reopened") in trail
-    assert trail[-1] == ("rate", "worker1", "closed") and len(trail) == 15
+    assert trail[-1] == ("rate", "worker1", "closed") and len(trail) == 17
     assert final["events"][5]["reason"] == "不属于本所职责"
     assert not final["sla"]["respond"]["overdue"] and final["sla"]["respond"]["done_at"]
 

@@ -39,6 +39,13 @@ def test_small_cases_go_back_to_the_grid() -> None:
     assert next_status(Action.triage, Status.escalated, size="small") is Status.taken
 
 
+def test_a_failed_check_goes_back_to_whoever_resolved_it() -> None:
+    assert next_status(Action.reject, Status.resolved) is Status.taken
+    assert next_status(Action.reject, Status.resolved, dispatched=True) is Status.accepted
+    with pytest.raises(Conflict):
+        next_status(Action.reject, Status.verified)
+
+
 def test_wrong_transitions_say_what_applies() -> None:
     with pytest.raises(Conflict, match="cannot accept a request that is reported"):
         next_status(Action.accept, Status.reported)
