@@ -1,8 +1,9 @@
-"""The fast path of intake: a point inside the published grids stored in one SQL statement.
+"""Storing a report in one SQL statement: its grid, an open duplicate, the row, its audit events.
 
-Locating the grid, finding an open duplicate, inserting the request and its audit events and counting the
-report on the original happen in one round trip, so a busy intake holds no lock for longer than a statement.
-Anything else (addresses, points outside coverage) takes the general path in :mod:`gridmap.requests.service`.
+For a point the statement finds the published grid covering it; for a place already found another way (an
+address, a point snapped to the nearest grid) it takes that grid. Finding an open duplicate, inserting the request
+and its audit events and counting the report on the original happen in one round trip, so a busy intake holds
+no lock for longer than a statement.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import RequestCategory
+from gridmap.requests.locate import Located
 from gridmap.requests.schemas import NewRequest
 from gridmap.settings import RequestSettings
 
@@ -23,8 +25,10 @@ _INTAKE = text(
     """
 WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
 grid AS (
-  SELECT g.code, p.version FROM grids g JOIN grid_plans p ON p.id = g.plan_id, pt
-  WHERE p.status = 'published' AND ST_Covers(g.geom, pt.g) ORDER BY g.code LIMIT 1
+  SELECT CAST(:grid_code AS varchar) AS code, CAST(:plan_version AS integer) AS version WHERE :grid_code IS NOT NULL
+  UNION ALL
+  (SELECT g.code, p.version FROM grids g JOIN grid_plans p ON p.id = g.plan_id, pt
+   WHERE :grid_code IS NULL AND p.status = 'published' AND ST_Covers(g.geom, pt.g) ORDER BY g.code LIMIT 1)
 ),
 dup AS (
   SELECT r.id FROM requests r, pt
@@ -34,11 +38,12 @@ dup AS (
   ORDER BY r.created_at, r.id LIMIT 1
 ),
 ins AS (
-  INSERT INTO requests (category, description, status, grid_code, plan_version, address, match_level, department,
-    channel, simulated, reporter_name, reporter_phone, reporter_user_id, photos, duplicate_of, report_count,
+  INSERT INTO requests (category, description, status, grid_code, plan_version, address, match_level, building_id,
+    department, channel, simulated, reporter_name, reporter_phone, reporter_user_id, photos, duplicate_of, report_count,
     reopen_count, rating_token, idempotency_key, payload_hash, created_at, updated_at, geom)
   SELECT :category, :description, CASE WHEN dup.id IS NULL THEN 'reported' ELSE 'merged' END, grid.code,
-    grid.version, :address, 'point', :department, :channel, :simulated, :reporter_name, :reporter_phone,
+    grid.version, :address, :match_level, CAST(:building_id AS integer), :department, :channel, :simulated,
+    :reporter_name, :reporter_phone,
     CAST(:reporter_user_id AS integer), CAST(:photos AS json), dup.id, 1, 0, :rating_token, :key, :digest,
     :now, :now, pt.g
   FROM pt CROSS JOIN grid LEFT JOIN dup ON true
@@ -57,19 +62,16 @@ FROM ins WHERE duplicate_of IS NOT NULL
 RETURNING request_id
 """
 )
-_COVERED = text(
-    "SELECT EXISTS (SELECT 1 FROM grids g JOIN grid_plans p ON p.id = g.plan_id WHERE p.status = 'published' "
-    "AND ST_Covers(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)))"
-)
 
 
-def store_point(
+def store(
     session: Session,
     data: NewRequest,
     cat: RequestCategory,
     *,
     lon: float,
     lat: float,
+    place: Located | None = None,
     actor: tuple[int | None, str, str],
     channel: str,
     now: datetime,
@@ -78,13 +80,22 @@ def store_point(
     digest: str,
     simulated: bool = False,
 ) -> int | None:
-    """Store a report at a WGS84 point inside the grids; its id, or None (outside coverage or a key race)."""
+    """Store a report at a WGS84 point, in the grid of ``place`` or else the grid covering the point.
+
+    Returns its id, or None when no grid covers the point (``place`` not given) or a concurrent retry with the
+    same Idempotency-Key stored it first.
+    """
+    level = place.match_level if place else "point"
     radius = settings.duplicate_radius_m
     rows = session.execute(
         _INTAKE,
         {
             "lon": lon,
             "lat": lat,
+            "grid_code": place.grid_code if place else None,
+            "plan_version": place.plan_version if place else None,
+            "match_level": level,
+            "building_id": place.building_id if place else None,
             "radius": radius,
             "degrees": radius / 111_320 / max(math.cos(math.radians(lat)), 0.01),
             "category": cat.code,
@@ -105,7 +116,7 @@ def store_point(
             "actor_id": actor[0],
             "actor": actor[1],
             "actor_role": actor[2],
-            "event_data": json.dumps({"channel": channel, "match_level": "point"}),
+            "event_data": json.dumps({"channel": channel, "match_level": level}),
         },
     ).all()
     return int(rows[0][0]) if rows else None

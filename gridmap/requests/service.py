@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from functools import partial
 
-from geoalchemy2 import Geography
-from geoalchemy2.functions import ST_DWithin, ST_MakePoint, ST_SetSRID
-from geoalchemy2.shape import from_shape
-from shapely.geometry import Point
-from sqlalchemy import cast, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gridmap.requests.intake import store_point
+from gridmap.requests.intake import store
 from gridmap.requests.locate import locate
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.states import RESPONSES, RULES, Action, Status, next_status
@@ -53,14 +48,6 @@ def category(session: Session, code: str) -> RequestCategory:
     return found
 
 
-def _cos(lat: float) -> float:
-    return max(math.cos(math.radians(lat)), 0.01)
-
-
-def _point(lon: float, lat: float) -> object:
-    return ST_SetSRID(ST_MakePoint(lon, lat), 4326)
-
-
 def _event(
     session: Session, req: ServiceRequest, action: str, before: str | None, actor: Actor, now: datetime, **extra: object
 ) -> None:
@@ -81,31 +68,6 @@ def _event(
     )
 
 
-def _duplicate_of(
-    session: Session, cat: str, lon: float, lat: float, now: datetime, settings: RequestSettings
-) -> ServiceRequest | None:
-    if settings.duplicate_radius_m <= 0:
-        return None
-    since = now - timedelta(hours=settings.duplicate_window_hours)
-    return session.scalars(
-        select(ServiceRequest)
-        .where(
-            ServiceRequest.category == cat,
-            ServiceRequest.status.not_in([Status.closed.value, Status.merged.value]),
-            ServiceRequest.created_at >= since,
-            ServiceRequest.created_at <= now,
-            # A box in degrees (never smaller than the radius) lets the GiST index find candidates; then metres.
-            ST_DWithin(ServiceRequest.geom, _point(lon, lat), settings.duplicate_radius_m / 111_320 / _cos(lat)),
-            ST_DWithin(
-                cast(ServiceRequest.geom, Geography), cast(_point(lon, lat), Geography), settings.duplicate_radius_m
-            ),
-        )
-        .order_by(ServiceRequest.created_at, ServiceRequest.id)
-        .limit(1)
-        .with_for_update()
-    ).first()
-
-
 def submit(
     session: Session,
     data: NewRequest,
@@ -123,86 +85,51 @@ def submit(
     ``merged`` into it (the original's ``report_count`` goes up). Nothing is stored when the input is bad.
     """
     digest = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
-    if idempotency_key:
-        earlier = session.scalar(select(ServiceRequest).where(ServiceRequest.idempotency_key == idempotency_key))
-        if earlier is not None:
-            if earlier.payload_hash != digest:
-                raise Conflict("Idempotency-Key was already used with a different body; use a new key for a new report")
-            return earlier, False
-    cat = category(session, data.category)
-    if data.lon is not None and data.lat is not None:  # the common case: one statement
-        lon, lat = to_wgs84_lonlat(data.lon, data.lat, data.coord_sys)
-        made = store_point(
-            session,
-            data,
-            cat,
-            lon=lon,
-            lat=lat,
-            actor=(actor.user_id, actor.name, actor.role),
-            channel=channel,
-            now=now,
-            settings=settings,
-            key=idempotency_key,
-            digest=digest,
-            simulated=simulated,
-        )
-        if made is not None:
-            return get_request(session, made), True
-        if idempotency_key:  # a concurrent retry with the same key got there first
-            earlier = session.scalar(select(ServiceRequest).where(ServiceRequest.idempotency_key == idempotency_key))
-            if earlier is not None:
-                return earlier, False
-    place = locate(
-        session,
-        lon=data.lon,
-        lat=data.lat,
-        coord_sys=data.coord_sys,
-        address=data.address,
-        snap_outside_m=settings.snap_outside_m,
-    )
-    original = _duplicate_of(session, cat.code, place.lon, place.lat, now, settings)
-    req = ServiceRequest(
-        category=cat.code,
-        description=data.description,
-        status=Status.merged.value if original else Status.reported.value,
-        grid_code=place.grid_code,
-        plan_version=place.plan_version,
-        address=data.address,
-        match_level=place.match_level,
-        building_id=place.building_id,
-        department=cat.department,
-        channel=channel,
-        simulated=simulated,
-        reporter_name=data.reporter_name,
-        reporter_phone=data.reporter_phone,
-        reporter_user_id=actor.user_id,
-        photos=list(data.photos),
-        duplicate_of=original.id if original else None,
-        report_count=1,
-        reopen_count=0,
-        rating_token=secrets.token_urlsafe(24),
-        idempotency_key=idempotency_key,
-        payload_hash=digest,
-        created_at=now,
-        updated_at=now,
-        geom=from_shape(Point(place.lon, place.lat), srid=4326),
-    )
-    try:
-        with session.begin_nested():
-            session.add(req)
-            session.flush()
-    except IntegrityError:  # the same Idempotency-Key committed by a concurrent retry
-        earlier = session.scalar(select(ServiceRequest).where(ServiceRequest.idempotency_key == idempotency_key))
-        if earlier is None:
-            raise
+    earlier = _by_key(session, idempotency_key)
+    if earlier is not None:
+        if earlier.payload_hash != digest:
+            raise Conflict("Idempotency-Key was already used with a different body; use a new key for a new report")
         return earlier, False
-    _event(session, req, "report", None, actor, now, channel=channel, match_level=place.match_level)
-    if original is not None:
-        original.report_count += 1
-        original.updated_at = now
-        _event(session, req, "merge", None, Actor(None, "system", "system"), now, duplicate_of=original.id)
-    session.flush()
-    return req, True
+    cat = category(session, data.category)
+    save = partial(
+        store,
+        session,
+        data,
+        cat,
+        actor=(actor.user_id, actor.name, actor.role),
+        channel=channel,
+        now=now,
+        settings=settings,
+        key=idempotency_key,
+        digest=digest,
+        simulated=simulated,
+    )
+    made = None
+    if data.lon is not None and data.lat is not None:  # the common case: a point inside the grids
+        lon, lat = to_wgs84_lonlat(data.lon, data.lat, data.coord_sys)
+        made = save(lon=lon, lat=lat)
+    if made is None and _by_key(session, idempotency_key) is None:
+        place = locate(  # an address, or a point outside the grids (snapped to the nearest, or refused)
+            session,
+            lon=data.lon,
+            lat=data.lat,
+            coord_sys=data.coord_sys,
+            address=data.address,
+            snap_outside_m=settings.snap_outside_m,
+        )
+        made = save(lon=place.lon, lat=place.lat, place=place)
+    if made is None:  # a concurrent retry with the same Idempotency-Key stored it first
+        earlier = _by_key(session, idempotency_key)
+        if earlier is None:
+            raise Conflict("the report could not be stored; retry with the same Idempotency-Key")
+        return earlier, False
+    return get_request(session, made), True
+
+
+def _by_key(session: Session, key: str | None) -> ServiceRequest | None:
+    if key is None:
+        return None
+    return session.scalar(select(ServiceRequest).where(ServiceRequest.idempotency_key == key))
 
 
 def get_request(session: Session, request_id: int, *, lock: bool = False) -> ServiceRequest:
