@@ -49,12 +49,19 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def lonlat(req: ServiceRequest) -> tuple[float | None, float | None]:
+    """The WGS84 point of a request (None, None when it has none)."""
+    if req.geom is None:
+        return None, None
+    x0, y0, _, _ = to_shape(req.geom).bounds  # a point's bounds are its coordinates
+    return float(x0), float(y0)
+
+
 def describe(
     req: ServiceRequest, cat: RequestCategory, *, now: datetime, calendar: WorkCalendar, user: User | None
 ) -> dict[str, Any]:
     """A request as JSON for staff (``user``) or the public (``None``: reporter left out)."""
-    point = to_shape(req.geom) if req.geom is not None else None
-    x, y = (point.bounds[0], point.bounds[1]) if point is not None else (None, None)
+    x, y = lonlat(req)
     sla = sla_of(req, cat, now, calendar)
     out: dict[str, Any] = {
         "id": req.id,

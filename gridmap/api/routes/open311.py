@@ -23,6 +23,7 @@ from gridmap.errors import GridmapError, InvalidInput, TooManyRequests
 from gridmap.requests.schemas import NewRequest
 from gridmap.requests.service import PUBLIC, get_request, rate_public, submit
 from gridmap.requests.states import OPEN, Status
+from gridmap.requests.views import lonlat
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -139,9 +140,7 @@ def read(request_id: int, session: SessionDep) -> Any:
     except GridmapError as exc:
         return _error(status_for(exc), str(exc))
     cat = session.get_one(RequestCategory, req.category)
-    from geoalchemy2.shape import to_shape
-
-    point = to_shape(req.geom) if req.geom is not None else None
+    lon, lat = lonlat(req)
     return [
         {
             "service_request_id": str(req.id),
@@ -154,8 +153,8 @@ def read(request_id: int, session: SessionDep) -> Any:
             "requested_datetime": req.created_at.isoformat(),
             "updated_datetime": (req.updated_at or req.created_at).isoformat(),
             "address": req.address,
-            "lat": point.bounds[1] if point is not None else None,
-            "long": point.bounds[0] if point is not None else None,
+            "lat": lat,
+            "long": lon,
             "media_url": req.photos[0] if req.photos else None,
         }
     ]
