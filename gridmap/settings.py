@@ -75,11 +75,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="use this PostGIS instead of the embedded cluster")
     db_port: int = Field(54329, description="port of the embedded cluster on 127.0.0.1")
     db_name: str = "gridmap"
+    db_pool_size: int = Field(10, ge=1, description="database connections per server process")
     pg_bin: Path = Path("/usr/lib/postgresql/15/bin")
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str | None = None
     token_minutes: int = 12 * 60
+    user_cache_seconds: float = Field(30.0, ge=0, description="a signed-in user is re-read after this long (0: always)")
     tiles: str | None = Field(None, description="optional XYZ tile URL template for base maps")
     households: HouseholdSettings = HouseholdSettings()
     partition: PartitionSettings = PartitionSettings()

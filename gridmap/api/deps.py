@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gridmap.api.identity import UserDirectory
 from gridmap.auth.security import read_token
 from gridmap.db.models import Role, User
-from gridmap.db.session import session_scope
+from gridmap.db.session import make_sessionmaker, session_scope
 from gridmap.settings import Settings
 
 COOKIE = "gridmap_token"
@@ -26,10 +29,28 @@ async def get_settings(request: Request) -> Settings:  # async: no thread hop fo
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session per request, committed when the route returns without error."""
-    with session_scope(request.app.state.engine) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session per request, committed when the route returns without error.
+
+    The route uses it in a worker thread; committing and closing happen here on the event loop, so a finished
+    request gives its connection back without waiting for a free thread (which, under load, could be waiting for
+    that very connection).
+    """
+    session = make_sessionmaker(request.app.state.engine)()
+    try:
         yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+async def get_transactions(request: Request) -> Callable[[], AbstractContextManager[Session]]:
+    """Opens units of work: sessions committed on exit, for routes that run their work in one thread."""
+    engine = request.app.state.engine
+    return partial(session_scope, engine)
 
 
 async def get_now(request: Request) -> datetime:
@@ -41,18 +62,19 @@ async def get_now(request: Request) -> datetime:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 NowDep = Annotated[datetime, Depends(get_now)]
 SessionDep = Annotated[Session, Depends(get_session)]
+Transactions = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_transactions)]
 
 
-def get_current_user(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    bearer: Annotated[str | None, Depends(oauth2)],
+async def get_current_user(
+    request: Request, transactions: Transactions, bearer: Annotated[str | None, Depends(oauth2)]
 ) -> User:
-    """The user of the bearer token or, for web pages, of the HttpOnly cookie."""
+    """The user of the bearer token or, for web pages, of the HttpOnly cookie (cached, see ``identity``)."""
     token = bearer or request.cookies.get(COOKIE)
-    username = read_token(token, settings.effective_secret_key()) if token else None
-    user = session.scalar(select(User).where(User.username == username)) if username else None
+    username = read_token(token, request.app.state.secret_key) if token else None
+    user = None
+    if username:
+        users: UserDirectory = request.app.state.users
+        user = users.cached(username) or await run_in_threadpool(users.load, username, transactions)
     if user is None or not user.is_active:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
@@ -65,18 +87,22 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_role(*roles: Role) -> Callable[[User], User]:
+def _admit(user: User, allowed: set[Role]) -> User:
+    if user.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail=f"权限不足 / forbidden: needs role {names}, you are {user.role.value}",
+        )
+    return user
+
+
+def require_role(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency admitting only ``roles`` (admins are always admitted)."""
     allowed = {*roles, Role.admin}
 
-    def check(user: CurrentUser) -> User:
-        if user.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise HTTPException(
-                status_code=status.HTTP_403_FORBIDDEN,
-                detail=f"权限不足 / forbidden: needs role {names}, you are {user.role.value}",
-            )
-        return user
+    async def check(user: CurrentUser) -> User:
+        return _admit(user, allowed)
 
     return check
 
@@ -87,24 +113,21 @@ KpiUser = Annotated[User, Depends(require_role(Role.leader, Role.planner, Role.c
 AdminUser = Annotated[User, Depends(require_role())]
 
 
-def page_role(*roles: Role) -> Callable[..., User]:
+def page_role(*roles: Role) -> Callable[..., Awaitable[User]]:
     """Like :func:`require_role` for web pages: a visitor who is not signed in is sent to the login page."""
-    check = require_role(*roles)
+    allowed = {*roles, Role.admin}
 
-    def for_page(
-        request: Request,
-        session: SessionDep,
-        settings: SettingsDep,
-        bearer: Annotated[str | None, Depends(oauth2)],
+    async def for_page(
+        request: Request, transactions: Transactions, bearer: Annotated[str | None, Depends(oauth2)]
     ) -> User:
         try:
-            user = get_current_user(request, session, settings, bearer)
+            user = await get_current_user(request, transactions, bearer)
         except HTTPException as exc:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise HTTPException(
                 status_code=status.HTTP_303_SEE_OTHER, detail=exc.detail, headers={"Location": f"/login?next={target}"}
             ) from exc
-        return check(user)
+        return _admit(user, allowed)
 
     return for_page
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from gridmap import __version__
 from gridmap.api import errors
 from gridmap.api.deps import CurrentUser
+from gridmap.api.identity import UserDirectory
 from gridmap.api.routes import auth, buildings, grids, kpis, maps, open311, pages, plans, requests, stats
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
@@ -33,6 +34,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = engine is None
         app.state.engine = engine or make_engine(settings)
+        app.state.users = UserDirectory(ttl=settings.user_cache_seconds)
         yield
         if own:
             app.state.engine.dispose()
@@ -48,6 +50,7 @@ def create_app(
         openapi_url=None,
     )
     app.state.settings = settings
+    app.state.secret_key = settings.effective_secret_key()
     app.state.clock = clock or (lambda: datetime.now(UTC))
     app.state.limiter = MovingWindowRateLimiter(MemoryStorage())
     errors.install(app)

@@ -14,11 +14,13 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -207,6 +209,15 @@ class ServiceRequest(Base):
     """A reported problem; ``grid_code`` is the grid at report time and is kept when plans change."""
 
     __tablename__ = "requests"
+    # The duplicate check at intake looks only at open requests near a new report (migration 0004).
+    __table_args__ = (
+        Index(
+            "ix_requests_open_geom",
+            "geom",
+            postgresql_using="gist",
+            postgresql_where=text("status NOT IN ('closed', 'merged')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     category: Mapped[str] = mapped_column(ForeignKey("request_categories.code"), index=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +25,27 @@ DEFAULTS: list[tuple[str, str, str, str, int, int, int, bool, bool]] = [
     ("noise", "噪声扰民", "Noise nuisance", "生态环境分局", 30, 60, 72 * H, False, False),
     ("broken_facility", "设施损坏", "Damaged public facilities", "市政设施所", 30, 4 * H, 40 * H, True, False),
 ]
+
+
+_CACHE: TTLCache[tuple[str, str], RequestCategory] = TTLCache(maxsize=1024, ttl=30)
+_LOCK = threading.Lock()
+
+
+def cached_category(session: Session, code: str) -> RequestCategory | None:
+    """A category read at most every 30 s per database (an edit shows within that time); None if unknown.
+
+    Every report needs its category's department and time limits; reading the table each time cost intake a
+    quarter of its work. The rows returned are shared between requests and only read.
+    """
+    key = (session.get_bind().engine.url.render_as_string(), code)
+    with _LOCK:
+        found = _CACHE.get(key)
+    if found is None:
+        found = session.get(RequestCategory, code)
+        if found is not None:
+            with _LOCK:
+                _CACHE[key] = found
+    return found
 
 
 def ensure_categories(*, session: Session) -> int:

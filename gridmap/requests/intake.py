@@ -3,29 +3,60 @@
 For a point the statement finds the published grid covering it; for a place already found another way (an
 address, a point snapped to the nearest grid) it takes that grid. Finding an open duplicate, inserting the request
 and its audit events and counting the report on the original happen in one round trip, so a busy intake holds
-no lock for longer than a statement.
+no lock for longer than a statement. The statement is prepared once per database connection (planning it took
+longer than running it) and returns the stored row, which is loaded as the ORM object without a second query.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from gridmap.db.models import RequestCategory
+from gridmap.db.models import RequestCategory, ServiceRequest
 from gridmap.requests.locate import Located
 from gridmap.requests.schemas import NewRequest
 from gridmap.settings import RequestSettings
 
-_INTAKE = text(
-    """
+# Parameter types of the prepared statement, in order; the SQL names them :name.
+_PARAMS = {
+    "lon": "float8",
+    "lat": "float8",
+    "grid_code": "varchar",
+    "plan_version": "integer",
+    "match_level": "varchar",
+    "building_id": "integer",
+    "radius": "float8",
+    "degrees": "float8",
+    "category": "varchar",
+    "since": "timestamptz",
+    "now": "timestamptz",
+    "description": "text",
+    "address": "varchar",
+    "department": "varchar",
+    "channel": "varchar",
+    "simulated": "boolean",
+    "reporter_name": "varchar",
+    "reporter_phone": "varchar",
+    "reporter_user_id": "integer",
+    "photos": "json",
+    "rating_token": "varchar",
+    "key": "varchar",
+    "digest": "varchar",
+    "actor_id": "integer",
+    "actor": "varchar",
+    "actor_role": "varchar",
+    "event_data": "json",
+}
+_SQL = """
 WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g),
 grid AS (
-  SELECT CAST(:grid_code AS varchar) AS code, CAST(:plan_version AS integer) AS version WHERE :grid_code IS NOT NULL
+  SELECT :grid_code AS code, :plan_version AS version WHERE :grid_code IS NOT NULL
   UNION ALL
   (SELECT g.code, p.version FROM grids g JOIN grid_plans p ON p.id = g.plan_id, pt
    WHERE :grid_code IS NULL AND p.status = 'published' AND ST_Covers(g.geom, pt.g) ORDER BY g.code LIMIT 1)
@@ -42,26 +73,38 @@ ins AS (
     department, channel, simulated, reporter_name, reporter_phone, reporter_user_id, photos, duplicate_of, report_count,
     reopen_count, rating_token, idempotency_key, payload_hash, created_at, updated_at, geom)
   SELECT :category, :description, CASE WHEN dup.id IS NULL THEN 'reported' ELSE 'merged' END, grid.code,
-    grid.version, :address, :match_level, CAST(:building_id AS integer), :department, :channel, :simulated,
-    :reporter_name, :reporter_phone,
-    CAST(:reporter_user_id AS integer), CAST(:photos AS json), dup.id, 1, 0, :rating_token, :key, :digest,
+    grid.version, :address, :match_level, :building_id, :department, :channel, :simulated,
+    :reporter_name, :reporter_phone, :reporter_user_id, :photos, dup.id, 1, 0, :rating_token, :key, :digest,
     :now, :now, pt.g
   FROM pt CROSS JOIN grid LEFT JOIN dup ON true
   ON CONFLICT (idempotency_key) DO NOTHING
-  RETURNING id, status, duplicate_of
+  RETURNING *
 ),
 counted AS (UPDATE requests SET report_count = report_count + 1, updated_at = :now
-            WHERE id = (SELECT duplicate_of FROM ins))
-INSERT INTO request_events (request_id, at, action, from_status, to_status, actor_id, actor, actor_role, data)
-SELECT id, :now, 'report', NULL::varchar, status, CAST(:actor_id AS integer), :actor, :actor_role,
-       CAST(:event_data AS json) FROM ins
-UNION ALL
-SELECT id, :now, 'merge', NULL::varchar, status, NULL::integer, 'system', 'system',
-       json_build_object('duplicate_of', duplicate_of)
-FROM ins WHERE duplicate_of IS NOT NULL
-RETURNING request_id
-"""
+            WHERE id = (SELECT duplicate_of FROM ins)),
+audit AS (
+  INSERT INTO request_events (request_id, at, action, from_status, to_status, actor_id, actor, actor_role, data)
+  SELECT id, :now, 'report', NULL::varchar, status, :actor_id, :actor, :actor_role, :event_data FROM ins
+  UNION ALL
+  SELECT id, :now, 'merge', NULL::varchar, status, NULL::integer, 'system', 'system',
+         json_build_object('duplicate_of', duplicate_of)
+  FROM ins WHERE duplicate_of IS NOT NULL
 )
+SELECT * FROM ins
+"""
+_NAME = "gridmap_intake_v1"
+_PREPARE = f"PREPARE {_NAME} ({', '.join(_PARAMS.values())}) AS " + re.sub(
+    r"(?<![:\w]):(\w+)", lambda m: f"${list(_PARAMS).index(m.group(1)) + 1}", _SQL
+)
+_EXECUTE = text(f"EXECUTE {_NAME} ({', '.join(':' + name for name in _PARAMS)})")
+
+
+def _prepared(session: Session) -> None:
+    """Prepare the intake statement on this session's connection, once per connection."""
+    conn = session.connection()
+    if not conn.info.get(_NAME):
+        conn.exec_driver_sql(_PREPARE.replace("%", "%%"))
+        conn.info[_NAME] = True
 
 
 def store(
@@ -79,16 +122,18 @@ def store(
     key: str | None,
     digest: str,
     simulated: bool = False,
-) -> int | None:
+) -> ServiceRequest | None:
     """Store a report at a WGS84 point, in the grid of ``place`` or else the grid covering the point.
 
-    Returns its id, or None when no grid covers the point (``place`` not given) or a concurrent retry with the
-    same Idempotency-Key stored it first.
+    Returns the stored request, or None when no grid covers the point (``place`` not given) or the same
+    Idempotency-Key was used before.
     """
     level = place.match_level if place else "point"
     radius = settings.duplicate_radius_m
-    rows = session.execute(
-        _INTAKE,
+    _prepared(session)
+    query = select(ServiceRequest).from_statement(_EXECUTE)
+    return session.scalars(
+        query,
         {
             "lon": lon,
             "lat": lat,
@@ -118,5 +163,4 @@ def store(
             "actor_role": actor[2],
             "event_data": json.dumps({"channel": channel, "match_level": level}),
         },
-    ).all()
-    return int(rows[0][0]) if rows else None
+    ).one_or_none()

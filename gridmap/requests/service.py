@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridmap.requests.categories import cached_category
 from gridmap.requests.intake import store
 from gridmap.requests.locate import locate
 from gridmap.requests.schemas import ActionIn, NewRequest
@@ -41,7 +42,7 @@ PUBLIC = Actor(None, "public", "public")
 
 def category(session: Session, code: str) -> RequestCategory:
     """An active category; :class:`InvalidInput` listing the valid codes otherwise."""
-    found = session.get(RequestCategory, code)
+    found = cached_category(session, code)
     if found is None or not found.active:
         codes = ", ".join(session.scalars(select(RequestCategory.code).where(RequestCategory.active)).all())
         raise InvalidInput(f"unknown category {code!r}; use one of: {codes}")
@@ -85,11 +86,6 @@ def submit(
     ``merged`` into it (the original's ``report_count`` goes up). Nothing is stored when the input is bad.
     """
     digest = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
-    earlier = _by_key(session, idempotency_key)
-    if earlier is not None:
-        if earlier.payload_hash != digest:
-            raise Conflict("Idempotency-Key was already used with a different body; use a new key for a new report")
-        return earlier, False
     cat = category(session, data.category)
     save = partial(
         store,
@@ -108,7 +104,7 @@ def submit(
     if data.lon is not None and data.lat is not None:  # the common case: a point inside the grids
         lon, lat = to_wgs84_lonlat(data.lon, data.lat, data.coord_sys)
         made = save(lon=lon, lat=lat)
-    if made is None and _by_key(session, idempotency_key) is None:
+    if made is None and (earlier := _by_key(session, idempotency_key)) is None:
         place = locate(  # an address, or a point outside the grids (snapped to the nearest, or refused)
             session,
             lon=data.lon,
@@ -118,12 +114,14 @@ def submit(
             snap_outside_m=settings.snap_outside_m,
         )
         made = save(lon=place.lon, lat=place.lat, place=place)
-    if made is None:  # a concurrent retry with the same Idempotency-Key stored it first
-        earlier = _by_key(session, idempotency_key)
+        earlier = _by_key(session, idempotency_key) if made is None else None  # a concurrent retry stored it first
+    if made is None:
         if earlier is None:
             raise Conflict("the report could not be stored; retry with the same Idempotency-Key")
+        if earlier.payload_hash != digest:
+            raise Conflict("Idempotency-Key was already used with a different body; use a new key for a new report")
         return earlier, False
-    return get_request(session, made), True
+    return made, True
 
 
 def _by_key(session: Session, key: str | None) -> ServiceRequest | None:

@@ -1,11 +1,12 @@
 from collections.abc import Iterator
+from contextlib import nullcontext
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gridmap.api.deps import get_session
+from gridmap.api.deps import get_session, get_transactions
 from gridmap.api.main import create_app
 from gridmap.auth.service import create_user
 from gridmap.db.models import Role
@@ -32,6 +33,7 @@ def client(session: Session, settings: Settings, engine: Engine) -> Iterator[Tes
         )
     app = create_app(settings, engine=engine)
     app.dependency_overrides[get_session] = lambda: session
+    app.dependency_overrides[get_transactions] = lambda: lambda: nullcontext(session)
     with TestClient(app) as c:
         yield c
 

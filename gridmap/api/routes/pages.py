@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from gridmap.api.deps import COOKIE, PageKpi, PagePlanner, SessionDep, SettingsDep, get_current_user
+from gridmap.api.deps import COOKIE, PageKpi, PagePlanner, Transactions, get_current_user
 
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
 router = APIRouter(include_in_schema=False)
@@ -20,13 +20,13 @@ def login_page() -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse, response_model=None)
-def home(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse | RedirectResponse:
+async def home(request: Request, transactions: Transactions) -> HTMLResponse | RedirectResponse:
     """The home page, or the login page when not signed in."""
     token = request.cookies.get(COOKIE)
     if not token:
         return RedirectResponse("/login")
     try:
-        get_current_user(request, session, settings, None)
+        await get_current_user(request, transactions, None)
     except HTTPException:
         return RedirectResponse("/login")
     return HTMLResponse((FRONTEND / "index.html").read_text(encoding="utf-8"))

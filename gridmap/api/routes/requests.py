@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
-from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep
+from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, Transactions
 from gridmap.db.models import RequestCategory, ServiceRequest
+from gridmap.requests.categories import cached_category
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.service import Actor, act, check_scope, get_request, submit
 from gridmap.requests.sla import WorkCalendar
@@ -40,29 +42,39 @@ def categories(_: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.post("/api/requests", status_code=status.HTTP_201_CREATED)
-def report(
+async def report(
     body: NewRequest,
     user: CurrentUser,
-    session: SessionDep,
+    transactions: Transactions,
     settings: SettingsDep,
     now: NowDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    """Report a problem at a point or an address; a retry with the same Idempotency-Key returns the first result."""
-    req, created = submit(
-        session,
-        body,
-        actor=Actor.of(user),
-        channel="staff",
-        now=now,
-        settings=settings.requests,
-        idempotency_key=idempotency_key,
-    )
+    """Report a problem at a point or an address; a retry with the same Idempotency-Key returns the first result.
+
+    The report is stored and committed in one worker thread, so no transaction waits for a thread under load.
+    """
+
+    def store_report() -> tuple[dict[str, Any], bool]:
+        with transactions() as session:
+            req, created = submit(
+                session,
+                body,
+                actor=Actor.of(user),
+                channel="staff",
+                now=now,
+                settings=settings.requests,
+                idempotency_key=idempotency_key,
+            )
+            cat = cached_category(session, req.category) or session.get_one(RequestCategory, req.category)
+            calendar = WorkCalendar(settings.requests.calendar)
+            return describe(req, cat, now=now, calendar=calendar, user=user), created
+
+    out, created = await run_in_threadpool(store_report)
     if not created:
         response.status_code = status.HTTP_200_OK
-    cat = session.get_one(RequestCategory, req.category)
-    return describe(req, cat, now=now, calendar=WorkCalendar(settings.requests.calendar), user=user)
+    return out
 
 
 @router.get("/api/requests")

@@ -1,0 +1,40 @@
+"""Who is calling: the user named by a bearer token or cookie, kept for a short while in process memory.
+
+Reading the user once per request would cost every call a database round trip and a worker thread. Users are
+cached for ``user_cache_seconds`` (default 30 s) as detached rows: a disabled account or a changed role takes
+effect within that time. Routes only read these rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from cachetools import TTLCache
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridmap.db.models import User
+
+
+class UserDirectory:
+    """Users by name, read from the database at most once per ``ttl`` seconds each."""
+
+    def __init__(self, *, ttl: float, maxsize: int = 10_000) -> None:
+        self._cache: TTLCache[str, User] = TTLCache(maxsize=maxsize, ttl=ttl) if ttl > 0 else TTLCache(1, 0.0)
+        self._lock = threading.Lock()
+
+    def cached(self, username: str) -> User | None:
+        """The cached user, if read within the TTL (no I/O: safe on the event loop)."""
+        with self._lock:
+            return self._cache.get(username)
+
+    def load(self, username: str, transactions: Callable[[], AbstractContextManager[Session]]) -> User | None:
+        """Read a user from the database (blocking: call from a worker thread) and cache it."""
+        with transactions() as session:
+            user = session.scalar(select(User).where(User.username == username))
+        if user is not None:
+            with self._lock:
+                self._cache[username] = user
+        return user
