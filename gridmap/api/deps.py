@@ -14,7 +14,6 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from gridmap.api.identity import UserDirectory
-from gridmap.auth.security import read_token
 from gridmap.db.models import Role, User
 from gridmap.db.session import make_sessionmaker, session_scope
 from gridmap.settings import Settings
@@ -70,10 +69,10 @@ async def get_current_user(
 ) -> User:
     """The user of the bearer token or, for web pages, of the HttpOnly cookie (cached, see ``identity``)."""
     token = bearer or request.cookies.get(COOKIE)
-    username = read_token(token, request.app.state.secret_key) if token else None
+    users: UserDirectory = request.app.state.users
+    username = users.username(token) if token else None
     user = None
     if username:
-        users: UserDirectory = request.app.state.users
         user = users.cached(username) or await run_in_threadpool(users.load, username, transactions)
     if user is None or not user.is_active:
         raise HTTPException(

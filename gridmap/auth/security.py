@@ -32,11 +32,11 @@ def create_token(*, subject: str, role: str, secret: str, minutes: int) -> str:
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def read_token(token: str, secret: str) -> str | None:
-    """The subject of a valid, unexpired token, else None."""
+def read_token(token: str, secret: str) -> tuple[str, float] | None:
+    """The subject and expiry (POSIX seconds) of a valid, unexpired token, else None."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM])
     except jwt.PyJWTError:
         return None
-    subject = claims.get("sub")
-    return subject if isinstance(subject, str) else None
+    subject, expires = claims.get("sub"), claims.get("exp")
+    return (subject, float(expires)) if isinstance(subject, str) and isinstance(expires, int | float) else None

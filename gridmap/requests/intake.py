@@ -15,10 +15,11 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from geoalchemy2 import WKBElement
+from sqlalchemy import Connection, RowMapping, text
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from gridmap.db.models import RequestCategory, ServiceRequest
+from gridmap.db.models import SRID, RequestCategory, ServiceRequest
 from gridmap.requests.locate import Located
 from gridmap.requests.schemas import NewRequest
 from gridmap.settings import RequestSettings
@@ -99,12 +100,22 @@ _PREPARE = f"PREPARE {_NAME} ({', '.join(_PARAMS.values())}) AS " + re.sub(
 _EXECUTE = text(f"EXECUTE {_NAME} ({', '.join(':' + name for name in _PARAMS)})")
 
 
-def _prepared(session: Session) -> None:
-    """Prepare the intake statement on this session's connection, once per connection."""
+def _prepared(session: Session) -> Connection:
+    """The session's connection, with the intake statement prepared on it (once per connection)."""
     conn = session.connection()
     if not conn.info.get(_NAME):
         conn.exec_driver_sql(_PREPARE.replace("%", "%%"))
         conn.info[_NAME] = True
+    return conn
+
+
+def _persistent(session: Session, row: RowMapping) -> ServiceRequest:
+    """The stored row as a request in ``session``, as if loaded (the ORM's own loading cost more than the insert)."""
+    req = ServiceRequest(**{k: v for k, v in row.items() if k != "geom"})
+    req.geom = WKBElement(row["geom"], srid=SRID, extended=True)
+    make_transient_to_detached(req)
+    session.add(req)
+    return req
 
 
 def store(
@@ -130,37 +141,41 @@ def store(
     """
     level = place.match_level if place else "point"
     radius = settings.duplicate_radius_m
-    _prepared(session)
-    query = select(ServiceRequest).from_statement(_EXECUTE)
-    return session.scalars(
-        query,
-        {
-            "lon": lon,
-            "lat": lat,
-            "grid_code": place.grid_code if place else None,
-            "plan_version": place.plan_version if place else None,
-            "match_level": level,
-            "building_id": place.building_id if place else None,
-            "radius": radius,
-            "degrees": radius / 111_320 / max(math.cos(math.radians(lat)), 0.01),
-            "category": cat.code,
-            "since": now - timedelta(hours=settings.duplicate_window_hours),
-            "now": now,
-            "description": data.description,
-            "address": data.address,
-            "department": cat.department,
-            "channel": channel,
-            "simulated": simulated,
-            "reporter_name": data.reporter_name,
-            "reporter_phone": data.reporter_phone,
-            "reporter_user_id": actor[0],
-            "photos": json.dumps(list(data.photos)),
-            "rating_token": secrets.token_urlsafe(24),
-            "key": key,
-            "digest": digest,
-            "actor_id": actor[0],
-            "actor": actor[1],
-            "actor_role": actor[2],
-            "event_data": json.dumps({"channel": channel, "match_level": level}),
-        },
-    ).one_or_none()
+    row = (
+        _prepared(session)
+        .execute(
+            _EXECUTE,
+            {
+                "lon": lon,
+                "lat": lat,
+                "grid_code": place.grid_code if place else None,
+                "plan_version": place.plan_version if place else None,
+                "match_level": level,
+                "building_id": place.building_id if place else None,
+                "radius": radius,
+                "degrees": radius / 111_320 / max(math.cos(math.radians(lat)), 0.01),
+                "category": cat.code,
+                "since": now - timedelta(hours=settings.duplicate_window_hours),
+                "now": now,
+                "description": data.description,
+                "address": data.address,
+                "department": cat.department,
+                "channel": channel,
+                "simulated": simulated,
+                "reporter_name": data.reporter_name,
+                "reporter_phone": data.reporter_phone,
+                "reporter_user_id": actor[0],
+                "photos": json.dumps(list(data.photos)),
+                "rating_token": secrets.token_urlsafe(24),
+                "key": key,
+                "digest": digest,
+                "actor_id": actor[0],
+                "actor": actor[1],
+                "actor_role": actor[2],
+                "event_data": json.dumps({"channel": channel, "match_level": level}),
+            },
+        )
+        .mappings()
+        .one_or_none()
+    )
+    return _persistent(session, row) if row is not None else None
