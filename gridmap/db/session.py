@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from gridmap.db.cluster import LocalCluster
@@ -60,15 +60,19 @@ def ping_when_idle(engine: Engine, seconds: float) -> None:
             raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Session factory bound to ``engine``."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def new_session(engine: Engine) -> Session:
+    """A session on ``engine`` whose objects stay readable after commit.
+
+    A plain ``Session``: a ``sessionmaker`` made per call would build a new Session subclass, and its event
+    plumbing, every time (a tenth of a report's CPU).
+    """
+    return Session(bind=engine, expire_on_commit=False)
 
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session committed on success and rolled back on any error."""
-    session = make_sessionmaker(engine)()
+    session = new_session(engine)
     try:
         yield session
         session.commit()

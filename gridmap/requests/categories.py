@@ -37,15 +37,20 @@ def cached_category(session: Session, code: str) -> RequestCategory | None:
     Every report needs its category's department and time limits; reading the table each time cost intake a
     quarter of its work. The rows returned are shared between requests and only read.
     """
-    key = (session.get_bind().engine.url.render_as_string(), code)
-    with _LOCK:
-        found = _CACHE.get(key)
+    key = (str(session.get_bind().engine.url), code)
+    found = known_category(key[0], code)
     if found is None:
         found = session.get(RequestCategory, code)
         if found is not None:
             with _LOCK:
                 _CACHE[key] = found
     return found
+
+
+def known_category(database: str, code: str) -> RequestCategory | None:
+    """The cached category of ``database`` (its URL, password hidden), without reading the table."""
+    with _LOCK:
+        return _CACHE.get((database, code))
 
 
 def ensure_categories(*, session: Session) -> int:

@@ -13,10 +13,12 @@ import json
 import math
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from geoalchemy2 import WKBElement
-from sqlalchemy import Connection, RowMapping, text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridmap.db.models import SRID, RequestCategory, ServiceRequest
@@ -93,10 +95,11 @@ audit AS (
 )
 SELECT * FROM ins
 """
-_NAME = "gridmap_intake_v1"
-_PREPARE = f"PREPARE {_NAME} ({', '.join(_PARAMS.values())}) AS " + re.sub(
-    r"(?<![:\w]):(\w+)", lambda m: f"${list(_PARAMS).index(m.group(1)) + 1}", _SQL
-)
+_NAMES = list(_PARAMS)
+# $1::float8 ... : the statement with typed positional parameters, for PREPARE and for asyncpg.
+POSITIONAL_SQL = re.sub(r"(?<![:\w]):(\w+)", lambda m: f"${_NAMES.index(m.group(1)) + 1}::{_PARAMS[m.group(1)]}", _SQL)
+_NAME = "gridmap_intake_v2"
+_PREPARE = f"PREPARE {_NAME} AS {POSITIONAL_SQL}"
 _EXECUTE = text(f"EXECUTE {_NAME} ({', '.join(':' + name for name in _PARAMS)})")
 
 
@@ -109,17 +112,23 @@ def _prepared(session: Session) -> Connection:
     return conn
 
 
-def _persistent(session: Session, row: RowMapping) -> ServiceRequest:
+def from_row(row: Mapping[str, Any]) -> ServiceRequest:
+    """A stored row as a (transient) request object."""
+    values = {k: v for k, v in row.items() if k != "geom"}
+    if isinstance(values.get("photos"), str):  # asyncpg hands json over as text
+        values["photos"] = json.loads(values["photos"])
+    return ServiceRequest(**values, geom=WKBElement(row["geom"], srid=SRID, extended=True))
+
+
+def _persistent(session: Session, row: Mapping[str, Any]) -> ServiceRequest:
     """The stored row as a request in ``session``, as if loaded (the ORM's own loading cost more than the insert)."""
-    req = ServiceRequest(**{k: v for k, v in row.items() if k != "geom"})
-    req.geom = WKBElement(row["geom"], srid=SRID, extended=True)
+    req = from_row(row)
     make_transient_to_detached(req)
     session.add(req)
     return req
 
 
-def store(
-    session: Session,
+def intake_values(
     data: NewRequest,
     cat: RequestCategory,
     *,
@@ -133,49 +142,46 @@ def store(
     key: str | None,
     digest: str,
     simulated: bool = False,
-) -> ServiceRequest | None:
-    """Store a report at a WGS84 point, in the grid of ``place`` or else the grid covering the point.
-
-    Returns the stored request, or None when no grid covers the point (``place`` not given) or the same
-    Idempotency-Key was used before.
-    """
+) -> dict[str, Any]:
+    """The intake statement's parameters, in order."""
     level = place.match_level if place else "point"
     radius = settings.duplicate_radius_m
-    row = (
-        _prepared(session)
-        .execute(
-            _EXECUTE,
-            {
-                "lon": lon,
-                "lat": lat,
-                "grid_code": place.grid_code if place else None,
-                "plan_version": place.plan_version if place else None,
-                "match_level": level,
-                "building_id": place.building_id if place else None,
-                "radius": radius,
-                "degrees": radius / 111_320 / max(math.cos(math.radians(lat)), 0.01),
-                "category": cat.code,
-                "since": now - timedelta(hours=settings.duplicate_window_hours),
-                "now": now,
-                "description": data.description,
-                "address": data.address,
-                "department": cat.department,
-                "channel": channel,
-                "simulated": simulated,
-                "reporter_name": data.reporter_name,
-                "reporter_phone": data.reporter_phone,
-                "reporter_user_id": actor[0],
-                "photos": json.dumps(list(data.photos)),
-                "rating_token": secrets.token_urlsafe(24),
-                "key": key,
-                "digest": digest,
-                "actor_id": actor[0],
-                "actor": actor[1],
-                "actor_role": actor[2],
-                "event_data": json.dumps({"channel": channel, "match_level": level}),
-            },
-        )
-        .mappings()
-        .one_or_none()
-    )
-    return _persistent(session, row) if row is not None else None
+    return {
+        "lon": lon,
+        "lat": lat,
+        "grid_code": place.grid_code if place else None,
+        "plan_version": place.plan_version if place else None,
+        "match_level": level,
+        "building_id": place.building_id if place else None,
+        "radius": radius,
+        "degrees": radius / 111_320 / max(math.cos(math.radians(lat)), 0.01),
+        "category": cat.code,
+        "since": now - timedelta(hours=settings.duplicate_window_hours),
+        "now": now,
+        "description": data.description,
+        "address": data.address,
+        "department": cat.department,
+        "channel": channel,
+        "simulated": simulated,
+        "reporter_name": data.reporter_name,
+        "reporter_phone": data.reporter_phone,
+        "reporter_user_id": actor[0],
+        "photos": json.dumps(list(data.photos)),
+        "rating_token": secrets.token_urlsafe(24),
+        "key": key,
+        "digest": digest,
+        "actor_id": actor[0],
+        "actor": actor[1],
+        "actor_role": actor[2],
+        "event_data": json.dumps({"channel": channel, "match_level": level}),
+    }
+
+
+def store(session: Session, values: dict[str, Any]) -> ServiceRequest | None:
+    """Store a report with :func:`intake_values` (in the grid of its place, or else the grid covering its point).
+
+    Returns the stored request, or None when no grid covers the point (no place given) or the same
+    Idempotency-Key was used before.
+    """
+    row = _prepared(session).execute(_EXECUTE, values).mappings().one_or_none()
+    return _persistent(session, dict(row)) if row is not None else None

@@ -15,7 +15,7 @@ from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.requests.categories import cached_category
-from gridmap.requests.intake import store
+from gridmap.requests.intake import intake_values, store
 from gridmap.requests.locate import locate
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.states import RESPONSES, RULES, Action, Status, next_status
@@ -69,6 +69,11 @@ def _event(
     )
 
 
+def digest_of(data: NewRequest) -> str:
+    """The body's fingerprint, kept with an Idempotency-Key to tell a retry from a different report."""
+    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+
+
 def submit(
     session: Session,
     data: NewRequest,
@@ -85,11 +90,10 @@ def submit(
     A report of the same category within the duplicate radius and window of an open request is stored as
     ``merged`` into it (the original's ``report_count`` goes up). Nothing is stored when the input is bad.
     """
-    digest = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+    digest = digest_of(data)
     cat = category(session, data.category)
-    save = partial(
-        store,
-        session,
+    values = partial(
+        intake_values,
         data,
         cat,
         actor=(actor.user_id, actor.name, actor.role),
@@ -103,7 +107,7 @@ def submit(
     made = None
     if data.lon is not None and data.lat is not None:  # the common case: a point inside the grids
         lon, lat = to_wgs84_lonlat(data.lon, data.lat, data.coord_sys)
-        made = save(lon=lon, lat=lat)
+        made = store(session, values(lon=lon, lat=lat))
     if made is None and (earlier := _by_key(session, idempotency_key)) is None:
         place = locate(  # an address, or a point outside the grids (snapped to the nearest, or refused)
             session,
@@ -113,7 +117,7 @@ def submit(
             address=data.address,
             snap_outside_m=settings.snap_outside_m,
         )
-        made = save(lon=place.lon, lat=place.lat, place=place)
+        made = store(session, values(lon=place.lon, lat=place.lat, place=place))
         earlier = _by_key(session, idempotency_key) if made is None else None  # a concurrent retry stored it first
     if made is None:
         if earlier is None:

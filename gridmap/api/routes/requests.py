@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 
 from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, Transactions
 from gridmap.db.models import RequestCategory, ServiceRequest
-from gridmap.requests.categories import cached_category
+from gridmap.requests.categories import cached_category, known_category
+from gridmap.requests.fast_intake import submit_point
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.service import Actor, act, check_scope, get_request, submit
 from gridmap.requests.sla import WorkCalendar
@@ -44,6 +45,7 @@ def categories(_: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
 @router.post("/api/requests", status_code=status.HTTP_201_CREATED)
 async def report(
     body: NewRequest,
+    request: Request,
     user: CurrentUser,
     transactions: Transactions,
     settings: SettingsDep,
@@ -53,8 +55,24 @@ async def report(
 ) -> dict[str, Any]:
     """Report a problem at a point or an address; a retry with the same Idempotency-Key returns the first result.
 
-    The report is stored and committed in one worker thread, so no transaction waits for a thread under load.
+    A point report is stored on the event loop (``fast_intake``); the rest in one worker thread that commits
+    before it returns, so no transaction waits for a thread under load.
     """
+    calendar = WorkCalendar(settings.requests.calendar)
+    cat = known_category(str(request.app.state.engine.url), body.category)
+    if cat is not None:
+        req = await submit_point(
+            request.app.state.intake_pool,
+            body,
+            cat,
+            actor=Actor.of(user),
+            channel="staff",
+            now=now,
+            settings=settings.requests,
+            idempotency_key=idempotency_key,
+        )
+        if req is not None:
+            return describe(req, cat, now=now, calendar=calendar, user=user)
 
     def store_report() -> tuple[dict[str, Any], bool]:
         with transactions() as session:
@@ -68,7 +86,6 @@ async def report(
                 idempotency_key=idempotency_key,
             )
             cat = cached_category(session, req.category) or session.get_one(RequestCategory, req.category)
-            calendar = WorkCalendar(settings.requests.calendar)
             return describe(req, cat, now=now, calendar=calendar, user=user), created
 
     out, created = await run_in_threadpool(store_report)
