@@ -357,3 +357,64 @@ def test_building_heads_are_kept_by_the_grid_worker(client: TestClient, world: d
         plan = session.execute(text("SELECT id FROM grid_plans WHERE status = 'published'")).scalar_one()
         heads = plan_buildings(session, plan, [world["codes"][0]]).set_index("building_id")["head"]
     assert heads[building] == "张师傅 13700000000"
+
+
+def test_event_loop_intake_stores_what_the_general_path_would(world: dict[str, Any], clock: Clock) -> None:
+    """``fast_intake.submit_point`` (asyncpg, no ORM) stores a point report exactly like ``service.submit``."""
+    import asyncio
+
+    from gridmap.requests.categories import cached_category
+    from gridmap.requests.fast_intake import open_pool, submit_point
+    from gridmap.requests.schemas import NewRequest
+    from gridmap.requests.service import Actor, submit
+
+    engine = world["engine"]
+    code = world["codes"][3]
+    lon, lat = world["spots"][code]
+    settings = world["settings"].requests
+    actor = Actor(None, "tester", "community")
+    with session_scope(engine) as session:
+        cat = cached_category(session, "noise")
+        assert cat is not None
+        general, created = submit(
+            session,
+            NewRequest(category="noise", description="general path", lon=lon, lat=lat),
+            actor=actor,
+            channel="staff",
+            now=clock.now,
+            settings=settings,
+            idempotency_key=f"general-{clock.now.isoformat()}",
+        )
+        assert created
+    later = clock.now + timedelta(minutes=5)
+
+    async def both() -> list[Any]:
+        pool = await open_pool(engine.url, 2)
+        try:
+            body = NewRequest(category="noise", description="fast path", lon=lon, lat=lat)
+            key = f"fast-{clock.now.isoformat()}"
+            kwargs: dict[str, Any] = {"actor": actor, "channel": "staff", "now": later, "settings": settings}
+            first = await submit_point(pool, body, cat, idempotency_key=key, **kwargs)
+            again = await submit_point(pool, body, cat, idempotency_key=key, **kwargs)  # a retry: not stored twice
+            outside = NewRequest(category="noise", description="outside", lon=lon + 1.0, lat=lat)
+            far = await submit_point(pool, outside, cat, idempotency_key=key + "-far", **kwargs)
+            return [first, again, far]
+        finally:
+            await pool.close()
+
+    fast, again, far = asyncio.run(both())
+    assert again is None and far is None  # both left to the general path (a replay, a point outside the grids)
+    assert fast is not None
+    assert (fast.grid_code, fast.plan_version, fast.match_level) == (code, general.plan_version, "point")
+    assert fast.status == "merged" and fast.duplicate_of == general.id  # same category, same place, 5 min later
+    with session_scope(engine) as session:
+        trail = session.execute(
+            text("SELECT action, to_status FROM request_events WHERE request_id = :id ORDER BY id"), {"id": fast.id}
+        ).all()
+        assert [tuple(r) for r in trail] == [("report", "merged"), ("merge", "merged")]
+        original = session.get_one(ServiceRequest, general.id)
+        assert original.report_count == 2
+        stored = session.scalar(
+            text("SELECT count(*) FROM requests WHERE idempotency_key LIKE :k"), {"k": f"fast-{clock.now.isoformat()}%"}
+        )
+        assert stored == 1
