@@ -41,3 +41,7 @@ class Forbidden(GridmapError):
 
 class TooManyRequests(GridmapError):
     """A client sent more requests than it may."""
+
+
+class TooLarge(InvalidInput):
+    """An upload above its size limit."""

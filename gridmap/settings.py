@@ -63,6 +63,7 @@ class RequestSettings(BaseModel):
     satisfied_from: int = Field(4, ge=1, le=5, description="ratings from this many stars count as satisfied")
     public_rate: str = Field("30/minute", description="Open311 POSTs per client address (limits syntax)")
     max_body_bytes: int = Field(64 * 1024, gt=0)
+    max_photo_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest photo upload accepted")
     calendar: CalendarSettings = CalendarSettings()
 
 

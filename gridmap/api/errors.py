@@ -13,6 +13,7 @@ from gridmap.errors import (
     InvalidInput,
     NotFound,
     PartitionInfeasible,
+    TooLarge,
     TooManyRequests,
 )
 
@@ -21,6 +22,7 @@ STATUS: list[tuple[type[GridmapError], int]] = [
     (NotFound, 404),
     (TooManyRequests, 429),
     (Conflict, 409),
+    (TooLarge, 413),
     (InvalidInput, 422),
     (PartitionInfeasible, 422),
     (DatabaseUnavailable, 503),

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.requests.categories import cached_category
 from gridmap.requests.intake import intake_values, store
 from gridmap.requests.locate import locate
+from gridmap.requests.photos import clean_photo, store_photo
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.states import RESPONSES, RULES, Action, Status, next_status
 from gridmap.settings import RequestSettings
@@ -238,4 +240,25 @@ def apply_action(
         **data,
     )
     session.flush()
+    return req
+
+
+MAX_PHOTOS = 9
+
+
+def attach_photo(
+    session: Session, request_id: int, data: bytes, *, user: User, folder: Path, now: datetime, max_bytes: int
+) -> ServiceRequest:
+    """Add a photo (cleaned, see ``photos``) to a request the user may act on; audited. The same photo twice is one."""
+    req = get_request(session, request_id, lock=True)
+    check_scope(session, req, user)
+    if len(req.photos) >= MAX_PHOTOS:
+        raise Conflict(f"request {req.id} already has {MAX_PHOTOS} photos")
+    cleaned, extension = clean_photo(data, max_bytes=max_bytes)
+    name = store_photo(cleaned, extension, folder / str(req.id))
+    url = f"/api/requests/{req.id}/photos/{name}"
+    if url not in req.photos:
+        req.photos = [*req.photos, url]
+        _event(session, req, "photo", req.status, Actor.of(user), now, photo=url)
+        session.flush()
     return req

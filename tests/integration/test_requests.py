@@ -418,3 +418,57 @@ def test_event_loop_intake_stores_what_the_general_path_would(world: dict[str, A
             text("SELECT count(*) FROM requests WHERE idempotency_key LIKE :k"), {"k": f"fast-{clock.now.isoformat()}%"}
         )
         assert stored == 1
+
+
+def _phone_photo(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A JPEG as a phone writes it: EXIF with a GPS position and an orientation of 90°."""
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size, (200, 60, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to view
+    exif[0x8825] = {1: "N", 2: (32.0, 2.0, 30.0), 3: "E", 4: (118.0, 47.0, 10.0)}  # GPS
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_photos_are_stored_upright_without_metadata(client: TestClient, world: dict[str, Any], clock: Clock) -> None:
+    import io
+
+    from PIL import Image
+
+    req = report(client, world, description="楼道堆物,见照片")
+    url = f"/api/requests/{req['id']}/photos"
+    files = {"photo": ("IMG_0001.jpg", _phone_photo(), "image/jpeg")}
+    response = client.post(url, files=files, headers=auth(client, "worker1"))
+    assert response.status_code == 201, response.text
+    (photo,) = response.json()["photos"]
+    again = client.post(url, files=files, headers=auth(client, "worker1"))  # the same photo twice is one
+    assert again.json()["photos"] == [photo]
+
+    got = client.get(photo, headers=auth(client, "worker1"))
+    assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(got.content))
+    assert image.size == (48, 64)  # turned upright by its EXIF orientation
+    assert not image.getexif()  # no GPS, no phone model
+    assert client.get(photo, headers=auth(client, "worker2")).status_code == 403  # another grid's worker
+    trail = client.get(f"/api/requests/{req['id']}", headers=auth(client, "community")).json()["events"]
+    assert [e["action"] for e in trail].count("photo") == 1
+
+
+def test_bad_photos_are_refused_and_nothing_is_kept(client: TestClient, world: dict[str, Any], clock: Clock) -> None:
+    req = report(client, world, description="照片上传失败的事件")
+    url = f"/api/requests/{req['id']}/photos"
+    folder = world["settings"].home / "photos" / str(req["id"])
+    not_image = client.post(
+        url, files={"photo": ("a.jpg", b"GIF89a not really", "image/jpeg")}, headers=auth(client, "worker1")
+    )
+    assert not_image.status_code == 422 and "JPEG, PNG or WebP" in not_image.json()["detail"]
+    big = b"\xff\xd8" + b"0" * world["settings"].requests.max_photo_bytes
+    too_big = client.post(url, files={"photo": ("b.jpg", big, "image/jpeg")}, headers=auth(client, "worker1"))
+    assert too_big.status_code == 413 and "limit" in too_big.json()["detail"]
+    assert not folder.exists() or not any(folder.iterdir())
+    assert client.get(f"/api/requests/{req['id']}", headers=auth(client, "worker1")).json()["photos"] == []

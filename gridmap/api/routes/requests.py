@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, UploadFile, status
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
 from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, Transactions
 from gridmap.db.models import RequestCategory, ServiceRequest
+from gridmap.errors import NotFound
 from gridmap.requests.categories import cached_category, known_category
 from gridmap.requests.fast_intake import submit_point
+from gridmap.requests.photos import MEDIA_TYPES
 from gridmap.requests.schemas import ActionIn, NewRequest
-from gridmap.requests.service import Actor, act, check_scope, get_request, submit
+from gridmap.requests.service import Actor, act, attach_photo, check_scope, get_request, submit
 from gridmap.requests.sla import WorkCalendar
 from gridmap.requests.views import describe, events, visible
 
@@ -155,3 +159,30 @@ def request_action(
     cat = session.get_one(RequestCategory, req.category)
     calendar = WorkCalendar(settings.requests.calendar)
     return describe(req, cat, now=now, calendar=calendar, user=user) | {"events": events(session, req.id)}
+
+
+PhotoName = Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}\.(jpg|png|webp)$")]
+
+
+@router.post("/api/requests/{request_id}/photos", status_code=status.HTTP_201_CREATED)
+def upload_photo(
+    request_id: int, photo: UploadFile, user: CurrentUser, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> dict[str, Any]:
+    """Add a photo (multipart field ``photo``: JPEG, PNG or WebP); stored upright, without EXIF/GPS metadata."""
+    limit = settings.requests.max_photo_bytes
+    data = photo.file.read(limit + 1)
+    req = attach_photo(session, request_id, data, user=user, folder=settings.home / "photos", now=now, max_bytes=limit)
+    return {"id": req.id, "photos": req.photos}
+
+
+@router.get("/api/requests/{request_id}/photos/{name}")
+def read_photo(
+    request_id: int, name: PhotoName, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    """A photo of a request the user may see."""
+    req = get_request(session, request_id)
+    check_scope(session, req, user)
+    if f"/api/requests/{req.id}/photos/{name}" not in req.photos:
+        raise NotFound(f"request {req.id} has no photo {name}")
+    media = MEDIA_TYPES[name.rsplit(".", 1)[1]]
+    return FileResponse(settings.home / "photos" / str(req.id) / name, media_type=media)
