@@ -362,6 +362,7 @@ def test_building_heads_are_kept_by_the_grid_worker(client: TestClient, world: d
 def test_event_loop_intake_stores_what_the_general_path_would(world: dict[str, Any], clock: Clock) -> None:
     """``fast_intake.submit_point`` (asyncpg, no ORM) stores a point report exactly like ``service.submit``."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from gridmap.requests.categories import cached_category
     from gridmap.requests.fast_intake import open_pool, submit_point
@@ -402,7 +403,8 @@ def test_event_loop_intake_stores_what_the_general_path_would(world: dict[str, A
         finally:
             await pool.close()
 
-    fast, again, far = asyncio.run(both())
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own: the browser tests' Playwright may hold this thread's
+        fast, again, far = thread.submit(asyncio.run, both()).result()
     assert again is None and far is None  # both left to the general path (a replay, a point outside the grids)
     assert fast is not None
     assert (fast.grid_code, fast.plan_version, fast.match_level) == (code, general.plan_version, "point")
