@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.api.identity import UserDirectory
 from gridmap.db.models import Role, User
-from gridmap.db.session import new_session, session_scope
+from gridmap.db.session import session_scope
 from gridmap.settings import Settings
 
 COOKIE = "gridmap_token"
@@ -35,15 +35,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     request gives its connection back without waiting for a free thread (which, under load, could be waiting for
     that very connection).
     """
-    session = new_session(request.app.state.engine)
-    try:
+    with session_scope(request.app.state.engine) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 async def get_transactions(request: Request) -> Callable[[], AbstractContextManager[Session]]:

@@ -63,32 +63,22 @@ async def report(
     before it returns, so no transaction waits for a thread under load.
     """
     calendar = WorkCalendar(settings.requests.calendar)
+    how: dict[str, Any] = {
+        "actor": Actor.of(user),
+        "channel": "staff",
+        "now": now,
+        "settings": settings.requests,
+        "idempotency_key": idempotency_key,
+    }
     cat = known_category(str(request.app.state.engine.url), body.category)
     if cat is not None:
-        req = await submit_point(
-            request.app.state.intake_pool,
-            body,
-            cat,
-            actor=Actor.of(user),
-            channel="staff",
-            now=now,
-            settings=settings.requests,
-            idempotency_key=idempotency_key,
-        )
+        req = await submit_point(request.app.state.intake_pool, body, cat, **how)
         if req is not None:
             return describe(req, cat, now=now, calendar=calendar, user=user)
 
     def store_report() -> tuple[dict[str, Any], bool]:
         with transactions() as session:
-            req, created = submit(
-                session,
-                body,
-                actor=Actor.of(user),
-                channel="staff",
-                now=now,
-                settings=settings.requests,
-                idempotency_key=idempotency_key,
-            )
+            req, created = submit(session, body, **how)
             cat = cached_category(session, req.category) or session.get_one(RequestCategory, req.category)
             return describe(req, cat, now=now, calendar=calendar, user=user), created
 
