@@ -26,10 +26,9 @@ class UserDirectory:
 
     def __init__(self, *, secret: str, ttl: float, maxsize: int = 10_000) -> None:
         self._secret = secret
-        self._cache: TTLCache[str, User] = TTLCache(maxsize=maxsize, ttl=ttl) if ttl > 0 else TTLCache(1, 0.0)
-        self._tokens: TTLCache[str, tuple[str, float]] = (
-            TTLCache(maxsize=maxsize, ttl=ttl) if ttl > 0 else TTLCache(1, 0.0)
-        )
+        size = maxsize if ttl > 0 else 1  # ttl 0: nothing is kept
+        self._cache: TTLCache[str, User] = TTLCache(maxsize=size, ttl=ttl)
+        self._tokens: TTLCache[str, tuple[str, float]] = TTLCache(maxsize=size, ttl=ttl)
         self._lock = threading.Lock()
 
     def username(self, token: str) -> str | None:

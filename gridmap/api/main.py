@@ -36,7 +36,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = engine is None
         app.state.engine = engine or make_engine(settings)
-        app.state.users = UserDirectory(secret=app.state.secret_key, ttl=settings.user_cache_seconds)
+        app.state.users = UserDirectory(secret=settings.effective_secret_key(), ttl=settings.user_cache_seconds)
         app.state.intake_pool = await open_pool(app.state.engine.url, settings.db_pool_size)
         # Everything loaded so far (the libraries, the app) lives as long as the process: keep it out of the
         # collector's full passes, which otherwise pause a request now and then for tens of milliseconds.
@@ -58,7 +58,6 @@ def create_app(
         openapi_url=None,
     )
     app.state.settings = settings
-    app.state.secret_key = settings.effective_secret_key()
     app.state.clock = clock or (lambda: datetime.now(UTC))
     app.state.limiter = MovingWindowRateLimiter(MemoryStorage())
     errors.install(app)

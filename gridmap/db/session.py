@@ -87,7 +87,6 @@ def migrate(url: str) -> None:
     """Bring the schema at ``url`` to the newest Alembic revision and add missing reference rows."""
     from alembic import command
     from alembic.config import Config
-    from sqlalchemy import create_engine
 
     from gridmap.requests.categories import ensure_categories
 

@@ -14,7 +14,7 @@ import asyncpg
 from sqlalchemy.engine import URL
 
 from gridmap.db.models import RequestCategory, ServiceRequest
-from gridmap.requests.intake import POSITIONAL_SQL, from_row, intake_values
+from gridmap.requests.intake import POSITIONAL_SQL, from_row, intake_values, positional
 from gridmap.requests.schemas import NewRequest
 from gridmap.requests.service import Actor, digest_of
 from gridmap.settings import RequestSettings
@@ -54,5 +54,5 @@ async def submit_point(
         key=idempotency_key,
         digest=digest_of(data),
     )
-    row = await pool.fetchrow(POSITIONAL_SQL, *values.values())
+    row = await pool.fetchrow(POSITIONAL_SQL, *positional(values))
     return from_row(dict(row)) if row is not None else None

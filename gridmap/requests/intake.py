@@ -103,6 +103,11 @@ _PREPARE = f"PREPARE {_NAME} AS {POSITIONAL_SQL}"
 _EXECUTE = text(f"EXECUTE {_NAME} ({', '.join(':' + name for name in _PARAMS)})")
 
 
+def positional(values: Mapping[str, Any]) -> list[Any]:
+    """The values of :func:`intake_values` in the order of the statement's $1, $2 and so on."""
+    return [values[name] for name in _NAMES]
+
+
 def _prepared(session: Session) -> Connection:
     """The session's connection, with the intake statement prepared on it (once per connection)."""
     conn = session.connection()

@@ -18,6 +18,17 @@ from gridmap.errors import InvalidInput, TooLarge
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
 MEDIA_TYPES = dict(FORMATS.values())
 MAX_SIDE = 2048
+MAX_PHOTOS = 9  # per request, as many as a WeChat post
+
+
+def photo_folder(home: Path, request_id: int) -> Path:
+    """Where a request's photos are kept under the state directory."""
+    return home / "photos" / str(request_id)
+
+
+def photo_url(request_id: int, name: str) -> str:
+    """The API address of a request's photo, as listed in its ``photos``."""
+    return f"/api/requests/{request_id}/photos/{name}"
 
 
 def clean_photo(data: bytes, *, max_bytes: int) -> tuple[bytes, str]:

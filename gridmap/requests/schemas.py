@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridmap.requests.photos import MAX_PHOTOS
 from gridmap.requests.states import Action
 from gridmap.spatial.crs import CoordSys
 
@@ -19,7 +20,7 @@ class NewRequest(BaseModel):
     lat: float | None = Field(None, ge=-90, le=90)
     coord_sys: CoordSys = Field(CoordSys.wgs84, description="wgs84, gcj02 (Amap, Tencent), bd09 (Baidu), cgcs2000")
     address: str | None = Field(None, max_length=300, description="地址, e.g. 南京市玄武区洪武北路40号")
-    photos: list[str] = Field(default_factory=list, max_length=9, description="photo URLs")
+    photos: list[str] = Field(default_factory=list, max_length=MAX_PHOTOS, description="photo URLs")
     reporter_name: str | None = Field(None, max_length=100)
     reporter_phone: str | None = Field(None, max_length=30, pattern=r"^[0-9+\- ]{5,30}$")
 

@@ -18,7 +18,7 @@ from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.requests.categories import cached_category
 from gridmap.requests.intake import intake_values, store
 from gridmap.requests.locate import locate
-from gridmap.requests.photos import clean_photo, store_photo
+from gridmap.requests.photos import MAX_PHOTOS, clean_photo, photo_folder, photo_url, store_photo
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.states import RESPONSES, RULES, Action, Status, next_status
 from gridmap.settings import RequestSettings
@@ -243,11 +243,8 @@ def apply_action(
     return req
 
 
-MAX_PHOTOS = 9
-
-
 def attach_photo(
-    session: Session, request_id: int, data: bytes, *, user: User, folder: Path, now: datetime, max_bytes: int
+    session: Session, request_id: int, data: bytes, *, user: User, home: Path, now: datetime, max_bytes: int
 ) -> ServiceRequest:
     """Add a photo (cleaned, see ``photos``) to a request the user may act on; audited. The same photo twice is one."""
     req = get_request(session, request_id, lock=True)
@@ -255,8 +252,7 @@ def attach_photo(
     if len(req.photos) >= MAX_PHOTOS:
         raise Conflict(f"request {req.id} already has {MAX_PHOTOS} photos")
     cleaned, extension = clean_photo(data, max_bytes=max_bytes)
-    name = store_photo(cleaned, extension, folder / str(req.id))
-    url = f"/api/requests/{req.id}/photos/{name}"
+    url = photo_url(req.id, store_photo(cleaned, extension, photo_folder(home, req.id)))
     if url not in req.photos:
         req.photos = [*req.photos, url]
         _event(session, req, "photo", req.status, Actor.of(user), now, photo=url)

@@ -16,7 +16,7 @@ from gridmap.db.models import RequestCategory, ServiceRequest
 from gridmap.errors import NotFound
 from gridmap.requests.categories import cached_category, known_category
 from gridmap.requests.fast_intake import submit_point
-from gridmap.requests.photos import MEDIA_TYPES
+from gridmap.requests.photos import MEDIA_TYPES, photo_folder, photo_url
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.service import Actor, act, attach_photo, check_scope, get_request, submit
 from gridmap.requests.sla import WorkCalendar
@@ -161,7 +161,7 @@ def upload_photo(
     """Add a photo (multipart field ``photo``: JPEG, PNG or WebP); stored upright, without EXIF/GPS metadata."""
     limit = settings.requests.max_photo_bytes
     data = photo.file.read(limit + 1)
-    req = attach_photo(session, request_id, data, user=user, folder=settings.home / "photos", now=now, max_bytes=limit)
+    req = attach_photo(session, request_id, data, user=user, home=settings.home, now=now, max_bytes=limit)
     return {"id": req.id, "photos": req.photos}
 
 
@@ -172,7 +172,7 @@ def read_photo(
     """A photo of a request the user may see."""
     req = get_request(session, request_id)
     check_scope(session, req, user)
-    if f"/api/requests/{req.id}/photos/{name}" not in req.photos:
+    if photo_url(req.id, name) not in req.photos:
         raise NotFound(f"request {req.id} has no photo {name}")
     media = MEDIA_TYPES[name.rsplit(".", 1)[1]]
-    return FileResponse(settings.home / "photos" / str(req.id) / name, media_type=media)
+    return FileResponse(photo_folder(settings.home, req.id) / name, media_type=media)
