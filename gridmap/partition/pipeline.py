@@ -71,6 +71,14 @@ def barrier_lines(streets: gpd.GeoDataFrame, params: PartitionSettings) -> gpd.G
     return streets.loc[is_barrier(streets["street_class"], params)].geometry
 
 
+def _streets_near(streets: gpd.GeoDataFrame, crs: CRS, area: BaseGeometry) -> gpd.GeoDataFrame:
+    """The streets touching the study area, in ``crs``: lines farther out change no face, cell or link."""
+    if streets.empty:
+        return streets
+    streets = streets.to_crs(crs)
+    return streets.iloc[np.sort(streets.sindex.query(area.buffer(1.0), predicate="intersects"))]
+
+
 def _components_of(members: np.ndarray, adjacency: csr_matrix) -> list[np.ndarray]:
     _, comp = connected_components(adjacency[members][:, members], directed=False)
     return [members[comp == c] for c in range(comp.max() + 1)]
@@ -168,15 +176,15 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
     crs = metric_crs(data.buildings)
     buildings = data.buildings.to_crs(crs)
     buildings["households"] = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).astype(np.int64)
-    streets = data.streets.to_crs(crs) if not data.streets.empty else data.streets
     communities = data.communities.to_crs(crs) if data.communities is not None and not data.communities.empty else None
-    barriers = barrier_lines(streets, params)
     points = buildings.geometry.representative_point().to_numpy()
     area = study_area(
         buildings.geometry.to_numpy(),
         params.study_buffer_m,
         None if communities is None else communities.geometry.to_numpy(),
     )
+    streets = _streets_near(data.streets, crs, area)
+    barriers = barrier_lines(streets, params)
     street_lines = streets.geometry.to_numpy() if not streets.empty else np.empty(0, dtype=object)
     # Virtual walls at dead-ending main roads cut faces and links like barriers, but are not reported as barriers.
     walls = np.concatenate([barriers.to_numpy(), extend_dangles(barriers.to_numpy(), street_lines, area)])

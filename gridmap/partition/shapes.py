@@ -8,7 +8,7 @@ import shapely.errors
 from numpy.typing import NDArray
 from shapely.geometry.base import BaseGeometry
 
-from gridmap.partition.adjacency import off_barrier
+from gridmap.partition.adjacency import length_off_barrier
 
 GRID_SIZE_M = 0.01  # snap to 1 cm so the cell union leaves no floating-point slivers
 
@@ -54,7 +54,7 @@ def _absorb(
     left, right = left[keep], right[keep]
     edges = shapely.intersection(shapely.boundary(items[left]), items[right], grid_size=GRID_SIZE_M)
     total = shapely.length(edges)
-    free = shapely.length(off_barrier(edges, barriers, 1.0)) if barriers is not None else total
+    free = length_off_barrier(edges, barriers, 1.0) if barriers is not None else total
     for length in (free, total):
         changed = True
         while changed:
