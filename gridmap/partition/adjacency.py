@@ -251,6 +251,33 @@ def length_off_barrier(edges: GeomArray, barriers: GeomArray, width: float, step
     return clear_length
 
 
+def matching_edges(cells: GeomArray) -> tuple[NDArray[np.int64], NDArray[np.int64], FloatArray]:
+    """Pairs of cells whose boundaries hold the same segment (to 1 mm), with the length they share.
+
+    Cells of one Voronoi diagram clipped to one block share their edges vertex for vertex,
+    so hashing segments finds neighbours without an overlay per pair. Cells of different
+    blocks, or cut by a wall, do not share vertices: compare those geometrically.
+    """
+    parts, cell_of_part = shapely.get_parts(shapely.boundary(cells), return_index=True)
+    coords, part_of = shapely.get_coordinates(parts, return_index=True)
+    same = part_of[1:] == part_of[:-1]
+    snapped = np.round(coords * 1000.0).astype(np.int64)
+    a, b = snapped[:-1][same], snapped[1:][same]
+    cell = cell_of_part[part_of[:-1][same]]
+    length = np.hypot(*(coords[1:][same] - coords[:-1][same]).T)
+    flip = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    keys = np.concatenate([np.where(flip[:, None], b, a), np.where(flip[:, None], a, b)], axis=1)
+    order = np.lexsort(keys.T[::-1])
+    twin = (keys[order][1:] == keys[order][:-1]).all(axis=1)
+    first, second = order[:-1][twin], order[1:][twin]
+    left, right = np.minimum(cell[first], cell[second]), np.maximum(cell[first], cell[second])
+    apart = left != right
+    pair = left[apart] * len(cells) + right[apart]
+    pairs, which = np.unique(pair, return_inverse=True)
+    shared: FloatArray = np.bincount(which, weights=length[first][apart], minlength=len(pairs)).astype(np.float64)
+    return pairs // len(cells), pairs % len(cells), shared
+
+
 def cell_adjacency(
     cells: GeomArray,
     points: GeomArray,
@@ -261,22 +288,32 @@ def cell_adjacency(
     """Symmetric adjacency of cells sharing an edge that is not a barrier, with no barrier between the buildings.
 
     ``group`` is each cell's wall-bounded block: blocks meet only along walls, so cells of two
-    blocks are never adjacent. Only where ``check_edges`` (blocks a wall dead-ends in) are
-    shared edges trimmed by the walls near them.
+    blocks are never adjacent. ``check_edges`` marks cells whose shared edges are found by
+    overlay and trimmed by the walls near them (blocks a wall dead-ends in, cells a wall cut);
+    the others share edges vertex for vertex with their block's cells (``matching_edges``).
+    Without ``check_edges`` every cell is checked.
     """
     n = len(cells)
+    check = np.ones(n, dtype=bool) if check_edges is None else np.asarray(check_edges, dtype=bool)
+    left, right, length = matching_edges(cells)
+    keep = ~check[left] & ~check[right]
+    left, right, length = left[keep], right[keep], length[keep]
     tree = shapely.STRtree(cells)
-    left, right = tree.query(cells, predicate="intersects")
-    keep = left < right
+    near, other = tree.query(cells[check], predicate="intersects")
+    near = np.flatnonzero(check)[near]
+    pair = np.unique(np.minimum(near, other) * n + np.maximum(near, other))
+    c_left, c_right = pair // n, pair % n
+    keep = c_left != c_right
+    c_left, c_right = c_left[keep], c_right[keep]
+    shared = shapely.intersection(shapely.boundary(cells[c_left]), shapely.boundary(cells[c_right]))
+    # Cells on the two sides of a barrier touch along it: that edge does not connect them.
+    shared = off_barrier(shared, barriers)
+    left = np.concatenate([left, c_left])
+    right = np.concatenate([right, c_right])
+    length = np.concatenate([length, shapely.length(shared)])
+    keep = length >= MIN_SHARED_M
     if group is not None:
         keep &= group[left] == group[right]
-    left, right = left[keep], right[keep]
-    shared = shapely.intersection(shapely.boundary(cells[left]), shapely.boundary(cells[right]))
-    # Cells on the two sides of a barrier touch along it: that edge does not connect them.
-    trim = np.ones(len(left), dtype=bool) if check_edges is None else check_edges[left]
-    if trim.any():
-        shared[trim] = off_barrier(shared[trim], barriers)
-    keep = shapely.length(shared) >= MIN_SHARED_M
     left, right = left[keep], right[keep]
     if len(barriers) and len(left):
         links = shapely.linestrings(

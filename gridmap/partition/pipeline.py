@@ -192,11 +192,13 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
         walls = np.concatenate([walls, shapely.boundary(communities.geometry.to_numpy())])
     blocks, parent, refined = refine_dead_end_blocks(street_blocks(area, walls), walls, street_lines)
     tess = tessellate(points, blocks)
-    tess.cells, offcuts = split_cells(tess.cells, points, walls)
+    whole = tess.cells
+    tess.cells, offcuts = split_cells(whole, points, walls)
+    cut = np.fromiter((a is not b for a, b in zip(whole, tess.cells, strict=True)), dtype=bool, count=len(whole))
     occupied = set(tess.block_of.tolist())
     pieces = [shapely.set_precision(b, 0.01) for i, b in enumerate(blocks) if i not in occupied] + offcuts
     adjacency = cell_adjacency(
-        tess.cells, points, walls, group=parent[tess.block_of], check_edges=refined[tess.block_of]
+        tess.cells, points, walls, group=parent[tess.block_of], check_edges=refined[tess.block_of] | cut
     )
     _, barrier_block = connected_components(adjacency, directed=False)
     atom_of, atom_adj = build_atoms(buildings, adjacency, barrier_block, params)
