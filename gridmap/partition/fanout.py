@@ -71,10 +71,21 @@ def split_by_community(data: PlanInput, default_prefix: str, chunk_buildings: in
 def _job(data: PlanInput, rows: dict[str, np.ndarray], polygons: gpd.GeoDataFrame, chunk: list[str]) -> CommunityJob:
     area = polygons.loc[chunk].reset_index()
     streets = data.streets
-    if not streets.empty:
-        streets = streets.iloc[streets.sindex.query(shapely.box(*area.total_bounds), predicate="intersects")]
+    if not streets.empty:  # the streets touching these communities, not all in their bounding box
+        pad = 1e-5 if area.crs is None or area.crs.is_geographic else 1.0  # about a metre either way
+        _, hits = streets.sindex.query(shapely.buffer(area.geometry.to_numpy(), pad), predicate="intersects")
+        streets = streets.iloc[np.unique(hits)]
     buildings = data.buildings.iloc[np.sort(np.concatenate([rows[c] for c in chunk]))]
     return CommunityJob(chunk[0], PlanInput(buildings=buildings, streets=streets, communities=area))
+
+
+def _slim(job: CommunityJob) -> CommunityJob:
+    """Only the columns a partition reads: what travels to a worker is pickled, sent and unpickled."""
+    data = job.data
+    keep = [c for c in ("households", "compound", "geometry") if c in data.buildings.columns]
+    streets = data.streets[[c for c in ("street_class", "geometry") if c in data.streets.columns]]
+    slim = PlanInput(buildings=data.buildings[keep], streets=streets, communities=data.communities)
+    return CommunityJob(job.code, slim)
 
 
 def _run(job: CommunityJob, params: PartitionSettings, default_prefix: str, with_metrics: bool) -> PlanResult:
@@ -136,8 +147,10 @@ def partition_city(
     )
     client = Client(scheduler or cluster)
     try:
-        size = max(1, math.ceil(len(jobs) / (len(client.scheduler_info()["workers"]) * 16)))
-        batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        # Small batches (a few seconds each) so no worker is left with a long tail at the end.
+        size = max(1, math.ceil(len(jobs) / (len(client.scheduler_info()["workers"]) * 64)))
+        slim = [_slim(job) for job in jobs]
+        batches = [slim[i : i + size] for i in range(0, len(slim), size)]
         futures = client.map(
             _run_batch, batches, params=params, default_prefix=prefix, with_metrics=with_metrics, pure=False
         )
