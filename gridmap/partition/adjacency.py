@@ -148,24 +148,38 @@ def tessellate(points: GeomArray, blocks: GeomArray) -> Tessellation:
     if len(missing):
         # A point on no block (outside a community polygon): take the nearest block.
         block_of[missing] = tree.query_nearest(points[missing], return_distance=False)[1]
+    coords = _apart(shapely.get_coordinates(points))
+    order = np.argsort(block_of, kind="stable")
+    starts = np.searchsorted(block_of[order], np.arange(len(blocks) + 1))
     cells = np.empty(len(points), dtype=object)
-    for b in np.unique(block_of):
-        members = np.flatnonzero(block_of == b)
-        cells[members] = _clip_voronoi(points[members], blocks[b])
+    regions: list[GeomArray] = []
+    owners: list[NDArray[np.int64]] = []
+    for b in np.flatnonzero(np.diff(starts)):
+        members = order[starts[b] : starts[b + 1]]
+        if len(members) == 1:
+            cells[members[0]] = blocks[b]
+            continue
+        diagram = shapely.voronoi_polygons(shapely.multipoints(coords[members]), extend_to=blocks[b], ordered=True)
+        regions.append(shapely.get_parts(diagram))
+        owners.append(members)
+    if regions:
+        region, owner = np.concatenate(regions), np.concatenate(owners)
+        block = blocks[block_of[owner]]
+        shapely.prepare(blocks)
+        # Most regions lie inside their block: only those reaching out need clipping.
+        inside = shapely.contains_properly(block, region)
+        cells[owner[inside]] = region[inside]
+        cells[owner[~inside]] = shapely.intersection(region[~inside], block[~inside])
     return Tessellation(cells=cells, block_of=block_of, blocks=blocks)
 
 
-def _clip_voronoi(points: GeomArray, block: BaseGeometry) -> GeomArray:
-    if len(points) == 1:
-        return np.array([block], dtype=object)
-    coords = shapely.get_coordinates(points)
-    # Coincident points make Voronoi drop cells: nudge repeats by millimetres.
+def _apart(coords: FloatArray) -> FloatArray:
+    """Coordinates with repeats nudged by millimetres: coincident points make Voronoi drop cells."""
     _, first = np.unique(coords.round(3), axis=0, return_index=True)
-    dup = np.setdiff1d(np.arange(len(coords)), first)
-    coords[dup] += np.random.default_rng(len(coords)).normal(scale=0.01, size=(len(dup), 2))
-    regions = shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=block, ordered=True)
-    cells = shapely.intersection(np.asarray(shapely.get_parts(regions), dtype=object), block)
-    return np.asarray(cells, dtype=object)
+    repeats = np.setdiff1d(np.arange(len(coords)), first)
+    moved = coords.copy()
+    moved[repeats] += np.random.default_rng(len(coords)).normal(scale=0.01, size=(len(repeats), 2))
+    return moved
 
 
 def split_cells(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> tuple[GeomArray, list[BaseGeometry]]:

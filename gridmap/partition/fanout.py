@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -40,52 +40,70 @@ def split_by_community(data: PlanInput, default_prefix: str, chunk_buildings: in
     several communities can share one run, which spreads the fixed cost of a run.
     Buildings outside every community form jobs of their own with ``default_prefix``.
     """
-    if "community" not in data.buildings.columns or data.communities is None or data.communities.empty:
-        return [CommunityJob(default_prefix, data)]
-    codes = data.buildings["community"].astype("string").fillna(UNKNOWN)
-    polygons = data.communities.set_index("code")
-    known = codes.isin(polygons.index)
-    jobs: list[CommunityJob] = []
-    if (~known).any():
-        jobs.append(CommunityJob(default_prefix, PlanInput(buildings=data.buildings[~known], streets=data.streets)))
-    counts = codes[known].value_counts()
-    centres = polygons.loc[counts.index].geometry.representative_point()
-    # Sweep communities in rows so a chunk holds neighbours (its streets come from one bounding box).
-    bounds = polygons.geometry.bounds  # degrees are fine here: the band only groups neighbours
-    band = float((bounds["maxy"] - bounds["miny"]).median()) * 4 or 1.0
-    order = sorted(counts.index, key=lambda c: (int(-centres[c].y // band), centres[c].x))
-    rows = codes.groupby(codes).indices  # code -> row positions, computed once
-    chunk: list[str] = []
-    size = 0
-    for code in order:
-        chunk.append(code)
-        size += int(counts[code])
-        if size >= chunk_buildings:
-            jobs.append(_job(data, rows, polygons, chunk))
-            chunk, size = [], 0
-    if chunk:
-        jobs.append(_job(data, rows, polygons, chunk))
-    return jobs
+    return list(JobPlan(data, default_prefix, chunk_buildings).jobs())
 
 
-def _job(data: PlanInput, rows: dict[str, np.ndarray], polygons: gpd.GeoDataFrame, chunk: list[str]) -> CommunityJob:
-    area = polygons.loc[chunk].reset_index()
-    streets = data.streets
-    if not streets.empty:  # the streets touching these communities, not all in their bounding box
-        pad = 1e-5 if area.crs is None or area.crs.is_geographic else 1.0  # about a metre either way
-        _, hits = streets.sindex.query(shapely.buffer(area.geometry.to_numpy(), pad), predicate="intersects")
-        streets = streets.iloc[np.unique(hits)]
-    buildings = data.buildings.iloc[np.sort(np.concatenate([rows[c] for c in chunk]))]
-    return CommunityJob(chunk[0], PlanInput(buildings=buildings, streets=streets, communities=area))
+class JobPlan:
+    """Which 社区 go together in one job, decided up front; each job's data is cut out only when asked for."""
+
+    def __init__(self, data: PlanInput, default_prefix: str, chunk_buildings: int) -> None:
+        self.data, self.default_prefix = data, default_prefix
+        self.chunks: list[list[str]] = []
+        self.outside = np.empty(0, dtype=np.int64)
+        if "community" not in data.buildings.columns or data.communities is None or data.communities.empty:
+            return
+        codes = data.buildings["community"].astype("string").fillna(UNKNOWN)
+        self.polygons = data.communities.set_index("code")
+        known = codes.isin(self.polygons.index).to_numpy()
+        self.outside = np.flatnonzero(~known)
+        counts = codes[known].value_counts()
+        centres = shapely.get_coordinates(self.polygons.loc[counts.index].geometry.representative_point().to_numpy())
+        # Sweep communities in rows so a chunk holds neighbours (its streets come from a small area).
+        bounds = self.polygons.geometry.bounds  # degrees are fine here: the band only groups neighbours
+        band = float((bounds["maxy"] - bounds["miny"]).median()) * 4 or 1.0
+        order = np.lexsort((centres[:, 0], np.floor(-centres[:, 1] / band)))
+        self.rows = codes.groupby(codes).indices  # code -> row positions, computed once
+        chunk: list[str] = []
+        size = 0
+        for code, n in zip(counts.index[order], counts.to_numpy()[order], strict=True):
+            chunk.append(str(code))
+            size += int(n)
+            if size >= chunk_buildings:
+                self.chunks.append(chunk)
+                chunk, size = [], 0
+        if chunk:
+            self.chunks.append(chunk)
+
+    def __len__(self) -> int:
+        return len(self.chunks) + (1 if len(self.outside) else 0) if self.chunks else 1
+
+    def jobs(self) -> Iterator[CommunityJob]:
+        """The jobs, each built when the caller gets to it."""
+        if not self.chunks:
+            yield CommunityJob(self.default_prefix, self.data)
+            return
+        if len(self.outside):
+            rest = PlanInput(buildings=self.data.buildings.iloc[self.outside], streets=self.data.streets)
+            yield CommunityJob(self.default_prefix, rest)
+        for chunk in self.chunks:
+            yield self._job(chunk)
+
+    def _job(self, chunk: list[str]) -> CommunityJob:
+        area = self.polygons.loc[chunk].reset_index()
+        streets = self.data.streets
+        if not streets.empty:  # the streets touching these communities, not all in their bounding box
+            pad = 1e-5 if area.crs is None or area.crs.is_geographic else 1.0  # about a metre either way
+            _, hits = streets.sindex.query(shapely.buffer(area.geometry.to_numpy(), pad), predicate="intersects")
+            streets = streets.iloc[np.unique(hits)]
+        buildings = self.data.buildings.iloc[np.sort(np.concatenate([self.rows[c] for c in chunk]))]
+        return CommunityJob(chunk[0], PlanInput(buildings=buildings, streets=streets, communities=area))
 
 
-def _slim(job: CommunityJob) -> CommunityJob:
-    """Only the columns a partition reads: what travels to a worker is pickled, sent and unpickled."""
-    data = job.data
-    keep = [c for c in ("households", "compound", "geometry") if c in data.buildings.columns]
+def slim(data: PlanInput) -> PlanInput:
+    """Only the columns a city-wide partition reads: what travels to a worker is pickled, sent and unpickled."""
+    buildings = data.buildings[[c for c in ("households", "compound", "community", "geometry") if c in data.buildings]]
     streets = data.streets[[c for c in ("street_class", "geometry") if c in data.streets.columns]]
-    slim = PlanInput(buildings=data.buildings[keep], streets=streets, communities=data.communities)
-    return CommunityJob(job.code, slim)
+    return PlanInput(buildings=buildings, streets=streets, communities=data.communities, locked=data.locked)
 
 
 def _run(job: CommunityJob, params: PartitionSettings, default_prefix: str, with_metrics: bool) -> PlanResult:
@@ -130,16 +148,20 @@ def partition_city(
     with_metrics: bool = True,
     chunk_buildings: int = 2000,
 ) -> PlanResult:
-    """Partition every community of ``data`` in parallel and combine the plans."""
+    """Partition every community of ``data`` in parallel and combine the plans.
+
+    Jobs are cut out and sent batch by batch, so workers start on the first while the rest are prepared.
+    """
     import time
 
     from dask.distributed import Client, LocalCluster, as_completed
 
     started = time.perf_counter()
     prefix = default_prefix or params.code_prefix
-    jobs = split_by_community(data, prefix, chunk_buildings)
-    if len(jobs) == 1:
-        return _run(jobs[0], params, prefix, with_metrics)
+    plan = JobPlan(data, prefix, chunk_buildings)
+    if len(plan) == 1:
+        return _run(next(plan.jobs()), params, prefix, with_metrics)
+    plan.data = slim(data)
     cluster = (
         None
         if scheduler
@@ -148,17 +170,21 @@ def partition_city(
     client = Client(scheduler or cluster)
     try:
         # Small batches (a few seconds each) so no worker is left with a long tail at the end.
-        size = max(1, math.ceil(len(jobs) / (len(client.scheduler_info()["workers"]) * 64)))
-        slim = [_slim(job) for job in jobs]
-        batches = [slim[i : i + size] for i in range(0, len(slim), size)]
-        futures = client.map(
-            _run_batch, batches, params=params, default_prefix=prefix, with_metrics=with_metrics, pure=False
-        )
+        size = max(1, math.ceil(len(plan) / (len(client.scheduler_info()["workers"]) * 64)))
+        pending = as_completed()
+        batch: list[CommunityJob] = []
+        for job in plan.jobs():
+            batch.append(job)
+            if len(batch) == size:
+                pending.add(client.submit(_run_batch, batch, params, prefix, with_metrics, pure=False))
+                batch = []
+        if batch:
+            pending.add(client.submit(_run_batch, batch, params, prefix, with_metrics, pure=False))
         results: list[PlanResult] = []
-        for future in as_completed(futures):
+        for future in pending:
             results.extend(future.result())
             if progress:
-                progress(len(results), len(jobs))
+                progress(len(results), len(plan))
     finally:
         client.close()
         if cluster is not None:

@@ -79,11 +79,6 @@ def _streets_near(streets: gpd.GeoDataFrame, crs: CRS, area: BaseGeometry) -> gp
     return streets.iloc[np.sort(streets.sindex.query(area.buffer(1.0), predicate="intersects"))]
 
 
-def _components_of(members: np.ndarray, adjacency: csr_matrix) -> list[np.ndarray]:
-    _, comp = connected_components(adjacency[members][:, members], directed=False)
-    return [members[comp == c] for c in range(comp.max() + 1)]
-
-
 def _neighbours(adjacency: csr_matrix, idx: np.ndarray) -> np.ndarray:
     rows = adjacency[idx].tocoo().col
     return np.setdiff1d(rows, idx) if len(rows) else np.empty(0, dtype=np.int64)
@@ -117,16 +112,19 @@ def build_atoms(
     if "compound" in buildings.columns:
         compound = buildings["compound"].astype("string").fillna("").to_numpy()
         keys = pd.Series([f"{c}|{b}" if c not in ("", "-1") else "" for c, b in zip(compound, block_of, strict=True)])
+        key_of, key_names = keys.where(keys != "", None).factorize()  # -1: in no compound
+        totals = np.bincount(key_of[key_of >= 0], weights=h[key_of >= 0])
+        # Every connected piece of a compound that fits in one grid becomes one atom, all in one pass.
+        whole = np.zeros(n, dtype=bool)
+        whole[key_of >= 0] = totals[key_of[key_of >= 0]] <= params.max
+        coo = adjacency.tocoo()
+        link = whole[coo.row] & (key_of[coo.row] == key_of[coo.col])
+        inner = coo_matrix((coo.data[link], (coo.row[link], coo.col[link])), shape=(n, n))
+        atom_of = connected_components(inner, directed=False)[1]
         inside_of = np.full(n, -1)
-        for group, (key, members) in enumerate(keys.groupby(keys).groups.items()):
-            if not key:
-                continue
-            idx = np.asarray(members)
-            total = int(h[idx].sum())
-            if total <= params.max:
-                for piece in _components_of(idx, adjacency):
-                    atom_of[piece] = piece.min()
-            elif _feasible_alone(total, params):
+        for group in sorted(np.flatnonzero(totals > params.max).tolist(), key=lambda g: str(key_names[g])):
+            idx = np.flatnonzero(key_of == group)
+            if _feasible_alone(int(totals[group]), params):
                 trial = inside_of.copy()
                 trial[idx] = group
                 isolated = _isolate(adjacency, trial)
