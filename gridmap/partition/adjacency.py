@@ -24,6 +24,7 @@ from shapely.geometry.base import BaseGeometry
 
 MIN_SHARED_M = 0.5
 BARRIER_HALF_WIDTH_M = 0.5
+OVERSHOOT_M = 0.5
 GeomArray = NDArray[np.object_]
 FloatArray = NDArray[np.float64]
 
@@ -39,11 +40,8 @@ def study_area(footprints: GeomArray, buffer_m: float, communities: GeomArray | 
 
 def street_blocks(area: BaseGeometry, barriers: GeomArray) -> GeomArray:
     """Faces of ``area`` cut by the ``barriers`` lines (each a Polygon)."""
-    lines = [area.boundary]
-    if len(barriers):
-        clipped = shapely.intersection(barriers, area.buffer(1.0))
-        lines.extend(g for g in clipped if not g.is_empty)
-    noded = shapely.union_all(lines)
+    # Lines are not clipped to the area: the area's edge is noded in, and faces outside it are dropped below.
+    noded = shapely.union_all([area.boundary, *barriers])
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     inside = shapely.within(shapely.point_on_surface(faces), area)
     blocks = faces[inside]
@@ -84,11 +82,18 @@ def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, 
         unit = direction / norm
         ray = shapely.LineString([tip + unit * 1.0, tip + unit * reach_m])
         crossed = lines[tree_lines.query(ray, predicate="intersects")]
-        hits = [*shapely.intersection(crossed, ray), shapely.intersection(edge, ray)]
         # Points are streets crossing the ray; a street running along it (a lane continuing the road) is not a stop.
-        stops = [g for h in hits for g in shapely.get_parts(h) if g.geom_type == "Point"]
-        end = min(stops, key=point.distance) if stops else shapely.Point(tip + unit * reach_m)
-        wall = shapely.LineString([tip, shapely.get_coordinates(end)[0]]).intersection(area)
+        stops = [g for h in shapely.intersection(crossed, ray) for g in shapely.get_parts(h) if g.geom_type == "Point"]
+        street = min(stops, key=point.distance) if stops else None
+        exits = [g for g in shapely.get_parts(shapely.intersection(edge, ray)) if g.geom_type == "Point"]
+        leave = min(exits, key=point.distance) if exits else None
+        if leave is not None and (street is None or point.distance(leave) < point.distance(street)):
+            # Run on past the area's edge: a wall ending on it is off it by rounding and would dangle
+            # inside the face instead of cutting it (faces outside the area are dropped anyway).
+            wall: BaseGeometry = shapely.LineString([tip, shapely.get_coordinates(leave)[0] + unit * OVERSHOOT_M])
+        else:
+            end = shapely.get_coordinates(street)[0] if street is not None else tip + unit * reach_m
+            wall = shapely.LineString([tip, end]).intersection(area)
         if not wall.is_empty and wall.length > 1.0:
             out.append(wall)
     return np.asarray(out, dtype=object)
@@ -193,8 +198,11 @@ def split_cells(cells: GeomArray, points: GeomArray, barriers: GeomArray) -> tup
         return cells, offcuts
     out = cells.copy()
     tree = shapely.STRtree(barriers)
+    # Only cells a wall touches can be crossed: the walls' segments find them cheaply.
+    touched = np.unique(shapely.STRtree(segments(barriers)).query(cells, predicate="intersects")[0])
     # Cells shrunk by 1 cm: walls along a cell's edge are not crossings, whatever the rounding.
-    cell_idx, line_idx = tree.query(shapely.buffer(cells, -0.01), predicate="crosses")
+    cell_idx, line_idx = tree.query(shapely.buffer(cells[touched], -0.01), predicate="crosses")
+    cell_idx = touched[cell_idx]
     for i in np.unique(cell_idx):
         blade = shapely.union_all(barriers[line_idx[cell_idx == i]])
         if blade.is_empty:

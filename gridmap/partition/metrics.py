@@ -12,6 +12,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
@@ -95,11 +96,15 @@ def grid_table(
     out["deviation_pct"] = ((out["households"] - params.target) / params.target * 100).round(1)
     out["in_band"] = out["households"].between(params.min, params.max)
     out["polsby_popper"] = polsby_popper(out.geometry).round(3)
-    points = buildings.geometry.representative_point()
-    positions = {code: np.flatnonzero(buildings["grid_code"].to_numpy() == code) for code in out["grid_code"]}
-    out["longest_walk_m"] = (
-        [round(longest_walk(points, adjacency, positions[c]), 1) for c in out["grid_code"]] if with_walk else 0.0
-    )
+    out["longest_walk_m"] = 0.0
+    if with_walk:
+        points = buildings.geometry.representative_point()
+        codes = buildings["grid_code"].to_numpy()
+        positions = pd.Series(np.arange(len(codes))).groupby(codes).indices
+        nowhere = np.empty(0, dtype=np.int64)
+        out["longest_walk_m"] = [
+            round(longest_walk(points, adjacency, np.asarray(positions.get(c, nowhere))), 1) for c in out["grid_code"]
+        ]
     out["area_m2"] = out.geometry.area.round(0)
     return out
 

@@ -34,7 +34,7 @@ from gridmap.partition.metrics import PlanMetrics, evaluate, grid_table
 from gridmap.partition.shapes import grid_polygons
 from gridmap.partition.solver import Partitioner
 from gridmap.settings import PartitionSettings
-from gridmap.spatial.crs import metric_crs
+from gridmap.spatial.crs import WGS84, metric_crs
 
 RAIL_WATER = ("rail", "light_rail", "narrow_gauge", "river", "canal")
 
@@ -165,6 +165,7 @@ class Prepared:
     communities: gpd.GeoDataFrame | None
     locked_atoms: dict[int, int]
     locked_codes: list[str]
+    footprints_wgs84: gpd.GeoSeries | None  # the buildings as given, for the output: no projecting back
 
 
 def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
@@ -230,6 +231,7 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
         communities=communities,
         locked_atoms=locked_atoms,
         locked_codes=locked_codes,
+        footprints_wgs84=data.buildings.geometry if is_wgs84(data.buildings.crs) else None,
     )
 
 
@@ -281,8 +283,22 @@ def finish(
         )
     metrics.runtime_s = round(time.perf_counter() - started, 3)
     return PlanResult(
-        buildings=buildings.to_crs(4326), grids=grids.sort_values("grid_code").to_crs(4326), metrics=metrics
+        buildings=_in_wgs84(buildings, prep), grids=grids.sort_values("grid_code").to_crs(4326), metrics=metrics
     )
+
+
+def is_wgs84(crs: CRS | None) -> bool:
+    """Whether ``crs`` is EPSG:4326 (longitude/latitude as gridmap stores them)."""
+    return crs is not None and CRS.from_user_input(crs).equals(WGS84)
+
+
+def _in_wgs84(buildings: gpd.GeoDataFrame, prep: Prepared) -> gpd.GeoDataFrame:
+    if prep.footprints_wgs84 is None:
+        return buildings.to_crs(4326)
+    source = gpd.GeoSeries(
+        prep.footprints_wgs84.to_numpy(), index=buildings.index, crs=4326, name=buildings.geometry.name
+    )
+    return buildings.set_geometry(source)
 
 
 def solve(prep: Prepared, params: PartitionSettings) -> np.ndarray:

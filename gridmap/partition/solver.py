@@ -70,10 +70,24 @@ def _connected_prefixes(order: list[int], neighbours: list[list[int]]) -> NDArra
     return out
 
 
+def subgraph(adj: csr_matrix, idx: IntArray) -> csr_matrix:
+    """``adj[idx][:, idx]`` for a CSR matrix, without scipy's general fancy indexing (slow on small graphs)."""
+    local = np.full(adj.shape[0], -1, dtype=np.int64)
+    local[idx] = np.arange(len(idx))
+    starts = adj.indptr[idx].astype(np.int64)
+    counts = adj.indptr[idx + 1] - starts
+    offsets = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    cols = local[adj.indices[offsets]]
+    keep = cols >= 0
+    rows = np.repeat(np.arange(len(idx)), counts)[keep]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(idx)))])
+    return csr_matrix((adj.data[offsets][keep], cols[keep], indptr), shape=(len(idx), len(idx)))
+
+
 def _connected(adj: csr_matrix, idx: IntArray) -> bool:
     if len(idx) <= 1:
         return True
-    n, _ = connected_components(adj[idx][:, idx], directed=False)
+    n, _ = connected_components(subgraph(adj, idx), directed=False)
     return bool(n == 1)
 
 
@@ -125,7 +139,7 @@ class Partitioner:
                 labels[atom] = label
             next_label = max(self.locked.values()) + 1
         free = np.flatnonzero(labels < 0)
-        sub = self._adj[free][:, free]
+        sub = subgraph(self._adj, free)
         _, comp = connected_components(sub, directed=False)
         # Components are solved in a spatial order so labels do not depend on input order.
         order = sorted(
@@ -149,7 +163,7 @@ class Partitioner:
         """Local labels for one connected component, trying the best grid counts in turn."""
         full = (self._xy, self._h, self._adj)
         self._xy, self._h = full[0][members], full[1][members]
-        self._adj = full[2][members][:, members].tocsr()
+        self._adj = subgraph(full[2], members)
         try:
             total = int(self._h.sum())
             best: tuple[float, IntArray] | None = None
@@ -189,7 +203,7 @@ class Partitioner:
         h = self._h[idx]
         total = float(h.sum())
         goal = total * share
-        sub = self._adj[idx][:, idx].tocsr()
+        sub = subgraph(self._adj, idx)
         neighbours = [sub.indices[sub.indptr[i] : sub.indptr[i + 1]].tolist() for i in range(len(idx))]
         xy = self._xy[idx] - self._xy[idx].mean(axis=0)
         jitter = self._rng.random(len(idx)) * 1e-6
