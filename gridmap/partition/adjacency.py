@@ -306,27 +306,34 @@ def cell_adjacency(
     barriers: GeomArray,
     group: NDArray[np.int64] | None = None,
     check_edges: NDArray[np.bool_] | None = None,
+    block: NDArray[np.int64] | None = None,
 ) -> csr_matrix:
     """Symmetric adjacency of cells sharing an edge that is not a barrier, with no barrier between the buildings.
 
     ``group`` is each cell's wall-bounded block: blocks meet only along walls, so cells of two
-    blocks are never adjacent. ``check_edges`` marks cells whose shared edges are found by
-    overlay and trimmed by the walls near them (blocks a wall dead-ends in, cells a wall cut);
-    the others share edges vertex for vertex with their block's cells (``matching_edges``).
-    Without ``check_edges`` every cell is checked.
+    groups are never adjacent. ``block`` is the block each cell's Voronoi diagram was clipped to
+    (a group a wall dead-ends in is cut into several by its streets). Cells of one block share
+    edges vertex for vertex (``matching_edges``); pairs across blocks and pairs with a cell in
+    ``check_edges`` (cut by a wall) are compared by overlay, their edges trimmed by the walls near
+    them. Without ``check_edges`` every cell is compared by overlay.
     """
     n = len(cells)
     check = np.ones(n, dtype=bool) if check_edges is None else np.asarray(check_edges, dtype=bool)
+    block_of = np.zeros(n, dtype=np.int64) if block is None else np.asarray(block, dtype=np.int64)
+    group_of = block_of if group is None else np.asarray(group, dtype=np.int64)
     left, right, length = matching_edges(cells)
-    keep = ~check[left] & ~check[right]
+    keep = ~check[left] & ~check[right] & (block_of[left] == block_of[right])
     left, right, length = left[keep], right[keep], length[keep]
-    tree = shapely.STRtree(cells)
-    near, other = tree.query(cells[check], predicate="intersects")
-    near = np.flatnonzero(check)[near]
+    pairs = np.unique(np.stack([group_of, block_of], axis=1), axis=0)
+    several_blocks = (np.bincount(pairs[:, 0], minlength=int(group_of.max()) + 1) > 1)[group_of]
+    probe = np.flatnonzero(check | several_blocks)
+    near, other = shapely.STRtree(cells).query(cells[probe], predicate="intersects")
+    near = probe[near]
+    keep = (near != other) & (group_of[near] == group_of[other])
+    keep &= check[near] | check[other] | (block_of[near] != block_of[other])
+    near, other = near[keep], other[keep]
     pair = np.unique(np.minimum(near, other) * n + np.maximum(near, other))
     c_left, c_right = pair // n, pair % n
-    keep = c_left != c_right
-    c_left, c_right = c_left[keep], c_right[keep]
     shared = shapely.intersection(shapely.boundary(cells[c_left]), shapely.boundary(cells[c_right]))
     # Cells on the two sides of a barrier touch along it: that edge does not connect them.
     shared = off_barrier(shared, barriers)

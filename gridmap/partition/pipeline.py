@@ -197,7 +197,7 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
     occupied = set(tess.block_of.tolist())
     pieces = [shapely.set_precision(b, 0.01) for i, b in enumerate(blocks) if i not in occupied] + offcuts
     adjacency = cell_adjacency(
-        tess.cells, points, walls, group=parent[tess.block_of], check_edges=refined[tess.block_of] | cut
+        tess.cells, points, walls, group=parent[tess.block_of], check_edges=cut, block=tess.block_of
     )
     _, barrier_block = connected_components(adjacency, directed=False)
     atom_of, atom_adj = build_atoms(buildings, adjacency, barrier_block, params)

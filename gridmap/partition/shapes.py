@@ -54,7 +54,8 @@ def _absorb(
     left, right = left[keep], right[keep]
     edges = shapely.intersection(shapely.boundary(items[left]), items[right], grid_size=GRID_SIZE_M)
     total = shapely.length(edges)
-    free = length_off_barrier(edges, barriers, 1.0) if barriers is not None else total
+    # Pieces of 5 m: edges run along walls or not segment by segment, so coarse pieces classify them as well.
+    free = length_off_barrier(edges, barriers, 1.0, step_m=5.0) if barriers is not None else total
     for length in (free, total):
         changed = True
         while changed:

@@ -70,8 +70,8 @@ def _connected_prefixes(order: list[int], neighbours: list[list[int]]) -> NDArra
     return out
 
 
-def subgraph(adj: csr_matrix, idx: IntArray) -> csr_matrix:
-    """``adj[idx][:, idx]`` for a CSR matrix, without scipy's general fancy indexing (slow on small graphs)."""
+def _sub_arrays(adj: csr_matrix, idx: IntArray) -> tuple[FloatArray, IntArray, IntArray]:
+    """Data, column indices (local) and row pointers of ``adj[idx][:, idx]``."""
     local = np.full(adj.shape[0], -1, dtype=np.int64)
     local[idx] = np.arange(len(idx))
     starts = adj.indptr[idx].astype(np.int64)
@@ -81,7 +81,18 @@ def subgraph(adj: csr_matrix, idx: IntArray) -> csr_matrix:
     keep = cols >= 0
     rows = np.repeat(np.arange(len(idx)), counts)[keep]
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(idx)))])
-    return csr_matrix((adj.data[offsets][keep], cols[keep], indptr), shape=(len(idx), len(idx)))
+    return adj.data[offsets][keep], cols[keep], indptr
+
+
+def subgraph(adj: csr_matrix, idx: IntArray) -> csr_matrix:
+    """``adj[idx][:, idx]`` for a CSR matrix, without scipy's general fancy indexing (slow on small graphs)."""
+    return csr_matrix(_sub_arrays(adj, idx), shape=(len(idx), len(idx)))
+
+
+def neighbour_lists(adj: csr_matrix, idx: IntArray) -> list[list[int]]:
+    """For each atom of ``idx``, its neighbours within ``idx`` (local positions)."""
+    _, cols, indptr = _sub_arrays(adj, idx)
+    return [part.tolist() for part in np.split(cols, indptr[1:-1])]
 
 
 def _connected(adj: csr_matrix, idx: IntArray) -> bool:
@@ -203,8 +214,7 @@ class Partitioner:
         h = self._h[idx]
         total = float(h.sum())
         goal = total * share
-        sub = subgraph(self._adj, idx)
-        neighbours = [sub.indices[sub.indptr[i] : sub.indptr[i + 1]].tolist() for i in range(len(idx))]
+        neighbours = neighbour_lists(self._adj, idx)
         xy = self._xy[idx] - self._xy[idx].mean(axis=0)
         jitter = self._rng.random(len(idx)) * 1e-6
         extent = float(np.ptp(xy, axis=0).max()) + 1e-9
