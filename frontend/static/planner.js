@@ -36,6 +36,7 @@ async function run(label, fn) {
 
 function showMetrics(m) {
   const rows = [[T("网格数", "Grids"), m.grids + " / " + m.expected_grids], [T("在区间内占比", "In band"), (m.in_band_share * 100).toFixed(1) + "%"],
+    [T("可达区间内占比", "In band where sizes allow"), ((m.in_band_share_feasible ?? m.in_band_share) * 100).toFixed(1) + "%"],
     [T("最大偏差", "Max deviation"), m.max_abs_deviation_pct + "%"], [T("户数", "Households"), m.households],
     [T("规则冲突", "Rule violations"), (m.violations || []).length]];
   const body = document.querySelector("#metrics tbody"); body.innerHTML = "";

@@ -107,6 +107,7 @@ def _summary(metrics: dict[str, object]) -> None:
         "households",
         "buildings",
         "in_band_share",
+        "in_band_share_feasible",
         "max_abs_deviation_pct",
         "p95_abs_deviation_pct",
         "mean_polsby_popper",

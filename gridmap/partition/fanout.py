@@ -100,8 +100,13 @@ class JobPlan:
 
 
 def slim(data: PlanInput) -> PlanInput:
-    """Only the columns a city-wide partition reads: what travels to a worker is pickled, sent and unpickled."""
-    buildings = data.buildings[[c for c in ("households", "compound", "community", "geometry") if c in data.buildings]]
+    """Only what a city-wide partition reads: what travels to a worker is pickled, sent and unpickled.
+
+    A partition places each building by its representative point (its cell's seed), and a
+    city-wide run returns grid codes, not footprints: so buildings travel as those points.
+    """
+    buildings = data.buildings[[c for c in ("households", "compound", "community") if c in data.buildings]]
+    buildings = gpd.GeoDataFrame(buildings, geometry=data.buildings.geometry.representative_point())
     streets = data.streets[[c for c in ("street_class", "geometry") if c in data.streets.columns]]
     return PlanInput(buildings=buildings, streets=streets, communities=data.communities, locked=data.locked)
 
@@ -132,6 +137,7 @@ def combine(results: list[PlanResult], params: PartitionSettings, runtime_s: flo
         params,
         [v for r in results for v in r.metrics.violations],
         [x for r in results for x in r.metrics.infeasible],
+        [x for r in results for x in r.metrics.size_infeasible_grids],
     )
     metrics.runtime_s = round(runtime_s, 3)
     metrics.community_runtimes_s = [r.metrics.runtime_s for r in results]

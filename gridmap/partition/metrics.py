@@ -48,6 +48,8 @@ class PlanMetrics:
     violations: list[Violation] = field(default_factory=list)
     infeasible: list[str] = field(default_factory=list)
     community_runtimes_s: list[float] = field(default_factory=list)
+    size_infeasible_grids: list[str] = field(default_factory=list)  # out of band because the rules force it
+    in_band_share_feasible: float = 0.0  # in-band share of the other grids: the solver's own score
 
     @classmethod
     def empty(cls) -> PlanMetrics:
@@ -154,20 +156,24 @@ def evaluate(
     if compound_col and compound_col in buildings.columns:
         violations.extend(_compounds(buildings, compound_col, params))
     sizes = grids["households"].to_numpy()
+    forced: list[str] = []
     for code, size, n_b in zip(grids["grid_code"], sizes, grids["n_buildings"], strict=True):
         if params.min <= size <= params.max:
             continue
         comp = (component_households or {}).get(code)
         if n_b == 1 and size > params.max:
             infeasible.append(f"{code}: one building of {size} households (> {params.max}) is its own grid")
+            forced.append(code)
         elif comp is not None and math.ceil(comp / params.max) > math.floor(comp / params.min):
             infeasible.append(
                 f"{code}: {size} households; its barrier-bounded area holds {comp}, "
                 f"which no number of grids splits into [{params.min}, {params.max}]"
             )
+            forced.append(code)
         else:
             violations.append(Violation("size", code, f"{size} households outside [{params.min}, {params.max}]"))
-    return summarise(grids, int(buildings["households"].sum()), len(buildings), params, violations, infeasible)
+    households = int(buildings["households"].sum())
+    return summarise(grids, households, len(buildings), params, violations, infeasible, forced)
 
 
 def summarise(
@@ -177,22 +183,31 @@ def summarise(
     params: PartitionSettings,
     violations: list[Violation],
     infeasible: list[str],
+    size_infeasible: list[str] | None = None,
 ) -> PlanMetrics:
-    """Headline numbers of a plan from its grid table (``households``, ``polsby_popper``, ``longest_walk_m``)."""
+    """Headline numbers of a plan from its grid table (``households``, ``polsby_popper``, ``longest_walk_m``).
+
+    ``size_infeasible`` are the grids whose size the rules force out of band; the in-band share
+    of the others says how well the solver did where sizes allow.
+    """
     sizes = grids["households"].to_numpy()
     dev = np.abs(sizes - params.target) / params.target * 100 if len(sizes) else np.zeros(1)
+    in_band = (sizes >= params.min) & (sizes <= params.max)
+    free = ~grids["grid_code"].isin(size_infeasible or []).to_numpy() if len(sizes) else np.zeros(0, dtype=bool)
     return PlanMetrics(
         grids=len(grids),
         expected_grids=math.ceil(households / params.target) if households else 0,
         households=households,
         buildings=buildings,
-        in_band_share=round(float(np.mean((sizes >= params.min) & (sizes <= params.max))) if len(sizes) else 0.0, 4),
+        in_band_share=round(float(np.mean(in_band)) if len(sizes) else 0.0, 4),
         max_abs_deviation_pct=round(float(dev.max()), 1),
         p95_abs_deviation_pct=round(float(np.percentile(dev, 95)), 1),
         mean_polsby_popper=round(float(grids["polsby_popper"].mean()), 3) if "polsby_popper" in grids else 0.0,
         max_longest_walk_m=round(float(grids["longest_walk_m"].max()), 1) if "longest_walk_m" in grids else 0.0,
         violations=violations,
         infeasible=infeasible,
+        size_infeasible_grids=list(size_infeasible or []),
+        in_band_share_feasible=round(float(np.mean(in_band[free])), 4) if free.any() else 1.0,
     )
 
 

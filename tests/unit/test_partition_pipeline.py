@@ -39,6 +39,13 @@ def test_file_mode_on_real_inputs(name: str, tmp_path: Path) -> None:
     if name.startswith("nanjing"):
         assert metrics.in_band_share >= 0.85
         assert metrics.grids >= 60
+    # Grids out of band are either forced by the rules (and say why) or counted against the solver.
+    out_of_band = set(grids.loc[~grids["households"].between(240, 360), "grid_code"])
+    size_violations = {v.grid for v in metrics.violations if v.rule == "size"}
+    assert out_of_band == set(metrics.size_infeasible_grids) | size_violations
+    assert not set(metrics.size_infeasible_grids) & size_violations
+    judged = len(grids) - len(metrics.size_infeasible_grids)
+    assert metrics.in_band_share_feasible == round(1 - len(size_violations) / judged, 4)
 
 
 def test_osm_file_mode_uses_household_model(tmp_path: Path) -> None:
