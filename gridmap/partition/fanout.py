@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -160,7 +160,7 @@ def partition_city(
     """
     import time
 
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, Future, LocalCluster, as_completed
 
     started = time.perf_counter()
     prefix = default_prefix or params.code_prefix
@@ -178,19 +178,24 @@ def partition_city(
         # Small batches (a few seconds each) so no worker is left with a long tail at the end.
         size = max(1, math.ceil(len(plan) / (len(client.scheduler_info()["workers"]) * 64)))
         pending = as_completed()
+        results: list[PlanResult] = []
+
+        def collect(futures: Iterable[Future[list[PlanResult]]]) -> None:
+            for future in futures:
+                results.extend(future.result())
+                if progress:
+                    progress(len(results), len(plan))
+
         batch: list[CommunityJob] = []
         for job in plan.jobs():
             batch.append(job)
             if len(batch) == size:
                 pending.add(client.submit(_run_batch, batch, params, prefix, with_metrics, pure=False))
                 batch = []
+                collect(pending.next_batch(block=False))  # progress moves while the rest is still being sent
         if batch:
             pending.add(client.submit(_run_batch, batch, params, prefix, with_metrics, pure=False))
-        results: list[PlanResult] = []
-        for future in pending:
-            results.extend(future.result())
-            if progress:
-                progress(len(results), len(plan))
+        collect(pending)
     finally:
         client.close()
         if cluster is not None:
