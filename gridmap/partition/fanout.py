@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -91,9 +92,10 @@ class JobPlan:
     def _job(self, chunk: list[str]) -> CommunityJob:
         area = self.polygons.loc[chunk].reset_index()
         streets = self.data.streets
-        if not streets.empty:  # the streets touching these communities, not all in their bounding box
-            pad = 1e-5 if area.crs is None or area.crs.is_geographic else 1.0  # about a metre either way
-            _, hits = streets.sindex.query(shapely.buffer(area.geometry.to_numpy(), pad), predicate="intersects")
+        if not streets.empty:
+            # Streets in some community's bounding box (not in the whole chunk's): a bounding-box test is
+            # all the main process does, the exact one is the job's own (``pipeline._streets_near``).
+            _, hits = streets.sindex.query(area.geometry.to_numpy())
             streets = streets.iloc[np.unique(hits)]
         buildings = self.data.buildings.iloc[np.sort(np.concatenate([self.rows[c] for c in chunk]))]
         return CommunityJob(chunk[0], PlanInput(buildings=buildings, streets=streets, communities=area))
@@ -124,6 +126,11 @@ def _run_batch(
     for result in results:
         result.buildings = gpd.GeoDataFrame(result.buildings[["households", "grid_code"]])
     return results
+
+
+def _run_packed(packed: bytes, params: PartitionSettings, default_prefix: str, with_metrics: bool) -> list[PlanResult]:
+    jobs: list[CommunityJob] = pickle.loads(packed)
+    return _run_batch(jobs, params, default_prefix, with_metrics)
 
 
 def combine(results: list[PlanResult], params: PartitionSettings, runtime_s: float) -> PlanResult:
@@ -186,15 +193,21 @@ def partition_city(
                 if progress:
                     progress(len(results), len(plan))
 
+        def send(batch: list[CommunityJob]) -> None:
+            # Sent as bytes: the scheduler (in this process) unpickles and re-pickles a task's arguments,
+            # which for GeoDataFrames means decoding and encoding every geometry twice more.
+            packed = pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)
+            pending.add(client.submit(_run_packed, packed, params, prefix, with_metrics, pure=False))
+
         batch: list[CommunityJob] = []
         for job in plan.jobs():
             batch.append(job)
             if len(batch) == size:
-                pending.add(client.submit(_run_batch, batch, params, prefix, with_metrics, pure=False))
+                send(batch)
                 batch = []
                 collect(pending.next_batch(block=False))  # progress moves while the rest is still being sent
         if batch:
-            pending.add(client.submit(_run_batch, batch, params, prefix, with_metrics, pure=False))
+            send(batch)
         collect(pending)
     finally:
         client.close()
