@@ -49,7 +49,7 @@ bench-partition: install
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.partition.run
 	$(BIN)/python -m benchmarks.partition.stability
-	$(BIN)/python -m benchmarks.partition.scale --buildings 100000 1000000
+	$(BIN)/python -m benchmarks.partition.scale --buildings 100000 1000000 --repeat 3
 
 bench: bench-partition bench-geocode
 
