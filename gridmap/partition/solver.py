@@ -45,29 +45,28 @@ def candidate_ks(households: int, target: int, low: int, high: int, most: int = 
 
 
 def _connected_prefixes(order: list[int], neighbours: list[list[int]]) -> NDArray[np.bool_]:
-    """``out[p]``: whether the first ``p + 1`` atoms of ``order`` form one connected set (union-find)."""
+    """``out[p]``: whether the first ``p + 1`` atoms of ``order`` form one connected set (union-find).
+
+    An atom joins as a fresh root and the trees of its already added neighbours are hung under
+    it, so only the neighbours' roots are looked up (with path halving).
+    """
     parent = list(range(len(neighbours)))
     added = [False] * len(neighbours)
-    out = np.zeros(len(order), dtype=bool)
+    out = [False] * len(order)
     components = 0
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
     for p, u in enumerate(order):
         added[u] = True
         components += 1
         for v in neighbours[u]:
             if added[v]:
-                ru, rv = find(u), find(v)
-                if ru != rv:
-                    parent[ru] = rv
+                while parent[v] != v:
+                    parent[v] = parent[parent[v]]
+                    v = parent[v]
+                if v != u:
+                    parent[v] = u
                     components -= 1
         out[p] = components == 1
-    return out
+    return np.array(out, dtype=bool)
 
 
 def _sub_arrays(adj: csr_matrix, idx: IntArray) -> tuple[FloatArray, IntArray, IntArray]:
