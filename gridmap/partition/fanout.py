@@ -76,7 +76,9 @@ class JobPlan:
             self.chunks.append(chunk)
 
     def __len__(self) -> int:
-        return len(self.chunks) + (1 if len(self.outside) else 0) if self.chunks else 1
+        if not self.chunks:
+            return 1
+        return len(self.chunks) + (1 if len(self.outside) else 0)
 
     def jobs(self) -> Iterator[CommunityJob]:
         """The jobs, each built when the caller gets to it."""

@@ -34,7 +34,7 @@ from gridmap.partition.metrics import PlanMetrics, evaluate, grid_table
 from gridmap.partition.shapes import grid_polygons
 from gridmap.partition.solver import Partitioner
 from gridmap.settings import PartitionSettings
-from gridmap.spatial.crs import WGS84, metric_crs
+from gridmap.spatial.crs import is_wgs84, metric_crs
 
 RAIL_WATER = ("rail", "light_rail", "narrow_gauge", "river", "canal")
 
@@ -72,11 +72,14 @@ def barrier_lines(streets: gpd.GeoDataFrame, params: PartitionSettings) -> gpd.G
 
 
 def _streets_near(streets: gpd.GeoDataFrame, crs: CRS, area: BaseGeometry) -> gpd.GeoDataFrame:
-    """The streets touching the study area, in ``crs``: lines farther out change no face, cell or link."""
+    """The streets touching the study area, in ``crs``: lines farther out change no face, cell or link.
+
+    They are picked in the streets' own CRS, so only those are projected (an input may hold a whole city's).
+    """
     if streets.empty:
         return streets
-    streets = streets.to_crs(crs)
-    return streets.iloc[np.sort(streets.sindex.query(area.buffer(1.0), predicate="intersects"))]
+    reach = gpd.GeoSeries([area.buffer(1.0)], crs=crs).to_crs(streets.crs).iloc[0]
+    return streets.iloc[np.sort(streets.sindex.query(reach, predicate="intersects"))].to_crs(crs)
 
 
 def _neighbours(adjacency: csr_matrix, idx: np.ndarray) -> np.ndarray:
@@ -285,11 +288,6 @@ def finish(
     return PlanResult(
         buildings=_in_wgs84(buildings, prep), grids=grids.sort_values("grid_code").to_crs(4326), metrics=metrics
     )
-
-
-def is_wgs84(crs: CRS | None) -> bool:
-    """Whether ``crs`` is EPSG:4326 (longitude/latitude as gridmap stores them)."""
-    return crs is not None and CRS.from_user_input(crs).equals(WGS84)
 
 
 def _in_wgs84(buildings: gpd.GeoDataFrame, prep: Prepared) -> gpd.GeoDataFrame:

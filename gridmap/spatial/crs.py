@@ -108,7 +108,7 @@ def to_wgs84(frame: gpd.GeoDataFrame, declared: CRS | CoordSys | None = None) ->
             "the file has no coordinate reference system; pass --crs (e.g. --crs EPSG:4326, --crs EPSG:4490 "
             "for CGCS2000, --crs EPSG:32650 for UTM 50N, or --crs gcj02 for Amap coordinates)"
         )
-    if not frame.crs.equals(WGS84):
+    if not is_wgs84(frame.crs):
         try:
             frame = frame.to_crs(WGS84)
         except Exception as exc:  # pyproj raises several types for unusable CRSs
@@ -128,6 +128,11 @@ def _check_lonlat(frame: gpd.GeoDataFrame) -> None:
         )
 
 
+def is_wgs84(crs: CRS | str | int | None) -> bool:
+    """Whether ``crs`` is EPSG:4326 (longitude/latitude as gridmap stores them)."""
+    return crs is not None and CRS.from_user_input(crs).equals(WGS84)
+
+
 @lru_cache(maxsize=128)
 def _utm(zone: int, north: bool) -> CRS:
     return CRS.from_epsg((32600 if north else 32700) + zone)
@@ -137,7 +142,7 @@ def metric_crs(frame: gpd.GeoDataFrame) -> CRS:
     """The UTM zone of ``frame``'s centre: the CRS we measure areas and distances in (WGS84 input)."""
     if frame.empty:
         raise CRSError("cannot choose a metric CRS for an empty layer")
-    minx, miny, maxx, maxy = frame.to_crs(WGS84).total_bounds if not frame.crs.equals(WGS84) else frame.total_bounds
+    minx, miny, maxx, maxy = frame.total_bounds if is_wgs84(frame.crs) else frame.to_crs(WGS84).total_bounds
     lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
     zone = min(60, max(1, int((lon + 180) // 6) + 1))
     return _utm(zone, lat >= 0)
