@@ -240,13 +240,18 @@ def off_barrier(edges: GeomArray, barriers: GeomArray, width: float = BARRIER_HA
     return out
 
 
+def segment_ends(lines: GeomArray) -> tuple[FloatArray, FloatArray, NDArray[np.int64]]:
+    """Start and end of every straight segment of ``lines`` (multi-part or not), and the line it belongs to."""
+    parts, line_of_part = shapely.get_parts(lines, return_index=True)
+    coords, part_of = shapely.get_coordinates(parts, return_index=True)
+    same = part_of[1:] == part_of[:-1]  # consecutive vertices of one part make a segment
+    return coords[:-1][same], coords[1:][same], line_of_part[part_of[:-1][same]]
+
+
 def segments(lines: GeomArray) -> GeomArray:
     """Every straight segment of ``lines``: a tree of short pieces prunes far better than one of long lines."""
-    parts = shapely.get_parts(lines)
-    coords, part_of = shapely.get_coordinates(parts, return_index=True)
-    same = part_of[1:] == part_of[:-1]
-    pairs = np.stack([coords[:-1][same], coords[1:][same]], axis=1)
-    return np.asarray(shapely.linestrings(pairs), dtype=object)
+    start, end, _ = segment_ends(lines)
+    return np.asarray(shapely.linestrings(np.stack([start, end], axis=1)), dtype=object)
 
 
 def length_off_barrier(edges: GeomArray, barriers: GeomArray, width: float, step_m: float = 1.0) -> FloatArray:
@@ -259,11 +264,7 @@ def length_off_barrier(edges: GeomArray, barriers: GeomArray, width: float, step
     total: FloatArray = shapely.length(edges).astype(np.float64)
     if not len(barriers) or not len(edges):
         return total
-    parts, owner = shapely.get_parts(shapely.segmentize(edges, step_m), return_index=True)
-    coords, part_of = shapely.get_coordinates(parts, return_index=True)
-    same = part_of[1:] == part_of[:-1]  # consecutive vertices of one part make a piece
-    start, end = coords[:-1][same], coords[1:][same]
-    piece_edge = owner[part_of[:-1][same]]
+    start, end, piece_edge = segment_ends(shapely.segmentize(edges, step_m))
     tree = shapely.STRtree(segments(barriers))
     near, _ = tree.query(shapely.points((start + end) / 2), predicate="dwithin", distance=width)
     clear = np.ones(len(start), dtype=bool)
@@ -280,13 +281,9 @@ def matching_edges(cells: GeomArray) -> tuple[NDArray[np.int64], NDArray[np.int6
     so hashing segments finds neighbours without an overlay per pair. Cells of different
     blocks, or cut by a wall, do not share vertices: compare those geometrically.
     """
-    parts, cell_of_part = shapely.get_parts(shapely.boundary(cells), return_index=True)
-    coords, part_of = shapely.get_coordinates(parts, return_index=True)
-    same = part_of[1:] == part_of[:-1]
-    snapped = np.round(coords * 1000.0).astype(np.int64)
-    a, b = snapped[:-1][same], snapped[1:][same]
-    cell = cell_of_part[part_of[:-1][same]]
-    length = np.hypot(*(coords[1:][same] - coords[:-1][same]).T)
+    start, end, cell = segment_ends(shapely.boundary(cells))
+    a, b = np.round(start * 1000.0).astype(np.int64), np.round(end * 1000.0).astype(np.int64)
+    length = np.hypot(*(end - start).T)
     flip = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
     keys = np.concatenate([np.where(flip[:, None], b, a), np.where(flip[:, None], a, b)], axis=1)
     order = np.lexsort(keys.T[::-1])
@@ -322,7 +319,7 @@ def cell_adjacency(
     block_of = np.zeros(n, dtype=np.int64) if block is None else np.asarray(block, dtype=np.int64)
     group_of = block_of if group is None else np.asarray(group, dtype=np.int64)
     left, right, length = matching_edges(cells)
-    keep = ~check[left] & ~check[right] & (block_of[left] == block_of[right])
+    keep = ~check[left] & ~check[right] & (block_of[left] == block_of[right]) & (group_of[left] == group_of[right])
     left, right, length = left[keep], right[keep], length[keep]
     pairs = np.unique(np.stack([group_of, block_of], axis=1), axis=0)
     several_blocks = (np.bincount(pairs[:, 0], minlength=int(group_of.max()) + 1) > 1)[group_of]
@@ -341,8 +338,6 @@ def cell_adjacency(
     right = np.concatenate([right, c_right])
     length = np.concatenate([length, shapely.length(shared)])
     keep = length >= MIN_SHARED_M
-    if group is not None:
-        keep &= group[left] == group[right]
     left, right = left[keep], right[keep]
     if len(barriers) and len(left):
         links = shapely.linestrings(

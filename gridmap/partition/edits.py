@@ -21,6 +21,7 @@ from gridmap.errors import Conflict, InvalidInput, NotFound
 from gridmap.partition.drafts import draft
 from gridmap.partition.pipeline import Prepared, finish, prepare
 from gridmap.partition.service import load_plan_input, write_grids
+from gridmap.partition.solver import subgraph
 from gridmap.settings import PartitionSettings
 
 
@@ -41,7 +42,7 @@ def _contiguity_problems(prep: Prepared, labels: np.ndarray, codes: list[str], c
         members = np.flatnonzero(labels == codes.index(code))
         if len(members) < 2:
             continue
-        n, _ = connected_components(prep.adjacency[members][:, members], directed=False)
+        n, _ = connected_components(subgraph(prep.adjacency, members), directed=False)
         if n > 1:
             blocks = len(set(barrier_block[members].tolist()))
             why = (

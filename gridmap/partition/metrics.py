@@ -17,6 +17,7 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from gridmap.partition.solver import subgraph
 from gridmap.settings import PartitionSettings
 
 TOLERANCE_M = 1.0
@@ -72,7 +73,7 @@ def longest_walk(points: gpd.GeoSeries, adjacency: csr_matrix, members: np.ndarr
     if len(members) < 2:
         return 0.0
     xy = shapely.get_coordinates(points.to_numpy()[members])
-    sub = adjacency[members][:, members].tocoo()
+    sub = subgraph(adjacency, members).tocoo()
     weights = np.hypot(*(xy[sub.row] - xy[sub.col]).T)
     graph = csr_matrix((weights, (sub.row, sub.col)), shape=(len(members), len(members)))
     dist = dijkstra(graph, directed=False, indices=0)
@@ -141,7 +142,7 @@ def evaluate(
             violations.append(Violation("single_polygon", code, f"grid polygon is a {geom.geom_type}"))
         members = np.flatnonzero(codes == code)
         if len(members) > 1:
-            n, _ = connected_components(adjacency[members][:, members], directed=False)
+            n, _ = connected_components(subgraph(adjacency, members), directed=False)
             if n > 1:
                 violations.append(Violation("contiguity", code, f"buildings fall into {n} unconnected groups"))
         core = cores.get(code, geom) if cores else geom

@@ -71,6 +71,7 @@ def _connected_prefixes(order: list[int], neighbours: list[list[int]]) -> NDArra
 
 def _sub_arrays(adj: csr_matrix, idx: IntArray) -> tuple[FloatArray, IntArray, IntArray]:
     """Data, column indices (local) and row pointers of ``adj[idx][:, idx]``."""
+    adj = adj.tocsr()  # no copy when it already is
     local = np.full(adj.shape[0], -1, dtype=np.int64)
     local[idx] = np.arange(len(idx))
     starts = adj.indptr[idx].astype(np.int64)
