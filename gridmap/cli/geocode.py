@@ -19,16 +19,10 @@ def geocode_command(
     grids: Annotated[Path | None, typer.Option(help="GRIDS.gpkg from `gridmap partition` for grid codes")] = None,
 ) -> None:
     """Geocode Chinese addresses / building names (and points) to buildings and grids."""
-    from gridmap.spatial.geocode.batch import geocode_frame, load_grids, read_queries
-    from gridmap.spatial.geocode.gazetteer import Gazetteer
-    from gridmap.spatial.io import building_id, read_sources
-    from gridmap.spatial.validate import POLYGONAL, CleanReport, clean_layer
+    from gridmap.spatial.geocode.batch import gazetteer_from_files, geocode_frame, load_grids, read_queries
 
     with user_errors():
-        raw = read_sources(sources)
-        buildings = clean_layer(raw.buildings, "buildings", POLYGONAL, CleanReport())
-        buildings["building_id"] = [building_id(s) for s in buildings["source_id"]]
-        gazetteer = Gazetteer(buildings)
+        gazetteer = gazetteer_from_files(sources)
         frame = read_queries(queries)
         index = load_grids(grids) if grids else None
         answers = geocode_frame(frame, gazetteer, index)

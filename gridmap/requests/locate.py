@@ -82,7 +82,13 @@ def gazetteer(session: Session) -> Gazetteer:
             .where((Building.name.is_not(None)) | (Building.addr_street.is_not(None)))
         )
         frame = gpd.read_postgis(query, session.connection(), geom_col="geom", crs=4326)
-        built = Gazetteer(frame)
+        compounds = gpd.read_postgis(
+            select(Compound.name, Compound.geom).where(Compound.name.is_not(None)),
+            session.connection(),
+            geom_col="geom",
+            crs=4326,
+        )
+        built = Gazetteer(frame, compounds)
         _cache[key] = ((count, last), built)
         return built
 
@@ -112,7 +118,8 @@ def locate(
                 f"地址无法定位 / address not found ({match.level}): {address!r}; "
                 "give a point (lon, lat) or a fuller address such as 小区 + 楼号"
             )
-        lon, lat, building, level = match.entry.lon, match.entry.lat, int(match.entry.building_id), match.level
+        lon, lat, level = match.entry.lon, match.entry.lat, match.level
+        building = int(match.entry.building_id) if match.entry.building_id else None  # a 小区 names no one building
     else:
         raise InvalidInput("请提供位置 / no location: give lon and lat (with coord_sys) or an address")
     hit = grid_at(session, lon, lat)

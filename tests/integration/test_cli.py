@@ -93,7 +93,9 @@ def test_geocode_cli_with_grids(tmp_path: Path) -> None:
     assert _run(["partition", str(WANGJING_OSM), "-o", str(grids)], None, tmp_path).returncode == 0
     queries = tmp_path / "q.csv"
     queries.write_text(
-        "query\n北京市朝阳区望京西园三百一十九号楼\n望京西园３２０栋１单元１０１室\n望京西园999号楼\n", encoding="utf-8"
+        "query\n北京市朝阳区望京西园三百一十九号楼\n望京西园３２０栋１单元１０１室\n望京西园999号楼\n"
+        "望京西园三区321号楼\n望京西园三区\n",  # 小区 + 楼号, and the 小区 itself (no building)
+        encoding="utf-8",
     )
     out = tmp_path / "out.csv"
     done = _run(
@@ -107,6 +109,9 @@ def test_geocode_cli_with_grids(tmp_path: Path) -> None:
     assert answers["name"].tolist()[:2] == ["望京西园319号楼", "望京西园320号楼"]
     assert answers["grid_code"].str.fullmatch(r"\d{15}").tolist()[:2] == [True, True]
     assert pd.isna(answers["lon"].iloc[2]) and answers["match_level"].iloc[2] == "not_found"
+    assert answers["name"].iloc[3] == "望京西园321号楼" and answers["match_level"].iloc[3] == "exact"
+    assert answers["name"].iloc[4] == "望京西园三区" and pd.isna(answers["building_id"].iloc[4])
+    assert answers["grid_code"].iloc[4] is not None and not pd.isna(answers["lat"].iloc[4])
 
 
 def test_geocode_cli_refuses_a_csv_without_query_column(tmp_path: Path) -> None:

@@ -35,6 +35,15 @@ def test_building_variants_normalise_alike(variant: str) -> None:
 
 def test_place_names_with_numerals_are_kept() -> None:
     assert normalize("五台山体育馆") == "五台山体育馆"
+    assert normalize("五台山体育馆", all_numerals=True) == "5台山体育馆"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Keskuskatu三a号", "Keskuskatu3a号"), ("Bulevardi二十二-二十四号", "Bulevardi22-24号"), ("三 号楼", "3号楼")],
+)
+def test_numbers_with_letters_and_ranges(text: str, expected: str) -> None:
+    assert normalize(text) == normalize(expected)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +79,11 @@ def _gazetteer() -> Gazetteer:
         ("7", "北京市朝阳区烟草专卖局", None, None, 116.4500),
         ("8", "朝阳区第一中心小学", None, None, 116.4400),
         ("9", "朝阳区第二中心小学", None, None, 116.4300),
+        ("10", "江苏省美术馆", None, None, 116.4200),  # an admin word in its own name
+        ("11", "南京美术馆", None, None, 116.4100),
+        ("12", "德基广场二期", None, None, 116.4000),  # two wings 77 m apart: one answer between them
+        ("13", "德基广场二期", None, None, 116.4009),
+        ("14", "8 km coffee", None, None, 116.3900),
     ]
     frame = gpd.GeoDataFrame(
         {
@@ -93,6 +107,10 @@ def _gazetteer() -> Gazetteer:
         ("融科忘京中心", "3", "fuzzy"),
         ("中山路十八号", "4", "exact"),
         ("北京市朝杨区烟草专卖局", "7", "fuzzy"),  # the typo is in the admin prefix
+        ("江苏省美术馆", "10", "exact"),
+        ("江苏省南京市玄武区南京美术馆", "11", "exact"),
+        ("江苏省美术官", "10", "fuzzy"),
+        ("八 km coffee", "14", "exact"),
     ],
 )
 def test_lookup_finds_the_building(query: str, building: str, level: str) -> None:
@@ -104,10 +122,17 @@ def test_lookup_finds_the_building(query: str, building: str, level: str) -> Non
 @pytest.mark.parametrize(
     # the last one is one edit from two different schools: not sure, so not found
     "query",
-    ["望京西园391号楼", "中山路81号", "不存在的地址", "首开广场", "", "朝阳区第三中心小学"],
+    ["望京西园391号楼", "中山路81号", "不存在的地址", "首开广场", "", "朝阳区第三中心小学", "美术馆"],
 )
 def test_wrong_numbers_unknown_or_ambiguous_are_not_found(query: str) -> None:
     assert _gazetteer().lookup(query).entry is None
+
+
+def test_a_name_of_nearby_buildings_is_answered_between_them() -> None:
+    match = _gazetteer().lookup("德基广场二期")
+    assert match.entry is not None and match.entry.building_id in {"12", "13"}
+    wings = [116.4001, 116.4010]  # box centres
+    assert max(abs(match.entry.lon - w) for w in wings) * 111_320 * np.cos(np.radians(40)) < 50
 
 
 def test_point_in_grid_with_tie_break_and_outside_coverage() -> None:

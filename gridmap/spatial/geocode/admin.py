@@ -46,13 +46,24 @@ def admin_names(ref_dir: Path = REF) -> frozenset[str]:
     return frozenset(n for n in names if len(n) >= 2)
 
 
-def strip_admin(text: str, names: frozenset[str] | None = None) -> str:
-    """``text`` without leading admin names (several may follow each other: 北京市朝阳区望京街道…)."""
+def admin_chain(text: str, names: frozenset[str] | None = None) -> list[str]:
+    """``text``, then ``text`` without each further leading admin name (北京市朝阳区望京… → 朝阳区望京… → 望京…).
+
+    A place can carry an admin word in its own name (江苏省美术馆, 南京图书馆): the caller tries the longer
+    forms first, so that name is not cut down to one that other places share (美术馆, 图书馆).
+    """
     names = names if names is not None else admin_names()
+    chain = [text]
     while True:
         for end in range(min(len(text) - 2, 20), 1, -1):  # longest admin name first; keep >= 2 chars
             if text[:end] in names and not ROAD_AFTER.match(text, end):
                 text = text[end:]
+                chain.append(text)
                 break
         else:
-            return text
+            return chain
+
+
+def strip_admin(text: str, names: frozenset[str] | None = None) -> str:
+    """``text`` without leading admin names (several may follow each other: 北京市朝阳区望京街道…)."""
+    return admin_chain(text, names)[-1]

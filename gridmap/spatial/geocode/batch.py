@@ -12,10 +12,22 @@ import pyogrio
 
 from gridmap.errors import InvalidInput
 from gridmap.spatial.crs import CoordSys, to_wgs84_lonlat
-from gridmap.spatial.geocode.gazetteer import Gazetteer
+from gridmap.spatial.geocode.gazetteer import Gazetteer, with_compound_names
 from gridmap.spatial.geocode.grids import GridIndex
+from gridmap.spatial.io import building_id, read_sources
+from gridmap.spatial.validate import POLYGONAL, CleanReport, clean_layer
 
 COLUMNS = ["query", "lon", "lat", "building_id", "name", "grid_code", "match_level", "score"]
+
+
+def gazetteer_from_files(paths: list[Path]) -> Gazetteer:
+    """The gazetteer of the buildings and 小区 in ``paths`` (any files ``gridmap import`` reads)."""
+    raw = read_sources(paths)
+    report = CleanReport()
+    buildings = clean_layer(raw.buildings, "buildings", POLYGONAL, report)
+    buildings["building_id"] = [building_id(s) for s in buildings["source_id"]]
+    compounds = clean_layer(raw.compounds, "compounds", POLYGONAL, report)
+    return Gazetteer(with_compound_names(buildings, compounds), compounds)
 
 
 def read_queries(path: Path) -> pd.DataFrame:
@@ -44,7 +56,7 @@ def geocode_frame(queries: pd.DataFrame, gazetteer: Gazetteer, grids: GridIndex 
                     "query": text,
                     "lon": entry.lon if entry else None,
                     "lat": entry.lat if entry else None,
-                    "building_id": entry.building_id if entry else None,
+                    "building_id": (entry.building_id or None) if entry else None,
                     "name": entry.name if entry else None,
                     "grid_code": None,
                     "match_level": match.level,

@@ -32,12 +32,17 @@ def chinese_number(text: str) -> int:
     return total + current
 
 
-def _numerals_to_digits(text: str) -> str:
-    # A numeral run next to a unit of address (区, 号, 栋, 楼, 单元, 层, 室, 座, 期 …) is a number;
-    # elsewhere (e.g. 五台山, 六合) it is part of a name and stays.
+# What makes a numeral run a number: a unit of address after it (区, 号, 栋, 楼, 单元, 层, 室, 座, 期 …), maybe
+# behind a letter (三十三b号), or a range up to another number (二十二-二十四号).
+_ADDRESS_UNIT = r"[a-z]?(?:[号栋幢楼层室座期排条巷弄]|单元|区)"
+_NUMBER_AFTER = re.compile(rf"\s*(?:{_ADDRESS_UNIT}|-\s*{_NUMERAL_RUN.pattern}{_ADDRESS_UNIT})")
+
+
+def _numerals_to_digits(text: str, everywhere: bool = False) -> str:
+    # A numeral run before a unit of address is a number; elsewhere (五台山, 六合) it is part of a name and
+    # stays, unless ``everywhere`` (a name written with digits, 8km coffee, asked for in words).
     def repl(match: re.Match[str]) -> str:
-        after = text[match.end() : match.end() + 2]
-        if after[:1] in "号栋幢楼层室座期排条巷弄" or after.startswith(("单元", "区")):
+        if everywhere or _NUMBER_AFTER.match(text, match.end()):
             return str(chinese_number(match.group()))
         return match.group()
 
@@ -54,13 +59,16 @@ class Parts:
     room: str | None = None
 
 
-def normalize(text: str) -> str:
-    """Canonical form of ``text`` (no admin prefixes stripped; see :mod:`.admin`)."""
+def normalize(text: str, all_numerals: bool = False) -> str:
+    """Canonical form of ``text`` (no admin prefixes stripped; see :mod:`.admin`).
+
+    ``all_numerals`` turns every Chinese numeral into digits, not only those before a unit of address.
+    """
     text = unicodedata.normalize("NFKC", text).lower().strip()
+    text = _numerals_to_digits(text, everywhere=all_numerals)
     # 3号楼2-301 / 3#2-301: unit 2, room 301 (the dash goes with the punctuation below).
     text = re.sub(r"(号楼|栋|幢|#)\s*(\d+)\s*-\s*(\d+)\s*室?$", r"\1\2单元\3室", text)
     text = _PUNCT.sub("", text)
-    text = _numerals_to_digits(text)
     return _BUILDING.sub(r"\1号楼", text)
 
 
