@@ -3,7 +3,10 @@
 For a point the statement finds the published grid covering it; for a place already found another way (an
 address, a point snapped to the nearest grid) it takes that grid. Finding an open duplicate, inserting the request
 and its audit events and counting the report on the original happen in one round trip, so a busy intake holds
-no lock for longer than a statement. The statement is prepared once per database connection (planning it took
+no lock for longer than a statement. Open duplicates are found through the spatial index of open requests only:
+the report's age is compared as an expression, so no plan can walk the created_at index over the whole window
+instead (a generic plan estimates any range of parameters as narrow, and did so once the table had statistics:
+500/s went from p50 3 ms to timeouts). The statement is prepared once per database connection (planning it took
 longer than running it) and returns the stored row, which is loaded as the ORM object without a second query.
 """
 
@@ -37,7 +40,7 @@ _PARAMS = {
     "radius": "float8",
     "degrees": "float8",
     "category": "varchar",
-    "since": "timestamptz",
+    "window": "interval",
     "now": "timestamptz",
     "description": "text",
     "address": "varchar",
@@ -67,7 +70,7 @@ grid AS (
 dup AS (
   SELECT r.id FROM requests r, pt
   WHERE :radius > 0 AND r.category = :category AND r.status NOT IN ('closed', 'merged')
-    AND r.created_at >= :since AND r.created_at <= :now
+    AND (:now - r.created_at) BETWEEN interval '0' AND :window
     AND ST_DWithin(r.geom, pt.g, :degrees) AND ST_DWithin(r.geom::geography, pt.g::geography, :radius)
   ORDER BY r.created_at, r.id LIMIT 1
 ),
@@ -98,7 +101,7 @@ SELECT * FROM ins
 _NAMES = list(_PARAMS)
 # $1::float8 ... : the statement with typed positional parameters, for PREPARE and for asyncpg.
 POSITIONAL_SQL = re.sub(r"(?<![:\w]):(\w+)", lambda m: f"${_NAMES.index(m.group(1)) + 1}::{_PARAMS[m.group(1)]}", _SQL)
-_NAME = "gridmap_intake_v2"
+_NAME = "gridmap_intake_v3"
 _PREPARE = f"PREPARE {_NAME} AS {POSITIONAL_SQL}"
 _EXECUTE = text(f"EXECUTE {_NAME} ({', '.join(':' + name for name in _PARAMS)})")
 
@@ -161,7 +164,7 @@ def intake_values(
         "radius": radius,
         "degrees": radius / 111_320 / max(math.cos(math.radians(lat)), 0.01),
         "category": cat.code,
-        "since": now - timedelta(hours=settings.duplicate_window_hours),
+        "window": timedelta(hours=settings.duplicate_window_hours),
         "now": now,
         "description": data.description,
         "address": data.address,

@@ -474,3 +474,54 @@ def test_bad_photos_are_refused_and_nothing_is_kept(client: TestClient, world: d
     assert too_big.status_code == 413 and "limit" in too_big.json()["detail"]
     assert not folder.exists() or not any(folder.iterdir())
     assert client.get(f"/api/requests/{req['id']}", headers=auth(client, "worker1")).json()["photos"] == []
+
+
+def test_duplicate_check_goes_through_the_open_requests_index_in_a_generic_plan(world: dict[str, Any]) -> None:
+    """Once ``requests`` has statistics, the prepared intake's generic plan still finds duplicates by location.
+
+    Walking the created_at index over the duplicate window instead made every report slower than the last (the
+    load benchmark went from p50 3 ms to timeouts after autovacuum's first ANALYZE of a busy table).
+    """
+    from gridmap.db.models import RequestCategory
+    from gridmap.requests.intake import _NAME, _PREPARE, intake_values, positional
+    from gridmap.requests.schemas import NewRequest
+
+    lon, lat = world["spots"][world["codes"][0]]
+    with world["engine"].connect() as conn:
+        # a busy day: 6,000 open and merged reports of several kinds around the area, then fresh statistics
+        conn.execute(
+            text(
+                "INSERT INTO requests (category, status, created_at, geom) SELECT "
+                "(ARRAY['noise', 'garbage', 'illegal_parking'])[1 + i % 3], "
+                "CASE WHEN i % 10 = 0 THEN 'reported' ELSE 'merged' END, now() - i * interval '10 s', "
+                "ST_SetSRID(ST_MakePoint(:lon + (i % 77) * 1e-4, :lat + (i % 53) * 1e-4), 4326) "
+                "FROM generate_series(1, 6000) i"
+            ),
+            {"lon": lon, "lat": lat},
+        )
+        conn.execute(text("ANALYZE requests"))
+        conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        conn.exec_driver_sql(_PREPARE.replace("%", "%%").replace(_NAME, "plan_probe"))
+        cat = conn.execute(text("SELECT * FROM request_categories WHERE code = 'noise'")).mappings().one()
+        values = intake_values(
+            NewRequest(category="noise", description="probe", lon=lon, lat=lat),
+            RequestCategory(**cat),
+            lon=lon,
+            lat=lat,
+            actor=(None, "tester", "community"),
+            channel="staff",
+            now=datetime.now(UTC),
+            settings=world["settings"].requests,
+            key=None,
+            digest="probe",
+        )
+        count = len(positional(values))
+        plan = "\n".join(
+            row[0]
+            for row in conn.exec_driver_sql(
+                f"EXPLAIN EXECUTE plan_probe ({', '.join(['%s'] * count)})", tuple(positional(values))
+            )
+        )
+        conn.rollback()
+    assert "ix_requests_open_geom" in plan, plan
+    assert "ix_requests_created_at" not in plan, plan
