@@ -132,6 +132,9 @@ class Gazetteer:
         self._by_key = dict(every)
         self._keys = list(self._by_key)
         self._numbers = [numbers(k) for k in self._keys]
+        self._with_numbers: dict[tuple[str, ...], list[str]] = defaultdict(list)  # the keys of each number tuple
+        for key, found in zip(self._keys, self._numbers, strict=True):
+            self._with_numbers[found].append(key)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -150,9 +153,8 @@ class Gazetteer:
         core = cores[-1]
         wanted = numbers(core)
         # Structured: same numbers; the words around them nearly the same (typos, 区/期 variants).
-        same = [i for i, n in enumerate(self._numbers) if n == wanted] if wanted else []
-        if same:
-            choices = [self._keys[i] for i in same]
+        choices = self._with_numbers.get(wanted, []) if wanted else []
+        if choices:
             best = process.extractOne(core, choices, scorer=fuzz.ratio)
             if best is not None and best[1] >= STRUCTURED_MIN:
                 return self._answer(query, self._by_key[best[0]], "structured", float(best[1]))
@@ -182,17 +184,14 @@ class Gazetteer:
 
 def _closest(text: str, keys: list[str], usable: Callable[[int], bool]) -> tuple[int, float] | None:
     """The key within one edit per six characters of ``text``, if it is the only one that close."""
-    distances = np.array([Levenshtein.distance(text, key) for key in keys])
-    if not len(distances):
-        return None
-    order = np.argsort(distances, kind="stable")
-    best = int(order[0])
     limit = len(text) // 6
-    if distances[best] > limit or not usable(best):
+    # the two closest keys within the limit (rapidfuzz, in C: a gazetteer of a city has 10^5 keys)
+    near = process.extract(text, keys, scorer=Levenshtein.distance, limit=2, score_cutoff=limit)
+    if not near or not usable(near[0][2]):
         return None
-    if len(order) > 1 and distances[int(order[1])] == distances[best]:
+    if len(near) > 1 and near[1][1] == near[0][1]:
         return None  # two keys equally close: not sure, so not found
-    return best, 100.0 * (1 - float(distances[best]) / max(len(text), 1))
+    return near[0][2], 100.0 * (1 - float(near[0][1]) / max(len(text), 1))
 
 
 def _common_place(entries: list[Entry]) -> Entry | None:
