@@ -122,6 +122,7 @@ def evaluate(
     compound_col: str | None = "compound",
     cores: dict[str, shapely.Geometry] | None = None,
     component_households: dict[str, int] | None = None,
+    no_in_band_plan: dict[str, str] | None = None,
 ) -> PlanMetrics:
     """Check every hard rule and summarise sizes and shapes (all inputs in one metric CRS).
 
@@ -129,7 +130,8 @@ def evaluate(
     border a street block without residents that was merged into a grid for tiling,
     and that is reported as a note, not a violation. ``component_households`` gives,
     per grid, the households of the barrier-bounded area it lies in, to tell a size the
-    rules make impossible from a size the solver missed.
+    rules make impossible from a size the solver missed; ``no_in_band_plan`` names grids whose
+    area an exhaustive search proved cannot have every grid in band, with the reason.
     """
     violations: list[Violation] = []
     infeasible: list[str] = []
@@ -170,6 +172,9 @@ def evaluate(
                 f"{code}: {size} households; its barrier-bounded area holds {comp}, "
                 f"which no number of grids splits into [{params.min}, {params.max}]"
             )
+            forced.append(code)
+        elif code in (no_in_band_plan or {}):
+            infeasible.append(f"{code}: {size} households; {(no_in_band_plan or {})[code]}")
             forced.append(code)
         else:
             violations.append(Violation("size", code, f"{size} households outside [{params.min}, {params.max}]"))

@@ -30,9 +30,10 @@ from gridmap.partition.adjacency import (
     tessellate,
 )
 from gridmap.partition.codes import assign_codes
+from gridmap.partition.exact import has_in_band_plan
 from gridmap.partition.metrics import PlanMetrics, evaluate, grid_table
 from gridmap.partition.shapes import grid_polygons
-from gridmap.partition.solver import Partitioner
+from gridmap.partition.solver import EXACT_ATOMS, Partitioner, neighbour_lists
 from gridmap.settings import PartitionSettings
 from gridmap.spatial.crs import is_wgs84, metric_crs
 
@@ -283,11 +284,55 @@ def finish(
             "compound" if "compound" in buildings.columns else None,
             cores={label_code[k]: geom for k, geom in cores.items()},
             component_households={label_code[k]: int(component_h[component[i]]) for k, i in first_of.items()},
+            no_in_band_plan={label_code[k]: why for k, why in _no_in_band_plan(prep, labels, params).items()},
         )
     metrics.runtime_s = round(time.perf_counter() - started, 3)
     return PlanResult(
         buildings=_in_wgs84(buildings, prep), grids=grids.sort_values("grid_code").to_crs(4326), metrics=metrics
     )
+
+
+def _no_in_band_plan(prep: Prepared, labels: np.ndarray, params: PartitionSettings) -> dict[int, str]:
+    """One out-of-band grid per small area that provably cannot have every grid in band, with the reason.
+
+    The area is a connected piece of the building adjacency (bounded by barriers), its units are the atoms
+    (whole 小区 that fit one grid, other buildings); every partition of it into contiguous grids is searched.
+    Only one grid per area is excused: any plan has at least one out of band there.
+    """
+    h = prep.buildings["households"].to_numpy()
+    sums = np.bincount(labels, weights=h)
+    out = (sums < params.min) | (sums > params.max)
+    if not out.any():
+        return {}
+    n_atoms = len(prep.atom_households)
+    member = csr_matrix((np.ones(len(labels)), (np.arange(len(labels)), prep.atom_of)), shape=(len(labels), n_atoms))
+    links = (member.T @ prep.adjacency @ member).tocsr()
+    links.setdiag(0)
+    links.eliminate_zeros()
+    _, area_of = connected_components(links, directed=False)
+    label_of_atom = np.zeros(n_atoms, dtype=np.int64)
+    label_of_atom[prep.atom_of] = labels
+    excused: dict[int, str] = {}
+    for area in np.unique(area_of[prep.atom_of[out[labels]]]):
+        atoms = np.flatnonzero(area_of == area)
+        total = int(prep.atom_households[atoms].sum())
+        if len(atoms) > EXACT_ATOMS or math.ceil(total / params.max) > total // params.min:
+            continue  # too large to search, or already impossible by its households alone
+        found = has_in_band_plan(
+            neighbour_lists(links, atoms),
+            prep.atom_households[atoms],
+            prep.atom_xy[atoms],
+            low=params.min,
+            high=params.max,
+        )
+        if found is False:
+            grids = [int(k) for k in np.unique(label_of_atom[atoms]) if out[k]]
+            worst = max(grids, key=lambda k: abs(sums[k] - params.target))
+            excused[worst] = (
+                f"no plan of its barrier-bounded area ({len(atoms)} units with 小区 whole, {total} households) "
+                f"has every grid in [{params.min}, {params.max}] (exhaustive search)"
+            )
+    return excused
 
 
 def _in_wgs84(buildings: gpd.GeoDataFrame, prep: Prepared) -> gpd.GeoDataFrame:

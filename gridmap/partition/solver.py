@@ -8,7 +8,9 @@ line: atoms are sorted along several directions and the cut whose household
 share is closest to the ideal, with both halves connected, wins. Straight cuts
 keep grids compact, and because they depend on positions rather than on a
 random walk, moving one building changes few assignments. A final pass moves
-single boundary atoms between neighbouring grids to pull outliers into the band.
+single boundary atoms between neighbouring grids to pull outliers into the band;
+a small component still left with a grid out of band is searched exhaustively
+(:mod:`gridmap.partition.exact`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from gridmap.partition.exact import ExactSplit
+
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 ANGLES = np.deg2rad(np.arange(0.0, 180.0, 45.0))
+EXACT_ATOMS = 40  # components up to this many atoms get an exhaustive search when bisection leaves a grid out of band
 
 
 def choose_k(households: int, target: int, low: int, high: int) -> int:
@@ -188,11 +193,27 @@ class Partitioner:
                 if best is None or score < best[0] - 1e-9:
                     best = (score, local)
                 if ((sums >= self.low) & (sums <= self.high)).all():
-                    break
+                    return local
             assert best is not None
+            if len(members) <= EXACT_ATOMS:  # a grid is out of band: is there a plan without?
+                exact = self._exact(total)
+                if exact is not None:
+                    return exact
             return best[1]
         finally:
             self._xy, self._h, self._adj = full
+
+    def _exact(self, total: int) -> IntArray | None:
+        """An all-in-band plan of the current component by exhaustive search, if one exists and is found."""
+        search = ExactSplit(
+            neighbour_lists(self._adj, np.arange(len(self._h))), self._h, self._xy, low=self.low, high=self.high
+        )
+        ks = range(math.ceil(total / self.high), total // self.low + 1)
+        for k in sorted(ks, key=lambda k: abs(total / k - self.target)):
+            found = search.solve(k)
+            if found.labels is not None:
+                return found.labels
+        return None
 
     def _split(self, idx: IntArray, k: int) -> list[IntArray]:
         if k <= 1 or len(idx) <= 1:

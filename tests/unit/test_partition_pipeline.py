@@ -53,3 +53,27 @@ def test_osm_file_mode_uses_household_model(tmp_path: Path) -> None:
     result, _ = partition_file([NANJING_OSM], out, params=PartitionSettings(), model=HouseholdSettings())
     assert result.metrics.buildings == 518
     assert set(result.buildings["households_source"]) == {"estimated"}
+
+
+def test_an_area_no_plan_can_fill_is_reported_with_the_proof() -> None:
+    """Buildings of 200, 300 and 250 households in a row between main roads: 750 households fit only three grids
+    of 240-360, one building each, and the first is too small. The exhaustive search proves that no plan does
+    better, so that grid is listed as forced by the rules, with the reason, instead of counted against the solver."""
+    import geopandas as gpd
+    from shapely.geometry import LineString, box
+
+    from gridmap.partition.pipeline import PlanInput, partition
+
+    x0, y0, step = 118.78, 32.04, 0.0006  # about 57 m between buildings
+    buildings = gpd.GeoDataFrame(
+        {"households": [200, 300, 250]},
+        geometry=[box(x0 + i * step, y0, x0 + i * step + 0.0003, y0 + 0.0003) for i in range(3)],
+        crs=4326,
+    )
+    roads = [LineString([(x0 - 0.002, y), (x0 + 0.004, y)]) for y in (y0 - 0.0008, y0 + 0.0011)]
+    roads += [LineString([(x, y0 - 0.002), (x, y0 + 0.003)]) for x in (x0 - 0.0008, x0 + 0.0023)]
+    streets = gpd.GeoDataFrame({"street_class": ["primary"] * 4, "name": list("ABCD")}, geometry=roads, crs=4326)
+    metrics = partition(PlanInput(buildings=buildings, streets=streets), PartitionSettings()).metrics
+    assert [v for v in metrics.violations if v.rule == "size"] == []
+    assert metrics.grids == 3 and len(metrics.size_infeasible_grids) == 1
+    assert any("exhaustive search" in note for note in metrics.infeasible)
