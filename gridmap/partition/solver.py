@@ -74,6 +74,42 @@ def _connected_prefixes(order: list[int], neighbours: list[list[int]]) -> NDArra
     return np.array(out, dtype=bool)
 
 
+def _halves_connected(order: list[int], pos: int, neighbours: list[list[int]]) -> bool:
+    """Whether ``order[: pos + 1]`` and ``order[pos + 1 :]`` are each one connected set (two searches)."""
+    side = bytearray(len(neighbours))
+    for u in order[: pos + 1]:
+        side[u] = 1
+    for start, want, size in ((order[0], 1, pos + 1), (order[-1], 0, len(order) - pos - 1)):
+        seen = {start}
+        stack = [start]
+        while stack:
+            for v in neighbours[stack.pop()]:
+                if side[v] == want and v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+        if len(seen) != size:
+            return False
+    return True
+
+
+def _first_connected_cut(
+    order: list[int], imbalance: FloatArray, neighbours: list[list[int]], tries: int = 6
+) -> int | None:
+    """The cut position of least ``imbalance`` (the first of equals) whose two sides are connected, or None.
+
+    The best balanced positions are checked one by one (usually the first will do); after ``tries`` misses,
+    one union-find pass each way marks every connected prefix and suffix at once.
+    """
+    ranked = np.argsort(imbalance, kind="stable")
+    for pos in ranked[:tries].tolist():
+        if _halves_connected(order, pos, neighbours):
+            return int(pos)
+    if len(ranked) <= tries:
+        return None
+    ok = _connected_prefixes(order, neighbours)[:-1] & _connected_prefixes(order[::-1], neighbours)[::-1][1:]
+    return int(np.argmin(np.where(ok, imbalance, np.inf))) if ok.any() else None
+
+
 def _sub_arrays(adj: csr_matrix, idx: IntArray) -> tuple[FloatArray, IntArray, IntArray]:
     """Data, column indices (local) and row pointers of ``adj[idx][:, idx]``."""
     adj = adj.tocsr()  # no copy when it already is
@@ -97,7 +133,8 @@ def subgraph(adj: csr_matrix, idx: IntArray) -> csr_matrix:
 def neighbour_lists(adj: csr_matrix, idx: IntArray) -> list[list[int]]:
     """For each atom of ``idx``, its neighbours within ``idx`` (local positions)."""
     _, cols, indptr = _sub_arrays(adj, idx)
-    return [part.tolist() for part in np.split(cols, indptr[1:-1])]
+    flat, bounds = cols.tolist(), indptr.tolist()
+    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _connected(adj: csr_matrix, idx: IntArray) -> bool:
@@ -228,9 +265,8 @@ class Partitioner:
     def _best_cut(self, idx: IntArray, share: float) -> tuple[IntArray, IntArray] | None:
         """The straight cut of ``idx`` closest to ``share`` of its households with both sides connected.
 
-        For each direction, one union-find pass over the atoms in projected order tells
-        which prefixes are connected, and a pass in reverse order which suffixes are; so
-        every cut position is checked in O(edges) per direction.
+        For each direction the cut positions are tried from the best balanced on; the first whose
+        two sides are both connected wins (see :func:`_first_connected_cut`).
         """
         h = self._h[idx]
         total = float(h.sum())
@@ -243,18 +279,13 @@ class Partitioner:
         for angle in ANGLES:
             proj = xy @ np.array([math.cos(angle), math.sin(angle)]) + jitter
             order = np.argsort(proj, kind="stable")
-            ok = (
-                _connected_prefixes(order.tolist(), neighbours)[:-1]
-                & _connected_prefixes(order[::-1].tolist(), neighbours)[::-1][1:]
-            )
-            if not ok.any():
-                continue
             cum = np.cumsum(h[order])[:-1]
-            imbalance = np.where(ok, np.abs(cum - goal) / total, np.inf)
-            pos = int(np.argmin(imbalance))
+            pos = _first_connected_cut(order.tolist(), np.abs(cum - goal) / total, neighbours)
+            if pos is None:
+                continue
             span = float(proj[order[-1]] - proj[order[0]])
             # A cut across the long axis makes compact halves: a small tie-breaking bonus.
-            score = float(imbalance[pos]) - 1e-3 * span / extent
+            score = float(abs(cum[pos] - goal) / total) - 1e-3 * span / extent
             if best is None or score < best[0]:
                 best = (score, idx[order[: pos + 1]], idx[order[pos + 1 :]])
         return None if best is None else (best[1], best[2])
