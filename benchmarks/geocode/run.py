@@ -3,7 +3,8 @@
 Run:  .venv/bin/python -m benchmarks.geocode.run   (writes benchmarks/geocode/results.md)
 Queries are generated from the real names and addresses of each extract with the variants people type:
 admin prefixes, full-width digits, Chinese numerals, 栋/幢/号楼, 单元/室 suffixes, one-character typos.
-Negative queries (a building number that does not exist, unrelated text) measure false answers.
+Negative queries (a building number that does not exist, unrelated text, the names and addresses of the other
+extracts) measure false answers.
 """
 
 from __future__ import annotations
@@ -158,13 +159,24 @@ def score(gaz: Gazetteer, queries: pd.DataFrame, crs: object) -> dict[str, float
     }
 
 
+def elsewhere(queries: pd.DataFrame, others: list[pd.DataFrame]) -> pd.DataFrame:
+    """Negatives from other extracts: their names and addresses as written, unless this one has the same text."""
+    mine = set(queries["text"].dropna())
+    texts = sorted({t for q in others for t in q.loc[q["kind"] == "as is", "text"] if t not in mine})
+    rows = [{"kind": "other city", "query": t, "truth_x": np.nan, "truth_y": np.nan, "positive": False} for t in texts]
+    return pd.DataFrame(rows).assign(one_place=False)
+
+
 def main() -> None:
     rng = random.Random(3)
     rows, kinds = [], []
-    for name, (path, prefix) in SOURCES.items():
-        buildings, compounds = load(path)
+    loaded = {name: load(path) for name, (path, _) in SOURCES.items()}
+    asked = {name: queries_for(loaded[name][0], prefix, rng) for name, (_, prefix) in SOURCES.items()}
+    for name in SOURCES:
+        buildings, compounds = loaded[name]
         gaz = Gazetteer(buildings, compounds)
-        queries = queries_for(buildings, prefix, rng)
+        others = [q for other, q in asked.items() if other != name]
+        queries = pd.concat([asked[name], elsewhere(asked[name], others)], ignore_index=True)
         started = time.perf_counter()
         result = score(gaz, queries, buildings.estimate_utm_crs())
         result["ms_per_query"] = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
