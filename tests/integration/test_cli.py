@@ -94,7 +94,7 @@ def test_geocode_cli_with_grids(tmp_path: Path) -> None:
     queries = tmp_path / "q.csv"
     queries.write_text(
         "query\n北京市朝阳区望京西园三百一十九号楼\n望京西园３２０栋１单元１０１室\n望京西园999号楼\n"
-        "望京西园三区321号楼\n望京西园三区\n",  # 小区 + 楼号, and the 小区 itself (no building)
+        "望京西园三区321号楼\n望京西园三区小区\n",  # 小区 + 楼号, and the 小区 itself (no building)
         encoding="utf-8",
     )
     out = tmp_path / "out.csv"

@@ -95,6 +95,10 @@ def with_compound_names(buildings: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame
     return out
 
 
+def _without_xiaoqu(key: str) -> str:
+    return key[: -len("小区")] if key.endswith("小区") and len(key) > 4 else key
+
+
 def _add(index: dict[str, list[Entry]], key: str, entry: Entry) -> None:
     if len(key) >= 2 and entry not in index[key]:
         index[key].append(entry)
@@ -123,7 +127,7 @@ class Gazetteer:
             for name, point in zip(compounds["name"], inside, strict=True):
                 if isinstance(name, str) and name.strip():
                     for key in admin_chain(normalize(name)):
-                        _add(self._places, key, Entry("", name, float(point.x), float(point.y)))
+                        _add(self._places, _without_xiaoqu(key), Entry("", name, float(point.x), float(point.y)))
         every: dict[str, list[Entry]] = defaultdict(list)
         for index in (self._full, self._short):
             for key, entries in index.items():
@@ -169,10 +173,13 @@ class Gazetteer:
 
     def _exact(self, cores: list[str]) -> list[Entry] | None:
         """Entries of the longest form of the query that is a key: names as written before shortened ones."""
-        for index in (self._full, self._short, self._places):
+        for index in (self._full, self._short):
             for core in cores:
                 if core in index:
                     return index[core]
+        for core in cores:  # a 小区 is named with or without the word 小区
+            if _without_xiaoqu(core) in self._places:
+                return self._places[_without_xiaoqu(core)]
         return None
 
     def _answer(self, query: str, entries: list[Entry], level: str, score: float) -> Match:
