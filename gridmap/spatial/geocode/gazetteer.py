@@ -86,10 +86,9 @@ def with_compound_names(buildings: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame
     out["compound_name"] = None
     if named.empty or buildings.empty:
         return out
-    named = named.assign(_area=shapely.area(named.geometry.to_numpy()))  # only to rank them.sort_values("_area")
+    named = named.assign(_area=shapely.area(named.geometry.to_numpy()))  # degrees will do: only to rank them
     points = gpd.GeoDataFrame(geometry=buildings.geometry.representative_point(), crs=buildings.crs)
-    hits = gpd.sjoin(points, named[["name", "_area", "geometry"]], predicate="within")
-    hits = hits.sort_values("_area")
+    hits = gpd.sjoin(points, named[["name", "_area", "geometry"]], predicate="within").sort_values("_area")
     first = hits[~hits.index.duplicated()]
     out.loc[first.index, "compound_name"] = first["name"]
     return out
