@@ -152,16 +152,36 @@ class ExactSplit:
         return total
 
 
+def best_plan(
+    neighbours: list[list[int]],
+    households: NDArray[np.int64],
+    xy: NDArray[np.float64],
+    *,
+    low: int,
+    high: int,
+    target: float,
+    keep: int = 200,
+) -> ExactResult:
+    """The most compact all-in-band plan of the first grid count that has one, counts nearest ``target`` first.
+
+    ``proven``: no count has such a plan, and every search ran to its end.
+    """
+    total = int(np.sum(households))
+    search = ExactSplit(neighbours, households, xy, low=low, high=high, keep=keep)
+    proven = True
+    for k in sorted(range(math.ceil(total / high), total // low + 1), key=lambda k: abs(total / k - target)):
+        found = search.solve(k)
+        if found.labels is not None:
+            return found
+        proven = proven and found.proven
+    return ExactResult(None, proven=proven)
+
+
 def has_in_band_plan(
     neighbours: list[list[int]], households: NDArray[np.int64], xy: NDArray[np.float64], *, low: int, high: int
 ) -> bool | None:
     """Whether the atoms can form grids all in ``[low, high]``: True, False (proven), or None (search cut short)."""
-    total = int(np.sum(households))
-    search = ExactSplit(neighbours, households, xy, low=low, high=high, keep=1)
-    unknown = False
-    for k in range(math.ceil(total / high), total // low + 1):
-        found = search.solve(k)
-        if found.labels is not None:
-            return True
-        unknown = unknown or not found.proven
-    return None if unknown else False
+    found = best_plan(neighbours, households, xy, low=low, high=high, target=(low + high) / 2, keep=1)
+    if found.labels is not None:
+        return True
+    return False if found.proven else None

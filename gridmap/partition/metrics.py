@@ -173,8 +173,8 @@ def evaluate(
                 f"which no number of grids splits into [{params.min}, {params.max}]"
             )
             forced.append(code)
-        elif code in (no_in_band_plan or {}):
-            infeasible.append(f"{code}: {size} households; {(no_in_band_plan or {})[code]}")
+        elif no_in_band_plan and code in no_in_band_plan:
+            infeasible.append(f"{code}: {size} households; {no_in_band_plan[code]}")
             forced.append(code)
         else:
             violations.append(Violation("size", code, f"{size} households outside [{params.min}, {params.max}]"))

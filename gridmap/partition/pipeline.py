@@ -141,11 +141,17 @@ def build_atoms(
                 ):
                     inside_of, adjacency = trial, isolated
     _, atom_of = np.unique(atom_of, return_inverse=True)
-    p = coo_matrix((np.ones(n), (np.arange(n), atom_of))).tocsr()
-    a = (p.T @ adjacency @ p).tocsr()
-    a.setdiag(0)
-    a.eliminate_zeros()
-    return atom_of, a
+    return atom_of, contract(adjacency, atom_of)
+
+
+def contract(adjacency: csr_matrix, atom_of: np.ndarray) -> csr_matrix:
+    """Links between atoms: two atoms are adjacent when some of their buildings are."""
+    n = len(atom_of)
+    member = coo_matrix((np.ones(n), (np.arange(n), atom_of)), shape=(n, int(atom_of.max()) + 1)).tocsr()
+    links = (member.T @ adjacency @ member).tocsr()
+    links.setdiag(0)
+    links.eliminate_zeros()
+    return links
 
 
 @dataclass
@@ -305,10 +311,7 @@ def _no_in_band_plan(prep: Prepared, labels: np.ndarray, params: PartitionSettin
     if not out.any():
         return {}
     n_atoms = len(prep.atom_households)
-    member = csr_matrix((np.ones(len(labels)), (np.arange(len(labels)), prep.atom_of)), shape=(len(labels), n_atoms))
-    links = (member.T @ prep.adjacency @ member).tocsr()
-    links.setdiag(0)
-    links.eliminate_zeros()
+    links = contract(prep.adjacency, prep.atom_of)  # the rules' links: no large 小区 set apart
     _, area_of = connected_components(links, directed=False)
     label_of_atom = np.zeros(n_atoms, dtype=np.int64)
     label_of_atom[prep.atom_of] = labels
@@ -316,7 +319,7 @@ def _no_in_band_plan(prep: Prepared, labels: np.ndarray, params: PartitionSettin
     for area in np.unique(area_of[prep.atom_of[out[labels]]]):
         atoms = np.flatnonzero(area_of == area)
         total = int(prep.atom_households[atoms].sum())
-        if len(atoms) > EXACT_ATOMS or math.ceil(total / params.max) > total // params.min:
+        if len(atoms) > EXACT_ATOMS or not _feasible_alone(total, params):
             continue  # too large to search, or already impossible by its households alone
         found = has_in_band_plan(
             neighbour_lists(links, atoms),

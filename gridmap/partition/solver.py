@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from gridmap.partition.exact import ExactSplit
+from gridmap.partition.exact import best_plan
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -233,24 +233,17 @@ class Partitioner:
                     return local
             assert best is not None
             if len(members) <= EXACT_ATOMS:  # a grid is out of band: is there a plan without?
-                exact = self._exact(total)
+                exact = self._exact()
                 if exact is not None:
                     return exact
             return best[1]
         finally:
             self._xy, self._h, self._adj = full
 
-    def _exact(self, total: int) -> IntArray | None:
+    def _exact(self) -> IntArray | None:
         """An all-in-band plan of the current component by exhaustive search, if one exists and is found."""
-        search = ExactSplit(
-            neighbour_lists(self._adj, np.arange(len(self._h))), self._h, self._xy, low=self.low, high=self.high
-        )
-        ks = range(math.ceil(total / self.high), total // self.low + 1)
-        for k in sorted(ks, key=lambda k: abs(total / k - self.target)):
-            found = search.solve(k)
-            if found.labels is not None:
-                return found.labels
-        return None
+        neighbours = neighbour_lists(self._adj, np.arange(len(self._h)))
+        return best_plan(neighbours, self._h, self._xy, low=self.low, high=self.high, target=self.target).labels
 
     def _split(self, idx: IntArray, k: int) -> list[IntArray]:
         if k <= 1 or len(idx) <= 1:
