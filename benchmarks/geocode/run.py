@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 import pyrosm
 
-from gridmap.spatial.geocode.gazetteer import Gazetteer, with_compound_names
-from gridmap.spatial.io import read_sources
-from gridmap.spatial.validate import POLYGONAL, CleanReport, clean_layer
+from gridmap.spatial.geocode.batch import gazetteer_layers
+from gridmap.spatial.geocode.gazetteer import Gazetteer
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parents[1] / "data" / "boundaries" / "osm"
@@ -93,12 +92,8 @@ def negatives(text: str) -> list[tuple[str, str]]:
 
 
 def load(path: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Buildings (with the name of their 小区) and 小区, cleaned as `gridmap geocode` does."""
-    raw = read_sources([path])
-    buildings = clean_layer(raw.buildings, "buildings", POLYGONAL, CleanReport())
-    buildings["building_id"] = buildings["source_id"]
-    compounds = clean_layer(raw.compounds, "compounds", POLYGONAL, CleanReport())
-    return with_compound_names(buildings, compounds), compounds
+    """Buildings (with the name of their 小区) and 小区, read and cleaned as `gridmap geocode` does."""
+    return gazetteer_layers([path])
 
 
 def queries_for(buildings: gpd.GeoDataFrame, prefix: str, rng: random.Random) -> pd.DataFrame:

@@ -20,14 +20,19 @@ from gridmap.spatial.validate import POLYGONAL, CleanReport, clean_layer
 COLUMNS = ["query", "lon", "lat", "building_id", "name", "grid_code", "match_level", "score"]
 
 
-def gazetteer_from_files(paths: list[Path]) -> Gazetteer:
-    """The gazetteer of the buildings and 小区 in ``paths`` (any files ``gridmap import`` reads)."""
+def gazetteer_layers(paths: list[Path]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Buildings (with ``building_id`` and the name of their 小区) and 小区 of ``paths``, cleaned."""
     raw = read_sources(paths)
     report = CleanReport()
     buildings = clean_layer(raw.buildings, "buildings", POLYGONAL, report)
     buildings["building_id"] = [building_id(s) for s in buildings["source_id"]]
     compounds = clean_layer(raw.compounds, "compounds", POLYGONAL, report)
-    return Gazetteer(with_compound_names(buildings, compounds), compounds)
+    return with_compound_names(buildings, compounds), compounds
+
+
+def gazetteer_from_files(paths: list[Path]) -> Gazetteer:
+    """The gazetteer of the buildings and 小区 in ``paths`` (any files ``gridmap import`` reads)."""
+    return Gazetteer(*gazetteer_layers(paths))
 
 
 def read_queries(path: Path) -> pd.DataFrame:
