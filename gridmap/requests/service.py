@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gridmap.requests.categories import cached_category
+from gridmap.requests.categories import Category, cached_category
 from gridmap.requests.intake import intake_values, store
 from gridmap.requests.locate import locate
 from gridmap.requests.photos import MAX_PHOTOS, clean_photo, photo_folder, photo_url, store_photo
@@ -42,7 +42,7 @@ class Actor:
 PUBLIC = Actor(None, "public", "public")
 
 
-def category(session: Session, code: str) -> RequestCategory:
+def category(session: Session, code: str) -> Category:
     """An active category; :class:`InvalidInput` listing the valid codes otherwise."""
     found = cached_category(session, code)
     if found is None or not found.active:

@@ -12,18 +12,19 @@ from sqlalchemy.orm import Session
 
 from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
+from gridmap.requests.categories import Category
 from gridmap.requests.kpi import INPUT
 from gridmap.requests.sla import Limits, SlaState, WorkCalendar, deadline, sla_state
 from gridmap.requests.states import Status, allowed_actions
 from gridmap.settings import RequestSettings
 
 
-def limits_of(cat: RequestCategory) -> Limits:
+def limits_of(cat: Category) -> Limits:
     """A category's time limits."""
     return Limits(cat.respond_minutes, cat.accept_minutes, cat.resolve_minutes, cat.working_hours)
 
 
-def sla_of(req: ServiceRequest, cat: RequestCategory, now: datetime, calendar: WorkCalendar) -> SlaState:
+def sla_of(req: ServiceRequest, cat: Category, now: datetime, calendar: WorkCalendar) -> SlaState:
     """The SLA state of a request at ``now``."""
     return sla_state(
         limits=limits_of(cat),
@@ -58,7 +59,7 @@ def lonlat(req: ServiceRequest) -> tuple[float | None, float | None]:
 
 
 def describe(
-    req: ServiceRequest, cat: RequestCategory, *, now: datetime, calendar: WorkCalendar, user: User | None
+    req: ServiceRequest, cat: Category, *, now: datetime, calendar: WorkCalendar, user: User | None
 ) -> dict[str, Any]:
     """A request as JSON for staff (``user``) or the public (``None``: reporter left out)."""
     x, y = lonlat(req)

@@ -525,3 +525,15 @@ def test_duplicate_check_goes_through_the_open_requests_index_in_a_generic_plan(
         conn.rollback()
     assert "ix_requests_open_geom" in plan, plan
     assert "ix_requests_created_at" not in plan, plan
+
+
+def test_a_refused_report_leaves_its_category_usable(client: TestClient, world: dict[str, Any]) -> None:
+    """A report refused after its category was first read (outside coverage) must not poison the category cache."""
+    from gridmap.requests import categories
+
+    categories._CACHE.clear()
+    far = {"category": "noise", "description": "远处噪声", "lon": 118.2, "lat": 31.5}
+    refused = client.post("/api/requests", json=far, headers=auth(client, "worker1"))
+    assert refused.status_code == 422, refused.text
+    assert "outside_coverage" in refused.json()["detail"]
+    assert report(client, world, category="noise")["category"] == "noise"

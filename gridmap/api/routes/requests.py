@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, Transactions
 from gridmap.db.models import RequestCategory, ServiceRequest
 from gridmap.errors import NotFound
-from gridmap.requests.categories import cached_category, known_category
+from gridmap.requests.categories import Category, category_terms, known_category
 from gridmap.requests.fast_intake import submit_point
 from gridmap.requests.photos import MEDIA_TYPES, photo_folder, photo_url
 from gridmap.requests.schemas import ActionIn, NewRequest
@@ -79,7 +79,7 @@ async def report(
     def store_report() -> tuple[dict[str, Any], bool]:
         with transactions() as session:
             req, created = submit(session, body, **how)
-            cat = cached_category(session, req.category) or session.get_one(RequestCategory, req.category)
+            cat = category_terms(session, req.category)
             return describe(req, cat, now=now, calendar=calendar, user=user), created
 
     out, created = await run_in_threadpool(store_report)
@@ -122,7 +122,7 @@ def list_requests(
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     calendar = WorkCalendar(settings.requests.calendar)
     rows = session.execute(query.order_by(ServiceRequest.created_at.desc()).limit(limit).offset(offset))
-    items = [describe(req, cat, now=now, calendar=calendar, user=user) for req, cat in rows]
+    items = [describe(req, Category.of(cat), now=now, calendar=calendar, user=user) for req, cat in rows]
     if overdue is not None:
         items = [item for item in items if item["overdue"] is overdue]
     return {"total": total, "count": len(items), "items": items}
@@ -135,7 +135,7 @@ def read_request(
     """A request with its SLA state, the actions the user may take and its audit trail."""
     req = get_request(session, request_id)
     check_scope(session, req, user)
-    cat = session.get_one(RequestCategory, req.category)
+    cat = category_terms(session, req.category)
     calendar = WorkCalendar(settings.requests.calendar)
     return describe(req, cat, now=now, calendar=calendar, user=user) | {"events": events(session, req.id)}
 
@@ -146,7 +146,7 @@ def request_action(
 ) -> dict[str, Any]:
     """Take, escalate, triage, dispatch, accept, return, resolve, verify, rate, close or merge a request."""
     req = act(session, request_id, body, user=user, now=now, settings=settings.requests)
-    cat = session.get_one(RequestCategory, req.category)
+    cat = category_terms(session, req.category)
     calendar = WorkCalendar(settings.requests.calendar)
     return describe(req, cat, now=now, calendar=calendar, user=user) | {"events": events(session, req.id)}
 
