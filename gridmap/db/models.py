@@ -131,6 +131,15 @@ class GridPlan(Base):
     """A versioned set of grids; one plan is published at a time."""
 
     __tablename__ = "grid_plans"
+    # One plan in force: two concurrent publishes cannot both win (migration 0005).
+    __table_args__ = (
+        Index(
+            "uq_grid_plans_one_published",
+            text("(true)"),
+            unique=True,
+            postgresql_where=text("status = 'published'"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)

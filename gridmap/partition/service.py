@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.db.convert import to_db
 from gridmap.db.models import SRID, Grid, GridAssignment, GridPlan, PlanStatus
-from gridmap.errors import NotFound
+from gridmap.errors import Conflict, NotFound
 from gridmap.partition.fanout import Progress, partition_city
 from gridmap.partition.pipeline import PlanInput, PlanResult, partition
 from gridmap.settings import PartitionSettings
@@ -104,11 +104,23 @@ def write_grids(
     return ids
 
 
+PUBLISH_LOCK = 0x67726964  # an advisory lock key of our own ("grid"): publishes run one at a time
+
+
 def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
-    """Make ``plan_id`` the published plan and archive the one before, in the caller's transaction."""
-    plan = session.get(GridPlan, plan_id)
+    """Make draft ``plan_id`` the published plan and archive the one before, in the caller's transaction.
+
+    Publishes are serialised by a transaction-level advisory lock, and the plan's status is read again after
+    the lock is held, so a second concurrent publish of the same draft is refused instead of repeated; the
+    unique index on the published status (migration 0005) backs this up.
+    """
+    session.execute(select(func.pg_advisory_xact_lock(PUBLISH_LOCK)))
+    plan = session.get(GridPlan, plan_id, with_for_update=True, populate_existing=True)
     if plan is None:
         raise NotFound(f"grid plan {plan_id} does not exist")
+    if plan.status is not PlanStatus.draft:
+        status = f"{STATUS_ZH[plan.status]} / plan {plan_id} is {plan.status.value}"
+        raise Conflict(f"方案 {plan_id} 已是{status}: only a draft can be published")
     session.execute(
         update(GridPlan)
         .where(GridPlan.status == PlanStatus.published, GridPlan.id != plan_id)
@@ -117,6 +129,9 @@ def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
     plan.status, plan.published_at = PlanStatus.published, datetime.now(UTC)
     session.flush()
     return plan
+
+
+STATUS_ZH = {PlanStatus.draft: "草稿", PlanStatus.published: "已发布方案", PlanStatus.archived: "已归档方案"}
 
 
 def published_plan(*, session: Session) -> GridPlan | None:

@@ -94,8 +94,7 @@ def repartition(
 
 @router.post("/{plan_id}/publish", response_model=PlanPublic)
 def publish(plan_id: int, _: PlannerUser, session: SessionDep) -> PlanPublic:
-    """Publish a draft as the plan in force, in one transaction."""
-    drafts.draft(session=session, plan_id=plan_id)
+    """Publish a draft as the plan in force, in one transaction (concurrent publishes run one at a time)."""
     return _public(publish_plan(session=session, plan_id=plan_id))
 
 
