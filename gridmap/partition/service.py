@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.db.convert import to_db
 from gridmap.db.models import SRID, Grid, GridAssignment, GridPlan, PlanStatus
-from gridmap.errors import Conflict, NotFound
+from gridmap.errors import Conflict, InvalidInput, NotFound
 from gridmap.partition.fanout import Progress, partition_city
 from gridmap.partition.pipeline import PlanInput, PlanResult, partition
 from gridmap.settings import PartitionSettings
@@ -121,6 +121,12 @@ def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
     if plan.status is not PlanStatus.draft:
         status = f"{STATUS_ZH[plan.status]} / plan {plan_id} is {plan.status.value}"
         raise Conflict(f"方案 {plan_id} 已是{status}: only a draft can be published")
+    if foreign := foreign_codes(session=session, plan_id=plan_id):
+        listed = ", ".join(f"{code} (应为 should be {community}xxx)" for code, community in foreign[:10])
+        raise InvalidInput(
+            f"{len(foreign)} 个网格的编码不属于其社区，不能发布 / {len(foreign)} grid codes do not carry their "
+            f"社区's code: {listed}. 请重新划分或修正编码 / re-partition or fix the codes first"
+        )
     session.execute(
         update(GridPlan)
         .where(GridPlan.status == PlanStatus.published, GridPlan.id != plan_id)
@@ -129,6 +135,36 @@ def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
     plan.status, plan.published_at = PlanStatus.published, datetime.now(UTC)
     session.flush()
     return plan
+
+
+FOREIGN_CODES = text(
+    """
+    SELECT code, community FROM (
+      SELECT g.code,
+             coalesce(mode() WITHIN GROUP (ORDER BY b.community_code),
+                      mode() WITHIN GROUP (ORDER BY left(pg.code, 12))) AS community
+      FROM grids g
+      JOIN grid_assignments a ON a.grid_id = g.id
+      JOIN buildings b ON b.id = a.building_id
+      LEFT JOIN grid_assignments pa ON pa.building_id = a.building_id AND pa.plan_id = (
+        SELECT id FROM grid_plans WHERE status = 'published')
+      LEFT JOIN grids pg ON pg.id = pa.grid_id
+      WHERE g.plan_id = :plan
+      GROUP BY g.code
+    ) per_grid
+    WHERE community IS NOT NULL AND community <> left(code, 12)
+    ORDER BY code
+    """
+)
+
+
+def foreign_codes(*, session: Session, plan_id: int) -> list[tuple[str, str]]:
+    """Grids of ``plan_id`` whose code does not carry the 社区 most of their buildings belong to.
+
+    A building's 社区 is the one it is recorded in, else the one of its grid in the published plan.
+    Returns (grid code, the 社区 code it should carry).
+    """
+    return [(str(c), str(k)) for c, k in session.execute(FOREIGN_CODES, {"plan": plan_id}).all()]
 
 
 STATUS_ZH = {PlanStatus.draft: "草稿", PlanStatus.published: "已发布方案", PlanStatus.archived: "已归档方案"}

@@ -35,6 +35,7 @@ class RepartitionRequest(BaseModel):
     target: int | None = Field(None, gt=0)
     min: int | None = Field(None, gt=0)
     max: int | None = Field(None, gt=0)
+    keep_edits: bool = Field(True, description="grids edited by hand in this draft stay as they are")
 
 
 class LockRequest(BaseModel):
@@ -89,7 +90,9 @@ def repartition(
     params = settings.partition.model_validate(settings.partition.model_dump() | band)
     if not params.min <= params.target <= params.max:
         raise InvalidInput(f"need min <= target <= max, got {params.min}, {params.target}, {params.max}")
-    return drafts.repartition(session=session, plan_id=plan_id, params=params, community=body.community)
+    return drafts.repartition(
+        session=session, plan_id=plan_id, params=params, community=body.community, keep_edits=body.keep_edits
+    )
 
 
 @router.post("/{plan_id}/publish", response_model=PlanPublic)
@@ -155,7 +158,7 @@ def merge(
     plan_id: int, body: MergeRequest, _: PlannerUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Merge a grid into a neighbouring one."""
-    members = [b for b, c in edits.assignment(session, plan_id).items() if c == body.from_grid]
+    members = [b for b, c in drafts.assignment(session, plan_id).items() if c == body.from_grid]
     if not members:
         raise InvalidInput(f"plan {plan_id} has no grid {body.from_grid} with buildings")
     return edits.apply_changes(

@@ -1,0 +1,135 @@
+"""Re-partitioning a draft keeps every grid in its 社区, keeps the codes of grids that barely change, keeps hand
+edits, and a draft whose codes leave their 社区 cannot be published."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import shape
+from sqlalchemy import create_engine, text
+
+from gridmap.api.main import create_app
+from gridmap.auth.service import create_user
+from gridmap.db.cluster import LocalCluster
+from gridmap.db.models import Role
+from gridmap.db.session import session_scope
+from gridmap.ingest.service import import_files
+from gridmap.partition.service import partition_db
+from gridmap.settings import Settings
+from tests.conftest import NANJING_OSM, make_database
+
+pytestmark = pytest.mark.db
+PREFIX = "320102003000"  # the demo's 社区: the 新街口 extract has no 社区 polygons, as in `gridmap demo`
+
+
+@pytest.fixture(scope="module")
+def client(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    url = make_database(cluster, "repartition_test")
+    engine = create_engine(url)
+    settings = Settings(
+        home=tmp_path_factory.mktemp("home"), database_url=url, secret_key="test-secret-key-long-enough-for-hs256x"
+    )
+    with session_scope(engine) as session:
+        import_files(session=session, settings=settings, paths=[NANJING_OSM])
+        partition_db(session=session, params=settings.partition, publish=True, code_prefix=PREFIX)
+        create_user(session=session, username="planner", password="secret", role=Role.planner)
+    with TestClient(create_app(settings, engine=engine)) as c:
+        c.headers.update({"Authorization": "Bearer " + _token(c)})
+        yield c
+    engine.dispose()
+
+
+def _token(client: TestClient) -> str:
+    response = client.post("/api/auth/token", data={"username": "planner", "password": "secret"})
+    return str(response.json()["access_token"])
+
+
+def _assignment(client: TestClient, plan_id: int) -> dict[int, str]:
+    features = client.get(f"/api/plans/{plan_id}/buildings").json()["features"]
+    return {f["properties"]["building_id"]: f["properties"]["grid_code"] for f in features}
+
+
+def _households(client: TestClient, plan_id: int) -> dict[int, int]:
+    features = client.get(f"/api/plans/{plan_id}/buildings").json()["features"]
+    return {f["properties"]["building_id"]: max(f["properties"]["households"], 1) for f in features}
+
+
+def _published(client: TestClient) -> dict[str, Any]:
+    return next(p for p in client.get("/api/plans").json() if p["status"] == "published")
+
+
+def _draft(client: TestClient) -> int:
+    response = client.post("/api/plans/drafts")
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def test_repartition_with_the_same_rules_changes_no_grid(client: TestClient) -> None:
+    before = _assignment(client, _published(client)["id"])
+    plan = _draft(client)
+    response = client.post(f"/api/plans/{plan}/repartition", json={})
+    assert response.status_code == 200, response.text
+    assert _assignment(client, plan) == before
+
+
+def test_repartition_keeps_the_community_prefix_and_codes_of_grids_that_barely_change(client: TestClient) -> None:
+    published = _published(client)
+    before = _assignment(client, published["id"])
+    plan = _draft(client)
+    response = client.post(f"/api/plans/{plan}/repartition", json={"target": 280, "min": 224, "max": 336})
+    assert response.status_code == 200, response.text
+    after = _assignment(client, plan)
+    assert {c[:12] for c in after.values()} == {PREFIX}
+    old_codes, new_codes = set(before.values()), set(after.values())
+    households = _households(client, plan)
+    kept = new_codes & old_codes
+    assert kept, "some grids barely change and keep their codes"
+    for code in kept:  # a kept code names mostly the same households as before
+        was = {b for b, c in before.items() if c == code}
+        now = {b for b, c in after.items() if c == code}
+        shared = sum(households[b] for b in was & now)
+        assert shared > sum(households[b] for b in was) / 2 and shared > sum(households[b] for b in now) / 2, code
+    fresh = sorted(new_codes - old_codes)
+    assert all(int(c[12:]) > max(int(o[12:]) for o in old_codes) for c in fresh)  # no old code reused elsewhere
+    assert client.post(f"/api/plans/{plan}/publish").status_code == 200
+
+
+def _merge_somewhere(client: TestClient, plan: int) -> str:
+    """Merge a small grid into a touching neighbour (the first pair the rules allow); the grid that grew."""
+    grids = client.get(f"/api/plans/{plan}/grids").json()["features"]
+    shapes = {f["properties"]["grid_code"]: shape(f["geometry"]) for f in grids}
+    by_size = sorted(grids, key=lambda f: f["properties"]["households"])
+    for small in (f["properties"]["grid_code"] for f in by_size):
+        for other, geom in shapes.items():
+            if other != small and geom.intersection(shapes[small]).length > 0:
+                merged = client.post(f"/api/plans/{plan}/merge", json={"from_grid": small, "into_grid": other})
+                if merged.status_code == 200:
+                    return other
+    raise AssertionError("no two touching grids could be merged")
+
+
+def test_hand_edits_survive_a_repartition(client: TestClient) -> None:
+    plan = _draft(client)
+    neighbour = _merge_somewhere(client, plan)
+    edited = _assignment(client, plan)
+    response = client.post(f"/api/plans/{plan}/repartition", json={})
+    assert response.status_code == 200, response.text
+    after = _assignment(client, plan)
+    assert {b for b, c in after.items() if c == neighbour} == {b for b, c in edited.items() if c == neighbour}
+
+
+def test_a_draft_whose_codes_leave_their_community_is_not_published(client: TestClient) -> None:
+    plan = _draft(client)
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE grids SET code = '000000000000' || right(code, 3) WHERE plan_id = :p"), {"p": plan}
+        )
+    response = client.post(f"/api/plans/{plan}/publish")
+    assert response.status_code == 422, response.text
+    assert "不属于其社区" in response.json()["detail"] and PREFIX in response.json()["detail"]
+    assert client.get(f"/api/plans/{plan}/grids").status_code == 200
+    assert next(p for p in client.get("/api/plans").json() if p["id"] == plan)["status"] == "draft"
