@@ -57,7 +57,7 @@ function styleBuilding(f) {
 
 function gridInfo(p) {
   const box = document.getElementById("grid-info");
-  box.innerHTML = `<h3>${T("网格", "Grid")} ${p.grid_code}</h3><p>${T("户数", "Households")}: <b>${p.households}</b> · ${T("楼栋", "Buildings")}: ${p.n_buildings}${p.locked ? " · 🔒" : ""}</p>`;
+  box.innerHTML = `<h3>${T("网格", "Grid")} ${escapeHtml(p.grid_code)}</h3><p>${T("户数", "Households")}: <b>${escapeHtml(p.households)}</b> · ${T("楼栋", "Buildings")}: ${escapeHtml(p.n_buildings)}${p.locked ? " · 🔒" : ""}</p>`;
   const add = (label, fn) => { const b = document.createElement("button"); b.textContent = label; b.onclick = fn; box.appendChild(b); };
   add(p.locked ? T("解锁", "Unlock") : T("锁定", "Lock"), () => run(T("已更新锁定", "Lock updated"), async () => {
     await api("PUT", `/api/plans/${plan.id}/grids/${p.grid_code}/lock`, {locked: !p.locked}); await load(); }));
@@ -94,12 +94,12 @@ async function load(fit) {
   if (gridsLayer) gridsLayer.remove(); if (buildingsLayer) buildingsLayer.remove(); labels.clearLayers();
   gridsLayer = L.geoJSON(grids, {
     style: f => ({fillColor: bandColour(f.properties.households), fillOpacity: 0.18, color: "#202124", weight: f.properties.locked ? 4 : 1.5, dashArray: f.properties.locked ? "8 4" : null}),
-    onEachFeature: (f, layer) => { layer.on("click", () => clickGrid(f.properties)); layer.bindTooltip(`${f.properties.grid_code} · ${f.properties.households} ${T("户", "hh")}`, {sticky: true});
-      const c = layer.getBounds().getCenter(); labels.addLayer(L.marker(c, {interactive: false, icon: L.divIcon({className: "grid-tag", html: `${f.properties.grid_code.slice(-3)}<br>${f.properties.households}`})})); },
+    onEachFeature: (f, layer) => { layer.on("click", () => clickGrid(f.properties)); layer.bindTooltip(escapeHtml(`${f.properties.grid_code} · ${f.properties.households} ${T("户", "hh")}`), {sticky: true});
+      const c = layer.getBounds().getCenter(); labels.addLayer(L.marker(c, {interactive: false, icon: L.divIcon({className: "grid-tag", html: `${escapeHtml(f.properties.grid_code.slice(-3))}<br>${escapeHtml(f.properties.households)}`})})); },
   }).addTo(map);
   buildingsLayer = L.geoJSON(homes, {style: styleBuilding, onEachFeature: (f, layer) => {
     layer.on("click", e => { L.DomEvent.stopPropagation(e); clickBuilding(f); });
-    layer.bindTooltip(`${f.properties.name || T("楼栋", "Building")} · ${f.properties.households} ${T("户", "hh")} · ${f.properties.grid_code || T("未分配", "unassigned")}`); }}).addTo(map);
+    layer.bindTooltip(escapeHtml(`${f.properties.name || T("楼栋", "Building")} · ${f.properties.households} ${T("户", "hh")} · ${f.properties.grid_code || T("未分配", "unassigned")}`)); }}).addTo(map);
   if (fit) map.fitBounds(gridsLayer.getBounds());
   document.querySelector("[data-i18n=metrics]").dataset.count = grids.features.length;
   showSelection();
@@ -114,7 +114,7 @@ async function choosePlan() {
   for (const id of ["undo", "rerun", "publish"]) document.getElementById(id).disabled = readonly;
   line.innerHTML = readonly
     ? `${T("现行方案(只读)", "Published plan (read-only)")} <b>v${plan.version}</b> — ${T("新建草稿后即可编辑", "create a draft to edit")}`
-    : `${T("草稿", "Draft")} <b>v${plan.version}</b> · ${plan.name}`;
+    : `${T("草稿", "Draft")} <b>v${escapeHtml(plan.version)}</b> · ${escapeHtml(plan.name)}`;
   document.getElementById("diff").href = `/maps/plan-diff?plan_id=${plan.id}`;
   showMetrics(plan.metrics); await load(true);
 }

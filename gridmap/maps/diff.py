@@ -6,7 +6,7 @@ import folium
 import geopandas as gpd
 from branca.element import Element
 
-from gridmap.maps.base import base_map, figure, legend_html, slim
+from gridmap.maps.base import as_text, base_map, figure, legend_html, slim
 
 
 def plan_diff_map(
@@ -27,7 +27,7 @@ def plan_diff_map(
     ):
         if len(frame):
             folium.GeoJson(
-                frame[["grid_code", "households", "geometry"]],
+                as_text(frame[["grid_code", "households", "geometry"]]),
                 name=name,
                 style_function=lambda _, c=colour, d=dash: {"fill": False, "color": c, "weight": 2.5, "dashArray": d},
                 tooltip=folium.GeoJsonTooltip(["grid_code", "households"], aliases=[name, "户数 households"]),
@@ -35,7 +35,7 @@ def plan_diff_map(
     changed = buildings[buildings["published_code"].fillna("") != buildings["draft_code"].fillna("")]
     if len(changed):
         folium.GeoJson(
-            slim(changed[["published_code", "draft_code", "households", "geometry"]]),
+            as_text(slim(changed[["published_code", "draft_code", "households", "geometry"]])),
             name=f"变动楼栋 changed buildings ({len(changed)})",
             style_function=lambda _: {"fillColor": "#f9ab00", "color": "#e37400", "weight": 1.5, "fillOpacity": 0.9},
             tooltip=folium.GeoJsonTooltip(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import folium
 import geopandas as gpd
 from branca.element import Element
 
-from gridmap.maps.base import base_map, figure, legend_html, slim
+from gridmap.maps.base import as_text, base_map, figure, legend_html, slim
 
 STATUS_COLOURS = {
     "reported": ("#d93025", "待接单 reported"),
@@ -34,14 +36,14 @@ def my_grid_map(
     x0, y0, x1, y1 = grids.to_crs(4326).total_bounds
     m = base_map((float(x0), float(y0), float(x1), float(y1)), streets=streets, tiles=tiles)
     folium.GeoJson(
-        grids[["grid_code", "households", "geometry"]],
+        as_text(grids[["grid_code", "households", "geometry"]]),
         name="我的网格 my grid",
         style_function=lambda _: {"fillColor": "#1a73e8", "fillOpacity": 0.06, "color": "#1a73e8", "weight": 3},
         tooltip=folium.GeoJsonTooltip(["grid_code", "households"], aliases=["网格 grid", "户数 households"]),
     ).add_to(m)
     if len(buildings):
         folium.GeoJson(
-            slim(buildings[["name", "households", "head", "geometry"]]),
+            as_text(slim(buildings[["name", "households", "head", "geometry"]])),
             name="楼栋 buildings",
             style_function=lambda _: {"fillColor": "#80868b", "color": "#3c4043", "weight": 0.5, "fillOpacity": 0.5},
             tooltip=folium.GeoJsonTooltip(
@@ -50,7 +52,7 @@ def my_grid_map(
         ).add_to(m)
     layer = folium.FeatureGroup(name=f"待办诉求 open requests ({len(requests)})")
     for r in requests.to_crs(4326).itertuples():
-        colour = STATUS_COLOURS.get(str(r.status), ("#5f6368", str(r.status)))[0]
+        colour, label = STATUS_COLOURS.get(str(r.status), ("#5f6368", str(r.status)))
         folium.CircleMarker(
             [r.geometry.y, r.geometry.x],
             radius=9,
@@ -59,8 +61,10 @@ def my_grid_map(
             fill=True,
             fill_color=colour,
             fill_opacity=0.95,
-            tooltip=f"#{r.id} {r.category_name} · {r.status}{' · 超时 overdue' if r.overdue else ''}",
-            popup=folium.Popup(f'<a href="/api/requests/{r.id}">#{r.id}</a> {r.category_name}', max_width=220),
+            tooltip=escape(f"#{r.id} {r.category_name} · {label}{' · 超时 overdue' if r.overdue else ''}"),
+            popup=folium.Popup(
+                f'<a href="/requests/{int(r.id)}">#{int(r.id)}</a> {escape(str(r.category_name))}', max_width=220
+            ),
             **{"class_name": "request-marker"},
         ).add_to(layer)
     layer.add_to(m)
