@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import shape
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from gridmap.api.main import create_app
 from gridmap.auth.service import create_user
@@ -18,6 +19,7 @@ from gridmap.db.models import Role
 from gridmap.db.session import session_scope
 from gridmap.ingest.service import import_files
 from gridmap.partition.service import partition_db
+from gridmap.partition.tiling import measure_tiling
 from gridmap.settings import Settings
 from tests.conftest import NANJING_OSM, make_database
 
@@ -133,3 +135,16 @@ def test_a_draft_whose_codes_leave_their_community_is_not_published(client: Test
     assert "不属于其社区" in response.json()["detail"] and PREFIX in response.json()["detail"]
     assert client.get(f"/api/plans/{plan}/grids").status_code == 200
     assert next(p for p in client.get("/api/plans").json() if p["id"] == plan)["status"] == "draft"
+
+
+def test_grids_tile_exactly_before_and_after_a_repartition(client: TestClient) -> None:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    plan = _draft(client)
+    band = {"target": 250, "min": 200, "max": 300}
+    assert client.post(f"/api/plans/{plan}/repartition", json=band).status_code == 200
+    for plan_id in (_published(client)["id"], plan):
+        with Session(engine) as session:
+            tiling = measure_tiling(session, plan_id)
+        assert tiling.overlap_m2 == 0 and tiling.overlapping_pairs == 0, tiling
+        assert tiling.gap_m2 == 0, tiling
+        assert abs(tiling.grids_m2 - tiling.outline_m2) < 1e-3, tiling
