@@ -122,7 +122,18 @@ async function choosePlan() {
 document.getElementById("new-draft").onclick = () => run(T("已新建草稿", "Draft created"), async () => { await api("POST", "/api/plans/drafts"); await choosePlan(); });
 document.getElementById("undo").onclick = () => run(T("已撤销", "Undone"), async () => { const out = await api("POST", `/api/plans/${plan.id}/undo`); await load(); return out; });
 document.getElementById("rerun").onclick = () => run(T("已重新划分", "Re-partitioned"), async () => { const m = await api("POST", `/api/plans/${plan.id}/repartition`, {}); await load(); return {metrics: m}; });
+const REASONS = {new: ["新网格", "new grid"], changed: ["变动较大", "changed a lot"], removed: ["已撤销", "removed"]};
+function handoverText(h) {
+  const lines = h.needs_staffing.slice(0, 15).map(c => `${c.grid_code} ${T(...REASONS[c.reason])}` +
+    (c.workers.length ? ` (${T("现网格员", "worker")}: ${c.workers.join("、")})` : ""));
+  if (h.needs_staffing.length > 15) lines.push(T(`…共 ${h.needs_staffing.length} 个`, `… ${h.needs_staffing.length} in all`));
+  const head = h.needs_staffing.length
+    ? T(`${h.needs_staffing.length} 个网格需重新配备网格员:`, `${h.needs_staffing.length} grids need staffing:`) : T("所有网格员保持原网格。", "Every grid worker keeps the grid.");
+  return [head, ...lines, T(`${h.requests_moving} 件在办诉求将按位置转入新网格。`, `${h.requests_moving} open requests move to their new grid.`),
+    T("发布后该草稿成为现行网格方案,确定?", "Publish this draft as the plan in force?")].join("\n");
+}
 document.getElementById("publish").onclick = () => run(T("已发布", "Published"), async () => {
-  if (!confirm(T("发布后该草稿成为现行网格方案,确定?", "Publish this draft as the plan in force?"))) return;
-  const p = await api("POST", `/api/plans/${plan.id}/publish`); await choosePlan(); return {metrics: p.metrics}; });
+  const h = await api("GET", `/api/plans/${plan.id}/handover`);
+  if (!confirm(handoverText(h))) return;
+  const p = await api("POST", `/api/plans/${plan.id}/publish`, {confirm: true}); await choosePlan(); return {metrics: p.metrics}; });
 choosePlan().catch(e => say(e.message, false));

@@ -13,6 +13,7 @@ from gridmap.db.convert import to_db
 from gridmap.db.models import SRID, Grid, GridAssignment, GridPlan, PlanStatus
 from gridmap.errors import Conflict, InvalidInput, NotFound
 from gridmap.partition.fanout import Progress, partition_city
+from gridmap.partition.handover import handover, move_open_requests
 from gridmap.partition.pipeline import PlanInput, PlanResult, partition
 from gridmap.settings import PartitionSettings
 
@@ -107,12 +108,14 @@ def write_grids(
 PUBLISH_LOCK = 0x67726964  # an advisory lock key of our own ("grid"): publishes run one at a time
 
 
-def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
+def publish_plan(*, session: Session, plan_id: int, confirm: bool = True) -> GridPlan:
     """Make draft ``plan_id`` the published plan and archive the one before, in the caller's transaction.
 
     Publishes are serialised by a transaction-level advisory lock, and the plan's status is read again after
     the lock is held, so a second concurrent publish of the same draft is refused instead of repeated; the
-    unique index on the published status (migration 0005) backs this up.
+    unique index on the published status (migration 0005) backs this up. Grids that need staffing after the
+    publish (see :mod:`gridmap.partition.handover`) must be confirmed (``confirm``); open requests follow their
+    point to the new grids.
     """
     session.execute(select(func.pg_advisory_xact_lock(PUBLISH_LOCK)))
     plan = session.get(GridPlan, plan_id, with_for_update=True, populate_existing=True)
@@ -127,6 +130,14 @@ def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
             f"{len(foreign)} 个网格的编码不属于其社区，不能发布 / {len(foreign)} grid codes do not carry their "
             f"社区's code: {listed}. 请重新划分或修正编码 / re-partition or fix the codes first"
         )
+    before = published_plan(session=session)
+    change = handover(session, plan_id, before.id if before else None)
+    if change.needs_staffing and not confirm:
+        listed = ", ".join(f"{c.grid_code} ({REASON_ZH[c.reason]})" for c in change.needs_staffing[:10])
+        n = len(change.needs_staffing)
+        raise Conflict(
+            f"{n} 个网格需重新配备网格员，请确认后发布 / {n} grids need staffing; publish with confirm=true: {listed}"
+        )
     session.execute(
         update(GridPlan)
         .where(GridPlan.status == PlanStatus.published, GridPlan.id != plan_id)
@@ -134,7 +145,11 @@ def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
     )
     plan.status, plan.published_at = PlanStatus.published, datetime.now(UTC)
     session.flush()
+    move_open_requests(session, plan_id, plan.version)
     return plan
+
+
+REASON_ZH = {"new": "新网格 new", "changed": "变动较大 changed", "removed": "已撤销 removed"}
 
 
 FOREIGN_CODES = text(

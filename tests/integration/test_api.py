@@ -174,7 +174,9 @@ def test_planner_locks_repartitions_and_publishes(client: TestClient) -> None:
     ).json()
     assert metrics["grids"] > len(before)
     assert [v for v in metrics["violations"] if v["rule"] not in ("size",)] == []
-    published = client.post(f"/api/plans/{plan['id']}/publish", headers=headers).json()
+    refused = client.post(f"/api/plans/{plan['id']}/publish", headers=headers)
+    assert refused.status_code == 409 and "需重新配备" in refused.json()["detail"]  # new grids need staff
+    published = client.post(f"/api/plans/{plan['id']}/publish", json={"confirm": True}, headers=headers).json()
     assert published["status"] == "published"
     after = {f["properties"]["grid_code"]: f for f in client.get("/api/grids", headers=headers).json()["features"]}
     assert len(after) == metrics["grids"]

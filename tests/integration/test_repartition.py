@@ -77,6 +77,21 @@ def test_repartition_with_the_same_rules_changes_no_grid(client: TestClient) -> 
     assert _assignment(client, plan) == before
 
 
+def test_a_worker_keeps_the_grid_when_the_plan_barely_changes(client: TestClient) -> None:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    published = _published(client)
+    code = sorted(set(_assignment(client, published["id"]).values()))[5]
+    with session_scope(engine) as session:
+        create_user(session=session, username="keeper", password="secret", role=Role.grid_worker, grids=[code])
+    plan = _draft(client)
+    assert client.post(f"/api/plans/{plan}/repartition", json={}).status_code == 200
+    handover = client.get(f"/api/plans/{plan}/handover").json()
+    assert handover["needs_staffing"] == []
+    assert client.post(f"/api/plans/{plan}/publish").status_code == 200  # nothing to confirm
+    grids = {f["properties"]["grid_code"]: f for f in client.get(f"/api/plans/{plan}/grids").json()["features"]}
+    assert code in grids
+
+
 def test_repartition_keeps_the_community_prefix_and_codes_of_grids_that_barely_change(client: TestClient) -> None:
     published = _published(client)
     before = _assignment(client, published["id"])
@@ -96,7 +111,47 @@ def test_repartition_keeps_the_community_prefix_and_codes_of_grids_that_barely_c
         assert shared > sum(households[b] for b in was) / 2 and shared > sum(households[b] for b in now) / 2, code
     fresh = sorted(new_codes - old_codes)
     assert all(int(c[12:]) > max(int(o[12:]) for o in old_codes) for c in fresh)  # no old code reused elsewhere
-    assert client.post(f"/api/plans/{plan}/publish").status_code == 200
+    moved = next(b for b, c in after.items() if before[b] != c)
+    request_id, expected = _open_request_at(client, moved, before[moved], plan)
+    assert expected != before[moved]
+    handover = client.get(f"/api/plans/{plan}/handover").json()
+    assert {c["grid_code"] for c in handover["needs_staffing"] if c["reason"] == "new"} == set(fresh)
+    assert handover["kept"] == len(kept) - sum(1 for c in handover["needs_staffing"] if c["reason"] == "changed")
+    assert handover["requests_moving"] >= 1
+    assert client.post(f"/api/plans/{plan}/publish").status_code == 409  # grids need staffing: confirm first
+    assert client.post(f"/api/plans/{plan}/publish", json={"confirm": True}).status_code == 200
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT grid_code FROM requests WHERE id = :i"), {"i": request_id}) == expected
+        trail = conn.execute(
+            text("SELECT data FROM request_events WHERE request_id = :i AND action = 'regrid'"), {"i": request_id}
+        ).scalar_one()
+    assert trail == {"from_grid": before[moved], "to_grid": expected}
+
+
+def _open_request_at(client: TestClient, building: int, grid: str, plan: int) -> tuple[int, str]:
+    """An open request at a building (filed in its published grid); the draft grid its point lies in."""
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        request_id = conn.execute(
+            text(
+                "INSERT INTO requests (category, status, grid_code, channel, simulated, photos, report_count, "
+                "reopen_count, geom) SELECT 'garbage', 'taken', :grid, 'staff', false, '[]', 1, 0, "
+                "ST_PointOnSurface(geom) FROM buildings WHERE id = :b RETURNING id"
+            ),
+            {"grid": grid, "b": building},
+        ).scalar_one()
+        expected = conn.execute(
+            text(
+                "SELECT g.code FROM grids g, requests r WHERE r.id = :r AND g.plan_id = :p "
+                "AND ST_Covers(g.geom, r.geom) ORDER BY g.code LIMIT 1"
+            ),
+            {"r": request_id, "p": plan},
+        ).scalar_one()
+    return int(request_id), str(expected)
+
+
+
 
 
 def _merge_somewhere(client: TestClient, plan: int) -> str:

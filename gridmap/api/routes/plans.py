@@ -13,7 +13,8 @@ from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
 from gridmap.db.models import Building, Grid, GridAssignment, GridPlan
 from gridmap.errors import InvalidInput
 from gridmap.partition import drafts, edits
-from gridmap.partition.service import publish_plan
+from gridmap.partition.handover import handover
+from gridmap.partition.service import publish_plan, published_plan
 
 router = APIRouter(prefix="/api/plans", tags=["plans"])
 
@@ -95,10 +96,27 @@ def repartition(
     )
 
 
+class PublishRequest(BaseModel):
+    """Confirm that the grids listed as needing staffing (GET .../handover) may be published so."""
+
+    confirm: bool = False
+
+
+@router.get("/{plan_id}/handover")
+def plan_handover(plan_id: int, _: PlannerUser, session: SessionDep) -> dict[str, Any]:
+    """Before publishing: grids needing staffing (需重新配备) and open requests that will move to another grid."""
+    drafts.draft(session=session, plan_id=plan_id)
+    current = published_plan(session=session)
+    return handover(session, plan_id, current.id if current else None).as_dict()
+
+
 @router.post("/{plan_id}/publish", response_model=PlanPublic)
-def publish(plan_id: int, _: PlannerUser, session: SessionDep) -> PlanPublic:
-    """Publish a draft as the plan in force, in one transaction (concurrent publishes run one at a time)."""
-    return _public(publish_plan(session=session, plan_id=plan_id))
+def publish(plan_id: int, _: PlannerUser, session: SessionDep, body: PublishRequest | None = None) -> PlanPublic:
+    """Publish a draft as the plan in force, in one transaction (concurrent publishes run one at a time).
+
+    Without ``confirm`` a draft with grids that need staffing is refused (409) with the list.
+    """
+    return _public(publish_plan(session=session, plan_id=plan_id, confirm=bool(body and body.confirm)))
 
 
 ZOOM = Query(None, ge=0, le=22, description="map zoom: geometries are simplified to about a pixel")
