@@ -335,8 +335,9 @@ def _no_in_band_plan(prep: Prepared, labels: np.ndarray, params: PartitionSettin
             grids = [int(k) for k in np.unique(label_of_atom[atoms]) if out[k]]
             worst = max(grids, key=lambda k: abs(sums[k] - params.target))
             excused[worst] = (
-                f"no plan of its barrier-bounded area ({len(atoms)} units with 小区 whole, {total} households) "
-                f"has every grid in [{params.min}, {params.max}] (exhaustive search)"
+                f"穷举所在主干道围合片区（{len(atoms)} 个单元，小区不拆分，共 {total} 户）的所有划法，均无法每格 "
+                f"{params.min}-{params.max} 户 / no plan of its barrier-bounded area ({len(atoms)} units, {total} "
+                f"households) has every grid in [{params.min}, {params.max}] (exhaustive search)"
             )
     return excused
 

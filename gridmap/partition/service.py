@@ -27,9 +27,9 @@ def load_plan_input(*, session: Session, community: str | None = None) -> PlanIn
     where = "AND b.community_code = :community" if community else ""
     buildings = _frame(
         session,
-        "SELECT b.id, b.households, coalesce(b.compound_id::text, '') AS compound, b.community_code AS community, "
-        "b.geom "
-        f"FROM buildings b WHERE b.is_residential {where} ORDER BY b.id",
+        "SELECT b.id, b.households, coalesce(b.compound_id::text, '') AS compound, c.name AS compound_name, "
+        "b.community_code AS community, b.geom "
+        f"FROM buildings b LEFT JOIN compounds c ON c.id = b.compound_id WHERE b.is_residential {where} ORDER BY b.id",
         {"community": community},
     ).set_index("id")
     near = (
