@@ -23,7 +23,9 @@ async function keep(cache, url) {
 
 self.addEventListener("install", event => {
   // Pages one by one: /report answers only a signed-in user (a visitor gets the login page, which is not kept).
-  event.waitUntil(caches.open(CACHE).then(cache => Promise.all([...ASSETS, ...PAGES].map(url => keep(cache, url))))
+  // The reads too: the page made them before this worker controlled it.
+  const first = [...ASSETS, ...PAGES, ...READS.filter(url => url !== "/public/api/backdrop")];
+  event.waitUntil(caches.open(CACHE).then(cache => Promise.all(first.map(url => keep(cache, url))))
     .then(() => self.skipWaiting()));
 });
 

@@ -1,0 +1,201 @@
+"""Reporting (上报) on a phone in Debian's chromium: tiles, map taps, photos, the offline outbox, the residents' link."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, Page
+from sqlalchemy import text
+
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.db, pytest.mark.browser]
+PHONE = {"width": 390, "height": 844}
+
+
+class Phone:
+    """A phone-sized touch browser context; records every request to a host other than 127.0.0.1."""
+
+    def __init__(self, browser: Browser, base: str, user: str | None) -> None:
+        self.base, self.outside, self.errors = base, [], []  # type: ignore[var-annotated]
+        self.context: BrowserContext = browser.new_context(
+            viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2, locale="zh-CN"
+        )
+        self.context.on("request", self._record)
+        self.page: Page = self.context.new_page()
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        if user:
+            self.page.goto(f"{base}/login")
+            self.page.fill("input[name=username]", user)
+            self.page.fill("input[name=password]", "secret")
+            self.page.click("button[type=submit]")
+            self.page.wait_for_load_state("networkidle")
+
+    def _record(self, request: Any) -> None:
+        if not request.url.startswith(("http://127.0.0.1:", "data:", "about:", "blob:")):
+            self.outside.append(request.url)
+
+    def open(self, path: str) -> Page:
+        response = self.page.goto(self.base + path)
+        assert response is not None and response.status == 200, (path, response and response.status)
+        self.page.wait_for_function("() => document.querySelectorAll('#tiles .tile').length > 5")
+        self.page.wait_for_function("() => typeof map !== 'undefined' && state.gridNames.size > 0")
+        return self.page
+
+    def tap_point(self, lon: float, lat: float) -> None:
+        """Scroll the map to the middle of the screen, centre it on the point, then tap it as a finger would."""
+        self.page.evaluate("() => document.getElementById('map').scrollIntoView({block: 'center'})")
+        self.page.evaluate(f"() => map.setView([{lat}, {lon}], 18, {{animate: false}})")
+        self.page.wait_for_timeout(300)
+        box = self.page.locator("#map").bounding_box()
+        assert box is not None
+        x, y = self.page.evaluate(
+            f"() => {{ const p = map.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }}"
+        )
+        self.page.touchscreen.tap(box["x"] + x, box["y"] + y)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def phone(browser: Browser, server: dict[str, Any]) -> Iterator[Phone]:
+    device = Phone(browser, server["base"], "worker")
+    yield device
+    device.close()
+
+
+def _png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _free_point(server: dict[str, Any], code: str, category: str) -> tuple[float, float]:
+    """A point well inside grid ``code`` with no open report of ``category`` within 60 m (no duplicate merge)."""
+    with server["engine"].connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_Dump(ST_GeneratePoints(ST_Buffer(g.geom, -0.0001), 300, 7)))"
+                ".geom AS p FROM grids g JOIN grid_plans gp ON gp.id = g.plan_id AND gp.status = 'published' "
+                "WHERE g.code = :code) s WHERE NOT EXISTS (SELECT 1 FROM requests r WHERE r.category = :cat "
+                "AND r.status NOT IN ('closed', 'merged') AND ST_DWithin(r.geom::geography, s.p::geography, 60)) "
+                "LIMIT 1"
+            ),
+            {"code": code, "cat": category},
+        ).one()
+    return float(row[0]), float(row[1])
+
+
+def _rows(server: dict[str, Any], description: str) -> list[Any]:
+    with server["engine"].connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT id, grid_code, status, photos, idempotency_key, channel, rating, rating_comment "
+                    "FROM requests WHERE description = :d"
+                ),
+                {"d": description},
+            )
+        )
+
+
+def test_worker_reports_with_a_photo_by_tiles_and_map(phone: Phone, server: dict[str, Any]) -> None:
+    code = server["worker_grids"][0]
+    lon, lat = _free_point(server, code, "facade_falling")
+    page = phone.open("/report")
+    page.locator(".tile[data-code=facade_falling]").tap()
+    assert page.locator(".tile[aria-checked=true]").inner_text() == "外墙脱落"
+    phone.tap_point(lon, lat)
+    page.wait_for_function("() => document.querySelector('#place').textContent.includes('属于')")
+    assert code in page.locator("#place").inner_text()  # no NBS names in this database: the code is the name
+    page.fill("#description", "三号楼外墙瓷砖脱落 browser-photo")
+    page.set_input_files("#photos", files=[{"name": "wall.png", "mimeType": "image/png", "buffer": _png(2400, 1200)}])
+    page.wait_for_selector("#thumbs .thumb img")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("() => window.scrollTo(0, document.getElementById('map').offsetTop - 330)")
+    page.screenshot(path=str(ARTIFACTS / "report-phone.png"))
+    page.locator("#submit").tap()
+    page.wait_for_selector("#answer.ok .grid-answer")
+    assert page.locator("#answer .grid-answer").inner_text() == code
+    assert "照片 1/1 张已上传" in page.locator("#answer").inner_text()
+    rows = _rows(server, "三号楼外墙瓷砖脱落 browser-photo")
+    assert len(rows) == 1
+    rid, grid, status, photos, key, channel = rows[0][:6]
+    assert (grid, status, channel, len(photos)) == (code, "reported", "staff", 1) and key
+    assert page.locator("#answer a").get_attribute("href") == f"/requests/{rid}"
+    stored = page.request.get(server["base"] + photos[0])
+    assert stored.ok and photos[0].endswith(".jpg")  # compressed to JPEG in the browser
+    assert Image.open(io.BytesIO(stored.body())).size == (1600, 800)  # long side at most 1600 px
+    phone.page.screenshot(path=str(ARTIFACTS / "report-phone-answer.png"))
+    assert phone.outside == [] and phone.errors == []
+
+
+def test_offline_report_waits_then_is_stored_exactly_once(phone: Phone, server: dict[str, Any]) -> None:
+    code = server["worker_grids"][1]
+    lon, lat = _free_point(server, code, "pets")
+    page = phone.open("/report")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    page.wait_for_function("async () => !!(await caches.match('/report')) && !!(await caches.match('/api/categories'))")
+    phone.context.set_offline(True)
+    page.reload()  # the page itself comes from the service worker
+    page.wait_for_function("() => document.querySelectorAll('#tiles .tile').length > 5")
+    assert page.locator("#net").inner_text() == "离线"
+    page.locator(".tile[data-code=pets]").tap()
+    phone.tap_point(lon, lat)
+    page.fill("#description", "小区里有狗不拴绳 offline")
+    page.set_input_files("#photos", files=[{"name": "dog.png", "mimeType": "image/png", "buffer": _png(300, 200)}])
+    page.wait_for_selector("#thumbs .thumb img")
+    page.locator("#submit").tap()
+    page.wait_for_selector("#answer.warn")
+    assert "待同步" in page.locator("#answer").inner_text()
+    assert page.locator("#outbox li .state").all_inner_texts() == ["待同步"]
+    assert _rows(server, "小区里有狗不拴绳 offline") == []
+    phone.context.set_offline(False)
+    page.wait_for_selector("#answer.ok .grid-answer", timeout=15000)
+    page.wait_for_function("() => document.querySelectorAll('#outbox li').length === 0")
+    page.evaluate("() => syncAll()")  # a second sync finds nothing left to send
+    rows = _rows(server, "小区里有狗不拴绳 offline")
+    assert len(rows) == 1 and rows[0][1] == code and len(rows[0][3]) == 1 and rows[0][4]
+    assert phone.outside == [] and phone.errors == []
+
+
+def test_resident_reports_tracks_and_rates(browser: Browser, server: dict[str, Any]) -> None:
+    resident = Phone(browser, server["base"], None)
+    code = server["worker_grids"][0]
+    lon, lat = _free_point(server, code, "noise")
+    page = resident.open("/public/report")
+    page.locator(".tile[data-code=noise]").tap()
+    resident.tap_point(lon, lat)
+    page.wait_for_function("() => document.querySelector('#place').textContent.includes('属于')")
+    page.fill("#description", "楼下深夜施工 resident")
+    page.locator("#contact-box summary").tap()
+    page.fill("#reporter-phone", "13712345678")
+    page.locator("#submit").tap()
+    page.wait_for_selector("#answer.ok a")
+    (rid, _, status, _, _, channel, _, _) = _rows(server, "楼下深夜施工 resident")[0]
+    assert (status, channel) == ("reported", "open311")
+    page.locator("#answer a").tap()
+    page.wait_for_function("() => document.querySelector('#status').textContent.length > 0")
+    assert page.url.startswith(f"{server['base']}/public/requests/{rid}?token=")
+    assert page.locator("#status").inner_text() == "已上报,等待网格员处理"
+    assert page.locator("#trail li").count() == 1 and "居民 · 上报" in page.locator("#trail").inner_text()
+    assert "13712345678" not in page.content() and page.locator("#rate-box").is_hidden()
+    with server["engine"].begin() as conn:
+        conn.execute(text("UPDATE requests SET status = 'verified' WHERE id = :id"), {"id": rid})
+    page.reload()
+    page.wait_for_selector("#rate-box:not([hidden])")
+    page.locator("#stars button[data-stars='4']").tap()
+    page.fill("#comment", "处理及时")
+    page.locator("#send-rating").tap()
+    page.wait_for_function("() => document.querySelector('#status').dataset.status === 'closed'")
+    assert page.locator("#status").inner_text() == "已结案"
+    assert page.locator("#rated").inner_text() == "★★★★☆ · 处理及时"
+    assert _rows(server, "楼下深夜施工 resident")[0][6:] == (4, "处理及时")
+    resident.page.screenshot(path=str(ARTIFACTS / "public-track-phone.png"))
+    assert resident.outside == [] and resident.errors == []
+    resident.close()
