@@ -322,6 +322,7 @@ function say(cls, ...parts) {
   box.replaceChildren(...parts.map(p => (typeof p === "string" ? document.createTextNode(p) : p)));
   box.className = "answer " + cls;
   box.hidden = false;
+  box.scrollIntoView({block: "center", behavior: "smooth"});
 }
 
 function link(href, text) { const a = document.createElement("a"); a.href = href; a.textContent = text; return a; }

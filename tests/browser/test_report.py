@@ -199,3 +199,34 @@ def test_resident_reports_tracks_and_rates(browser: Browser, server: dict[str, A
     resident.page.screenshot(path=str(ARTIFACTS / "public-track-phone.png"))
     assert resident.outside == [] and resident.errors == []
     resident.close()
+
+
+def test_answer_says_why_not_duplicate_and_outside_coverage(phone: Phone, server: dict[str, Any]) -> None:
+    code = server["worker_grids"][1]
+    lon, lat = _free_point(server, code, "garbage")
+    page = phone.open("/report")
+    for n in (1, 2):
+        page.locator(".tile[data-code=garbage]").tap()
+        phone.tap_point(lon, lat)
+        page.fill("#description", f"垃圾堆在路口 dup-{n}")
+        page.locator("#submit").tap()
+        page.wait_for_selector("#answer.ok" if n == 1 else "#answer.warn")
+    first, second = (_rows(server, f"垃圾堆在路口 dup-{n}")[0] for n in (1, 2))
+    assert second[2] == "merged" and "重复上报" in page.locator("#answer").inner_text()
+    assert page.locator("#answer a").get_attribute("href") == f"/requests/{first[0]}"
+    with server["engine"].connect() as conn:
+        east, north = conn.execute(
+            text("SELECT ST_XMax(ST_Extent(geom)) + 0.01, ST_YMax(ST_Extent(geom)) - 0.001 FROM grids")
+        ).one()
+    page.locator(".tile[data-code=garbage]").tap()
+    phone.tap_point(float(east), float(north))
+    page.wait_for_function("() => document.querySelector('#place').className.includes('bad')")
+    assert "不在网格覆盖范围内" in page.locator("#place").inner_text()
+    page.fill("#description", "垃圾堆在路口 outside")
+    page.locator("#submit").tap()
+    page.wait_for_function("() => document.querySelector('#answer').textContent.includes('距此')")
+    answer = page.locator("#answer").inner_text()
+    assert "不在网格覆盖范围内:最近的网格 3201020030000" in answer and " 米" in answer
+    assert _rows(server, "垃圾堆在路口 outside") == []
+    assert page.locator(".tile[aria-checked=true]").count() == 1  # a refused report keeps what was entered
+    assert phone.errors == []
