@@ -1,4 +1,4 @@
-"""Reporting (上报) on a phone in Debian's chromium: tiles, map taps, photos, the offline outbox, the residents' link."""
+"""Reporting (上报) on a phone in chromium: tiles, map taps, photos, the offline outbox, the resident's link."""
 
 from __future__ import annotations
 
