@@ -20,10 +20,10 @@ PHONE = {"width": 390, "height": 844}
 class Phone:
     """A phone-sized touch browser context; records every request to a host other than 127.0.0.1."""
 
-    def __init__(self, browser: Browser, base: str, user: str | None) -> None:
+    def __init__(self, browser: Browser, base: str, user: str | None, **options: Any) -> None:
         self.base, self.outside, self.errors = base, [], []  # type: ignore[var-annotated]
         self.context: BrowserContext = browser.new_context(
-            viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2, locale="zh-CN"
+            viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2, locale="zh-CN", **options
         )
         self.context.on("request", self._record)
         self.page: Page = self.context.new_page()
@@ -230,3 +230,75 @@ def test_answer_says_why_not_duplicate_and_outside_coverage(phone: Phone, server
     assert _rows(server, "垃圾堆在路口 outside") == []
     assert page.locator(".tile[aria-checked=true]").count() == 1  # a refused report keeps what was entered
     assert phone.errors == []
+
+
+def test_location_from_the_device_and_from_the_address_box(browser: Browser, server: dict[str, Any]) -> None:
+    lon, lat = _free_point(server, server["worker_grids"][0], "noise")
+    phone = Phone(
+        browser,
+        server["base"],
+        "worker",
+        geolocation={"longitude": lon, "latitude": lat, "accuracy": 23},
+        permissions=["geolocation"],
+    )
+    page = phone.open("/report")
+    page.locator("#locate").tap()
+    page.wait_for_function("() => document.querySelector('#place').textContent.includes('属于')")
+    assert "手机定位,精度约 ±23 米" in page.locator("#place").inner_text()
+    assert page.evaluate("() => [state.point.lon, state.point.lat]") == [round(lon, 7), round(lat, 7)]
+    with server["engine"].connect() as conn:
+        name, x, y = conn.execute(
+            text(
+                "SELECT name, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM compounds "
+                "WHERE name IS NOT NULL ORDER BY length(name) DESC LIMIT 1"
+            )
+        ).one()
+    page.locator("#address").fill(name[:3])
+    page.wait_for_selector("#suggestions li")
+    choice = page.locator("#suggestions li", has_text=name).first
+    assert choice.locator(".kind").inner_text() == "小区"
+    choice.tap()
+    assert page.input_value("#address") == name and page.locator("#suggestions").is_hidden()
+    page.wait_for_function("() => document.querySelector('#place').textContent.startsWith('地址')")
+    point = page.evaluate("() => [state.point.lon, state.point.lat]")
+    assert abs(point[0] - x) < 0.01 and abs(point[1] - y) < 0.01  # a point inside the 小区
+    assert phone.outside == [] and phone.errors == []
+    phone.close()
+
+
+def test_a_lost_answer_is_retried_with_the_same_key_and_stored_once(browser: Browser, server: dict[str, Any]) -> None:
+    # No service worker here, so that the test's network hook sees the page's own requests.
+    phone = Phone(browser, server["base"], "worker", service_workers="block")
+    code = server["worker_grids"][0]
+    lon, lat = _free_point(server, code, "stairwell_clutter")
+    keys: list[str] = []
+    statuses: list[int] = []
+
+    def lose_the_first_answer(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers["idempotency-key"])
+        answer = route.fetch()  # the server stores the report ...
+        statuses.append(answer.status)
+        if len(keys) == 1:
+            route.abort("connectionreset")  # ... and the answer never reaches the phone
+        else:
+            route.fulfill(response=answer)
+
+    phone.page.route("**/api/requests", lose_the_first_answer)
+    page = phone.open("/report")
+    page.locator(".tile[data-code=stairwell_clutter]").tap()
+    phone.tap_point(lon, lat)
+    page.fill("#description", "楼道堆满纸箱 lost-answer")
+    page.locator("#submit").tap()
+    page.wait_for_selector("#answer.warn")
+    assert page.locator("#outbox li .state").all_inner_texts() == ["待同步"]
+    assert len(_rows(server, "楼道堆满纸箱 lost-answer")) == 1  # stored, though the phone does not know yet
+    page.locator("#sync").tap()
+    page.wait_for_selector("#answer.ok .grid-answer")
+    assert keys[0] == keys[1] and statuses == [201, 200]  # the retry is answered with the first result
+    rows = _rows(server, "楼道堆满纸箱 lost-answer")
+    assert len(rows) == 1 and rows[0][4] == keys[0]
+    assert page.locator("#outbox li").count() == 0
+    phone.close()

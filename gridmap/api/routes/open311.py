@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
@@ -134,7 +133,7 @@ async def create(
                 "service_request_id": str(req.id),
                 "service_notice": notice,
                 "rating_token": req.rating_token,
-                "track_url": track_url(req),
+                "track_url": track_url(request, req),
             }
         ]
         return JSONResponse(status_code=201 if created else 200, content=body)
@@ -142,9 +141,9 @@ async def create(
     return await _guarded(request, settings, work)
 
 
-def track_url(req: ServiceRequest) -> str:
+def track_url(request: Request, req: ServiceRequest) -> str:
     """The reporter's link to follow (and later rate) the request: only they hold the token."""
-    return f"/public/requests/{req.id}?{urlencode({'token': req.rating_token or ''})}"
+    return str(request.url_for("public_track_page", request_id=req.id).include_query_params(token=req.rating_token))
 
 
 @router.get("/requests/{request_id}.json", response_model=None)
