@@ -139,7 +139,7 @@ async function lookupGrid(point) {
     const r = await fetch(`${API.where}?lon=${point.lon}&lat=${point.lat}`);
     if (point !== state.point || !r.ok) return;
     const w = await r.json();
-    if (w.status === "inside") place(`${base} · ${T("属于", "in")} ${gridLabel(w.grid_code) || w.grid_name}`, "");
+    if (w.status === "inside") place(`${base} · ${T("属于", "in")} ${w.grid_name || gridLabel(w.grid_code)}`, "");
     else if (w.status === "snapped") place(`${base} · ${T(`网格外 ${w.distance_m} 米,将归入最近的 ${w.grid_name || w.grid_code}`, `${w.distance_m} m outside the grids: goes to the nearest, ${w.grid_name || w.grid_code}`)}`, "warn");
     else if (w.status === "outside_coverage") place(`${base} · ${outsideText(w)}`, "bad");
     else place(`${base} · ${T("尚未发布网格方案", "no grid plan is published yet")}`, "bad");

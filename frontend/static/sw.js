@@ -2,7 +2,7 @@
 // Served as /sw.js so that its scope is the whole site, but it answers only the report pages, their assets and the
 // few reads they need; every other request goes to the network untouched. Reports themselves are not queued
 // here: the page keeps them in IndexedDB (outbox.js) and sends them when the network returns.
-const CACHE = "gridmap-report-v1";
+const CACHE = "gridmap-report-v2";
 const PAGES = ["/report", "/public/report"];
 const ASSETS = [
   "/static/report.js", "/static/outbox.js", "/static/report.css", "/static/report-icons.svg", "/static/i18n.js",
@@ -48,23 +48,12 @@ async function networkFirst(request, key) {
   }
 }
 
-async function cacheFirst(request, key) {
-  const cache = await caches.open(CACHE);
-  const cached = await cache.match(key);
-  const fresh = fetch(request).then(async response => {
-    if (response.ok) await cache.put(key, response.clone());
-    return response;
-  });
-  if (cached) { fresh.catch(() => {}); return cached; }  // refreshed in the background for the next visit
-  return fresh;
-}
-
 self.addEventListener("fetch", event => {
   const request = event.request;
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
-  if (PAGES.includes(url.pathname)) event.respondWith(networkFirst(request, url.pathname));
-  else if (ASSETS.includes(url.pathname)) event.respondWith(cacheFirst(request, url.pathname));
-  else if (READS.includes(url.pathname)) event.respondWith(networkFirst(request, url.pathname));
+  // Network first for all of them: online, every page (other pages share i18n.js, app.css, Leaflet) gets today's
+  // files, never a copy kept from an older release; the cache answers only when the network does not.
+  if ([...PAGES, ...ASSETS, ...READS].includes(url.pathname)) event.respondWith(networkFirst(request, url.pathname));
 });
