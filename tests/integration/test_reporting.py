@@ -141,6 +141,8 @@ def test_open311_read_shows_public_requests_only_and_rounds_the_point(world: dic
     assert public["lat"] == round(lat + 0.00034, 3) and public["long"] == round(lon + 0.00012, 3)
     assert public["address"] is None and "1391234" not in str(public) and "王" not in str(public)
     assert client.get("/open311/v2/requests/999999.json").status_code == 404
+    assert client.get(f"/open311/v2/requests/{10**20}.json").status_code == 422  # not a request number: no 500
+    assert client.get(f"/public/api/requests/{10**20}", params={"token": "x"}).status_code == 422
 
 
 def test_open311_answer_links_the_track_page_without_personal_data(world: dict[str, Any]) -> None:

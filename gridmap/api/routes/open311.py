@@ -10,7 +10,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 from limits import parse
 from pydantic import ValidationError
@@ -27,6 +27,7 @@ from gridmap.requests.views import lonlat
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="service_request_id")]
 PUBLIC_CHANNEL = "open311"
 PUBLIC_DECIMALS = 3  # 0.001° is about 100 m north-south (90 m east-west here): the street, not the door
 STATUS_NOTES = {s.value: s.value for s in Status} | {
@@ -147,7 +148,7 @@ def track_url(request: Request, req: ServiceRequest) -> str:
 
 
 @router.get("/requests/{request_id}.json", response_model=None)
-def read(request_id: int, session: SessionDep) -> Any:
+def read(request_id: RequestId, session: SessionDep) -> Any:
     """A public request's view: no reporter data, the point rounded to about 100 m (staff reports are not public)."""
     req = session.get(ServiceRequest, request_id)
     if req is None or req.channel != PUBLIC_CHANNEL:
@@ -175,7 +176,7 @@ def read(request_id: int, session: SessionDep) -> Any:
 
 
 @router.post("/requests/{request_id}/rating.json", response_model=None)
-async def rate(request_id: int, request: Request, session: SessionDep, settings: SettingsDep, now: NowDep) -> Any:
+async def rate(request_id: RequestId, request: Request, session: SessionDep, settings: SettingsDep, now: NowDep) -> Any:
     """评单: the reporter rates a verified request 1-5★ with the ``rating_token`` given at intake."""
 
     def work(fields: dict[str, Any]) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse, HTMLResponse
 from limits import parse
 
@@ -31,6 +31,7 @@ Limit = Annotated[int, Query(ge=1, le=20)]
 Lon = Annotated[float, Query(ge=-180, le=180)]
 Lat = Annotated[float, Query(ge=-90, le=90)]
 Zoom = Annotated[int | None, Query(ge=0, le=22, description="map zoom: geometries simplified to about a pixel")]
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the request's number")]
 MAX_BOX_DEGREES = 0.1  # about 10 km: a phone's map never asks for more
 
 
@@ -58,7 +59,7 @@ def public_report_page() -> HTMLResponse:
 
 
 @router.get("/public/requests/{request_id}", response_class=HTMLResponse, include_in_schema=False)
-def public_track_page(request_id: int) -> HTMLResponse:
+def public_track_page(request_id: RequestId) -> HTMLResponse:
     """A resident's page of their request: status, trail and the rating once it is checked."""
     return _page("public_track.html")
 
@@ -141,7 +142,7 @@ def public_backdrop(
 
 @router.get("/public/api/requests/{request_id}")
 def public_track(
-    request_id: int,
+    request_id: RequestId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -154,7 +155,7 @@ def public_track(
 
 @router.post("/public/api/requests/{request_id}/photos", status_code=status.HTTP_201_CREATED)
 def public_photo(
-    request_id: int,
+    request_id: RequestId,
     photo: UploadFile,
     request: Request,
     session: SessionDep,
