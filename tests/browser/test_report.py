@@ -117,8 +117,10 @@ def test_worker_reports_with_a_photo_by_tiles_and_map(phone: Phone, server: dict
     page.set_input_files("#photos", files=[{"name": "wall.png", "mimeType": "image/png", "buffer": _png(2400, 1200)}])
     page.wait_for_selector("#thumbs .thumb img")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("() => window.scrollTo(0, document.getElementById('map').offsetTop - 330)")
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / "report-phone.png"))
+    page.evaluate("() => document.getElementById('thumbs').scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(ARTIFACTS / "report-phone-photos.png"))
     page.locator("#submit").tap()
     page.wait_for_selector("#answer.ok .grid-answer")
     assert page.locator("#answer .grid-answer").inner_text() == code
