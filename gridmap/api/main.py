@@ -19,7 +19,19 @@ from gridmap.api import errors
 from gridmap.api.deps import CurrentUser
 from gridmap.api.headers import SecurityHeaders
 from gridmap.api.identity import UserDirectory
-from gridmap.api.routes import auth, buildings, grids, kpis, maps, open311, pages, plans, requests, stats
+from gridmap.api.routes import (
+    auth,
+    buildings,
+    grids,
+    kpis,
+    maps,
+    open311,
+    pages,
+    plans,
+    report_pages,
+    requests,
+    stats,
+)
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.maps.assets import FOLIUM_TEMPLATES
@@ -77,7 +89,7 @@ def create_app(
         return app.openapi()
 
     # Routes are matched in order: the busiest (intake) first.
-    for module in (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages):
+    for module in (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():

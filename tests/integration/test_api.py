@@ -137,13 +137,14 @@ def test_every_route_but_the_public_ones_refuses_anonymous_users(client: TestCli
 
     checked = 0
     for route in walk(client.app.routes):  # type: ignore[attr-defined]
-        if route.path in PUBLIC or route.path.startswith("/open311/"):  # Open311 is the public intake
+        if route.path in PUBLIC or route.path.startswith(("/open311/", "/public/")) or route.path == "/sw.js":
+            # Open311 is the public intake; /public/ the residents' pages; /sw.js the form's offline worker
             continue
         for method in route.methods:
             response = client.request(method, route.path, follow_redirects=False)
             if route.path == "/":
                 assert response.status_code in (302, 307) and response.headers["location"] == "/login"
-            elif route.path.startswith(("/maps/", "/planner", "/dashboard")):  # pages send visitors to sign in
+            elif route.path.startswith(("/maps/", "/planner", "/dashboard", "/report")):  # pages: sign in first
                 assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
             else:
                 assert response.status_code == 401, (method, route.path, response.status_code)
