@@ -148,6 +148,8 @@ class GridPlan(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str | None] = mapped_column(String(100))  # the planner who made the draft
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the published version it was copied from
 
 
 class Grid(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import Grid, GridAssignment, GridPlan, PlanStatus
@@ -25,18 +25,20 @@ def draft(*, session: Session, plan_id: int) -> GridPlan:
     return plan
 
 
-def copy_published(*, session: Session, name: str | None = None) -> GridPlan:
+def copy_published(*, session: Session, name: str | None = None, created_by: str | None = None) -> GridPlan:
     """A new draft holding the grids and assignments of the published plan."""
     source = published_plan(session=session)
     if source is None:
         raise NotFound("no published plan to copy: run `gridmap partition --all --publish` first")
     version = (session.scalar(select(func.max(GridPlan.version))) or 0) + 1
     plan = GridPlan(
-        name=name or f"{source.name} (草稿 draft)",
+        name=name or f"草稿 v{version}（基于现行 v{source.version}）",
         version=version,
         status=PlanStatus.draft,
-        params=source.params,
+        params={k: v for k, v in source.params.items() if k != "edits"},
         metrics=source.metrics,
+        created_by=created_by,
+        base_version=source.version,
     )
     session.add(plan)
     session.flush()
@@ -141,3 +143,38 @@ def repartition(
     plan.params = plan.params | {"edits": []}
     session.flush()
     return plan.metrics
+
+
+def rename(*, session: Session, plan_id: int, name: str) -> GridPlan:
+    """Give a draft a name planners recognise."""
+    plan = draft(session=session, plan_id=plan_id)
+    plan.name = name
+    session.flush()
+    return plan
+
+
+def discard(*, session: Session, plan_id: int) -> None:
+    """Delete a draft with its grids (published and archived plans are the record and stay)."""
+    session.delete(draft(session=session, plan_id=plan_id))
+    session.flush()
+
+
+CHANGES = text(
+    """
+    SELECT d.plan_id,
+           count(*) FILTER (WHERE pg.code IS DISTINCT FROM dg.code) AS buildings,
+           count(DISTINCT dg.code) FILTER (WHERE pg.code IS DISTINCT FROM dg.code) AS grids
+    FROM grid_assignments d
+    JOIN grids dg ON dg.id = d.grid_id
+    LEFT JOIN grid_assignments p ON p.building_id = d.building_id
+      AND p.plan_id = (SELECT id FROM grid_plans WHERE status = 'published')
+    LEFT JOIN grids pg ON pg.id = p.grid_id
+    WHERE d.plan_id IN (SELECT id FROM grid_plans WHERE status = 'draft')
+    GROUP BY d.plan_id
+    """
+)
+
+
+def draft_changes(session: Session) -> dict[int, tuple[int, int]]:
+    """Per draft: buildings whose grid differs from the published plan, and the draft grids they are in."""
+    return {int(p): (int(b), int(g)) for p, b, g in session.execute(CHANGES)}

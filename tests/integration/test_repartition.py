@@ -203,3 +203,66 @@ def test_grids_tile_exactly_before_and_after_a_repartition(client: TestClient) -
         assert tiling.overlap_m2 == 0 and tiling.overlapping_pairs == 0, tiling
         assert tiling.gap_m2 == 0, tiling
         assert abs(tiling.grids_m2 - tiling.outline_m2) < 1e-3, tiling
+
+
+def _neighbour_moves(client: TestClient, plan: int) -> list[tuple[int, str]]:
+    """(building, grid) pairs: a building at the edge of its grid and a grid it touches."""
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT b.id, g2.code FROM buildings b JOIN grid_assignments a ON a.building_id = b.id "
+                "AND a.plan_id = :p JOIN grids g ON g.id = a.grid_id JOIN grids g2 ON g2.plan_id = :p "
+                "AND g2.id <> g.id AND ST_DWithin(g2.geom, b.geom, 0.00003) WHERE g.n_buildings > 3 "
+                "ORDER BY b.id, g2.code LIMIT 40"
+            ),
+            {"p": plan},
+        ).all()
+    return [(int(b), str(c)) for b, c in rows]
+
+
+def test_move_undo_split_lock_through_the_api(client: TestClient) -> None:
+    plan = _draft(client)
+    before = _assignment(client, plan)
+    for building, target in _neighbour_moves(client, plan):
+        moved = client.post(f"/api/plans/{plan}/moves", json={"building_ids": [building], "to_grid": target})
+        if moved.status_code == 200:
+            break
+        assert moved.status_code == 422 and "修改被拒绝" in moved.json()["detail"]  # refused edits say why
+    assert moved.status_code == 200, "one edge building may move to a neighbouring grid"
+    after = _assignment(client, plan)
+    assert {b: c for b, c in after.items() if before[b] != c} == {building: target}
+
+    undone = client.post(f"/api/plans/{plan}/undo")
+    assert undone.status_code == 200 and undone.json()["undone"] == "move"
+    assert _assignment(client, plan) == before
+    assert client.post(f"/api/plans/{plan}/undo").status_code == 409  # nothing left to undo
+
+    grids = client.get(f"/api/plans/{plan}/grids").json()["features"]
+    big = max(grids, key=lambda f: f["properties"]["n_buildings"])["properties"]
+    split = client.post(f"/api/plans/{plan}/grids/{big['grid_code']}/split")
+    assert split.status_code == 200, split.text
+    new = split.json()["new_grid"]
+    assert new[:12] == big["grid_code"][:12] and new not in set(before.values())
+    halves = _assignment(client, plan)
+    was = {b for b, c in before.items() if c == big["grid_code"]}
+    assert {b for b, c in halves.items() if c in (big["grid_code"], new)} == was
+    assert {c for b, c in halves.items() if b in was} == {big["grid_code"], new}
+
+    lock = client.put(f"/api/plans/{plan}/grids/{new}/lock", json={"locked": True})
+    assert lock.status_code == 200 and lock.json() == {"grid_code": new, "locked": True}
+    into_locked = client.post(f"/api/plans/{plan}/moves", json={"building_ids": [building], "to_grid": new})
+    assert into_locked.status_code == 409 and "锁定" in into_locked.json()["detail"]
+
+
+def test_drafts_are_listed_renamed_and_deleted(client: TestClient) -> None:
+    plan = _draft(client)
+    listed = next(p for p in client.get("/api/plans").json() if p["id"] == plan)
+    assert listed["created_by"] == "planner" and listed["base_version"] == _published(client)["version"]
+    assert listed["changed_buildings"] == 0 and listed["changed_grids"] == 0
+    renamed = client.patch(f"/api/plans/{plan}", json={"name": "鼓楼片区调整"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "鼓楼片区调整"
+    assert client.delete(f"/api/plans/{plan}").status_code == 204
+    assert plan not in {p["id"] for p in client.get("/api/plans").json()}
+    published = _published(client)["id"]
+    assert client.delete(f"/api/plans/{published}").status_code == 409  # the plan in force stays

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -20,13 +21,25 @@ router = APIRouter(prefix="/api/plans", tags=["plans"])
 
 
 class PlanPublic(BaseModel):
-    """A plan version and its quality numbers."""
+    """A plan version and its quality numbers; for drafts, who made it, from which version, what it changes."""
 
     id: int
     name: str
     version: int
     status: str
     metrics: dict[str, Any]
+    created_at: datetime | None = None
+    published_at: datetime | None = None
+    created_by: str | None = None
+    base_version: int | None = None
+    changed_buildings: int | None = None
+    changed_grids: int | None = None
+
+
+class RenameRequest(BaseModel):
+    """A draft's new name."""
+
+    name: str = Field(min_length=1, max_length=200)
 
 
 class RepartitionRequest(BaseModel):
@@ -59,20 +72,47 @@ class MergeRequest(BaseModel):
     into_grid: str = Field(pattern=r"^\d{15}$")
 
 
-def _public(plan: GridPlan) -> PlanPublic:
-    return PlanPublic(id=plan.id, name=plan.name, version=plan.version, status=plan.status.value, metrics=plan.metrics)
+def _public(plan: GridPlan, changes: tuple[int, int] | None = None) -> PlanPublic:
+    return PlanPublic(
+        id=plan.id,
+        name=plan.name,
+        version=plan.version,
+        status=plan.status.value,
+        metrics=plan.metrics,
+        created_at=plan.created_at,
+        published_at=plan.published_at,
+        created_by=plan.created_by,
+        base_version=plan.base_version,
+        changed_buildings=changes[0] if changes else None,
+        changed_grids=changes[1] if changes else None,
+    )
 
 
 @router.get("", response_model=list[PlanPublic])
 def list_plans(_: LeaderUser, session: SessionDep) -> list[PlanPublic]:
-    """Every plan version, newest first."""
-    return [_public(p) for p in session.scalars(select(GridPlan).order_by(GridPlan.version.desc()))]
+    """Every plan version, newest first; drafts with the buildings and grids they change against the published."""
+    changes = drafts.draft_changes(session)
+    plans = session.scalars(select(GridPlan).order_by(GridPlan.version.desc()))
+    return [_public(p, changes.get(p.id, (0, 0)) if p.status.value == "draft" else None) for p in plans]
 
 
 @router.post("/drafts", response_model=PlanPublic, status_code=201)
-def new_draft(_: PlannerUser, session: SessionDep) -> PlanPublic:
+def new_draft(user: PlannerUser, session: SessionDep) -> PlanPublic:
     """Copy the published plan into a new draft to edit."""
-    return _public(drafts.copy_published(session=session))
+    return _public(drafts.copy_published(session=session, created_by=user.username))
+
+
+@router.patch("/{plan_id}", response_model=PlanPublic)
+def rename_draft(plan_id: int, body: RenameRequest, _: PlannerUser, session: SessionDep) -> PlanPublic:
+    """Rename a draft."""
+    return _public(drafts.rename(session=session, plan_id=plan_id, name=body.name))
+
+
+@router.delete("/{plan_id}", status_code=204)
+def delete_draft(plan_id: int, _: PlannerUser, session: SessionDep) -> Response:
+    """Delete a draft (published and archived versions stay as the record)."""
+    drafts.discard(session=session, plan_id=plan_id)
+    return Response(status_code=204)
 
 
 @router.put("/{plan_id}/grids/{code}/lock")
