@@ -65,6 +65,14 @@ class Handover:
         return asdict(self)
 
 
+def grid_workers(session: Session) -> dict[str, list[str]]:
+    """Grid code → names of the active grid workers assigned to it."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for code, name in session.execute(WORKERS):
+        out[str(code)].append(str(name))
+    return dict(out)
+
+
 def _households_by_code(session: Session, plan_id: int | None) -> tuple[dict[int, str], dict[str, int]]:
     if plan_id is None:
         return {}, {}
@@ -85,21 +93,19 @@ def handover(session: Session, plan_id: int, published_id: int | None) -> Handov
     for building, code in new_codes.items():
         if old_codes.get(building) == code:
             shared[code] += weights[building]
-    workers: dict[str, list[str]] = defaultdict(list)
-    for code, name in session.execute(WORKERS):
-        workers[str(code)].append(str(name))
+    workers = grid_workers(session)
     changes: list[GridChange] = []
     kept = 0
     for code, total in sorted(new_totals.items()):
         share = shared[code] / total if total else 0.0
         if code not in old_totals:
-            changes.append(GridChange(code, "new", total, 0.0, workers[code]))
+            changes.append(GridChange(code, "new", total, 0.0, workers.get(code, [])))
         elif share > SHARED and shared[code] > SHARED * old_totals[code]:
             kept += 1
         else:
-            changes.append(GridChange(code, "changed", total, round(share, 3), workers[code]))
+            changes.append(GridChange(code, "changed", total, round(share, 3), workers.get(code, [])))
     for code in sorted(set(old_totals) - set(new_totals)):
-        if workers[code]:
+        if workers.get(code):
             changes.append(GridChange(code, "removed", 0, 0.0, workers[code]))
     moving = len(session.execute(MOVING, {"plan": plan_id}).all())
     return Handover(needs_staffing=changes, kept=kept, requests_moving=moving)

@@ -159,6 +159,8 @@ def test_planner_moves_a_building_and_publishes(browser: Browser, server: dict[s
     changed = [f for f in diff.open(f"/maps/plan-diff?plan_id={draft_id}").evaluate(FEATURES_JS) if "draft_code" in f]
     assert all(f["draft_code"] != f["published_code"] for f in changed)
     assert any(f["draft_code"] == target for f in changed)
+    table = diff.page.locator("#side-panel").inner_text()
+    assert "移动楼栋 buildings moved\t1" in table and target in table  # the table beside the map
     diff.shot("planner_plan_diff")
     page.click("#publish")
     page.wait_for_function("() => document.querySelector('#message').textContent.includes('已发布')")
