@@ -18,7 +18,20 @@ from gridmap import __version__
 from gridmap.api import errors
 from gridmap.api.deps import CurrentUser
 from gridmap.api.identity import UserDirectory
-from gridmap.api.routes import auth, buildings, grids, kpis, maps, open311, pages, plans, requests, stats
+from gridmap.api.routes import (
+    auth,
+    buildings,
+    grids,
+    kpis,
+    maps,
+    open311,
+    pages,
+    plans,
+    request_pages,
+    requests,
+    stats,
+    workflow,
+)
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.maps.assets import FOLIUM_TEMPLATES
@@ -75,7 +88,7 @@ def create_app(
         return app.openapi()
 
     # Routes are matched in order: the busiest (intake) first.
-    for module in (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages):
+    for module in (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, workflow, request_pages):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():
