@@ -122,6 +122,9 @@ def detail(
     targets = merge_targets(session, req, user)
     actions = available_actions(session, req, user, merge_targets=len(targets))
     return describe(req, cat, now=now, calendar=calendar, user=user) | {
+        "now": now.isoformat(),  # the server's clock, for the SLA countdowns
+        "dispatched_at": req.dispatched_at.isoformat() if req.dispatched_at else None,
+        "accepted_at": req.accepted_at.isoformat() if req.accepted_at else None,
         "actions": [a.value for a in actions],
         "events": trail(session, req.id),
         "grid_geometry": grid_outline(session, req.grid_code),
