@@ -49,10 +49,13 @@ function duration(ms) {
   return T(`${days} 天`, `${days} days`);
 }
 
+// The API says "中文 / English": the English half on the English page.
+const inLanguage = message => (lang === "en" && message.includes(" / ") ? message.slice(message.indexOf(" / ") + 3) : message);
+
 async function errorText(response) {
   try {
     const body = await response.json();
-    if (typeof body.detail === "string") return body.detail;
+    if (typeof body.detail === "string") return inLanguage(body.detail);
     if (Array.isArray(body.detail)) return body.detail.map(d => d.msg).join("; ");
   } catch (e) { /* not JSON */ }
   return T(`操作失败（${response.status}）`, `failed (${response.status})`);
@@ -110,7 +113,8 @@ function render() {
   if (state.report_count > 1) meta.push(T(`${state.report_count} 次上报`, `${state.report_count} reports`));
   $("meta").textContent = meta.join(" · ");
   $("description").textContent = state.description || T("（无描述）", "(no description)");
-  $("place").textContent = state.address || (state.lat !== null ? `${state.lat.toFixed(5)}, ${state.lon.toFixed(5)}` : "");
+  const point = state.lat !== null ? `${state.lat.toFixed(5)}, ${state.lon.toFixed(5)}` : "";
+  $("place").textContent = [state.address || state.place_name, point].filter(Boolean).join(" · ");
   renderPhotos();
   renderActions();
   renderSla();

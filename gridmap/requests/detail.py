@@ -13,7 +13,18 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from gridmap.db.models import Grid, GridPlan, PlanStatus, RequestCategory, RequestEvent, ServiceRequest, User
+from gridmap.db.models import (
+    Building,
+    Compound,
+    Grid,
+    GridPlan,
+    PlanStatus,
+    RequestCategory,
+    RequestEvent,
+    ServiceRequest,
+    Street,
+    User,
+)
 from gridmap.requests.service import available_actions
 from gridmap.requests.sla import WorkCalendar
 from gridmap.requests.states import ACTION_NAMES, ROLE_NAMES, Status, action_name, status_name
@@ -62,6 +73,35 @@ def grid_outline(session: Session, code: str | None) -> dict[str, Any] | None:
         .where(GridPlan.status == PlanStatus.published, Grid.code == code)
     )
     return json.loads(text) if text else None
+
+
+def place_name(session: Session, req: ServiceRequest) -> str | None:
+    """Where the request is, in words: its 小区 and 楼栋 (address or name), else the nearest named street."""
+    if req.geom is None:
+        return None
+    me = aliased(ServiceRequest)
+    point = select(me.geom).where(me.id == req.id).scalar_subquery()
+    near = 0.0003  # about 30 m: the point is on or next to the building
+    building = session.execute(
+        select(Building.name, Building.addr_street, Building.addr_housenumber, Compound.name)
+        .outerjoin(Compound, Compound.id == Building.compound_id)
+        .where(Building.id == req.building_id if req.building_id else func.ST_DWithin(Building.geom, point, near))
+        .order_by(Building.geom.op("<->")(point))
+        .limit(1)
+    ).first()
+    if building is not None:
+        name, street, number, compound = building
+        house = f"{street or ''}{number or ''}" or name
+        words = " ".join(w for w in (compound, house if house != compound else None) if w)
+        if words:
+            return words
+    street_name = session.scalar(
+        select(Street.name)
+        .where(Street.name.is_not(None), func.ST_DWithin(Street.geom, point, 0.002))
+        .order_by(Street.geom.op("<->")(point))
+        .limit(1)
+    )
+    return f"{street_name}附近" if street_name else None
 
 
 def merge_targets(session: Session, req: ServiceRequest, user: User) -> list[dict[str, Any]]:
@@ -128,5 +168,6 @@ def detail(
         "actions": [a.value for a in actions],
         "events": trail(session, req.id),
         "grid_geometry": grid_outline(session, req.grid_code),
+        "place_name": place_name(session, req),
         "merge_targets": targets,
     }

@@ -11,7 +11,8 @@ from PIL import Image
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select, text
 
-from gridmap.db.models import RequestEvent, ServiceRequest
+from gridmap.auth.service import create_user
+from gridmap.db.models import RequestEvent, Role, ServiceRequest
 from gridmap.db.session import session_scope
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.service import Actor, apply_action, get_request, submit
@@ -100,6 +101,7 @@ def test_worker_takes_and_resolves_on_a_phone(browser: Browser, server: dict[str
     assert status == "taken" and trail[-1] == ("take", "worker", None)
 
     page.click("#act-resolve")
+    page.wait_for_selector("#action-form", state="visible")
     page.fill("#reason", "垃圾已清运，地面已冲洗")
     page.set_input_files("#photo", {"name": "after.jpg", "mimeType": "image/jpeg", "buffer": _photo()})
     page.click("#form-submit")
@@ -143,3 +145,78 @@ def test_a_request_outside_ones_grids_is_not_shown(browser: Browser, server: dic
     anonymous = browser.new_page()
     anonymous.goto(f"{server['base']}/requests/{other}")
     assert anonymous.url.startswith(f"{server['base']}/login")
+
+
+def _walk(server: dict[str, Any], rid: int, steps: list[tuple[str, ActionIn]]) -> None:
+    """Move a request on through the service, as the named roles would."""
+    with session_scope(server["engine"]) as session:
+        req = get_request(session, rid, lock=True)
+        for role, command in steps:
+            apply_action(session, req, command, Actor(None, f"sim-{role}", role), NOW, RequestSettings())
+
+
+def _staff(server: dict[str, Any], name: str, role: Role) -> None:
+    with session_scope(server["engine"]) as session:
+        create_user(session=session, username=name, password="secret", role=role)
+
+
+def test_command_dispatches_to_a_listed_department(browser: Browser, server: dict[str, Any]) -> None:
+    rid = _new_request(server, server["worker_grids"][0], category="street_vending")
+    _walk(
+        server,
+        rid,
+        [("grid_worker", ActionIn(action=Action.escalate)), ("community", ActionIn(action=Action.triage, size="big"))],
+    )
+    _staff(server, "command1", Role.command)
+    visit = Visit(browser, server["base"], "command1")
+    page = visit.open(f"/requests/{rid}")
+    page.wait_for_selector("#act-dispatch")
+    assert page.locator("#actions button").all_inner_texts() == ["派单"]
+    assert "13812345678" in page.locator("#reporter").inner_text()  # the 街道 calls residents back: whole number
+    page.click("#act-dispatch")
+    page.wait_for_selector("#action-form", state="visible")  # shown once the departments are listed
+    options = page.locator("#department option").evaluate_all("os => os.map(o => o.value)")
+    with server["engine"].connect() as conn:
+        known = set(conn.scalars(text("SELECT department FROM request_categories WHERE active")).all())
+    assert set(options) == known and page.locator("#department").input_value() == "城管执法中队"  # the category's
+    page.select_option("#department", "环卫所")
+    page.click("#form-submit")
+    page.wait_for_function("document.getElementById('status').textContent === '已派单'")
+    with server["engine"].connect() as conn:
+        row = conn.execute(
+            select(ServiceRequest.status, ServiceRequest.department).where(ServiceRequest.id == rid)
+        ).one()
+    assert tuple(row) == ("dispatched", "环卫所")
+    assert page.locator("#actions button").count() == 0 and page.locator("#no-actions").is_visible()
+    assert visit.outside == [] and visit.errors == []
+
+
+def test_community_records_a_call_back(browser: Browser, server: dict[str, Any]) -> None:
+    rid = _new_request(server, server["worker_grids"][1], category="pets")
+    _walk(
+        server,
+        rid,
+        [
+            ("grid_worker", ActionIn(action=Action.take)),
+            ("grid_worker", ActionIn(action=Action.resolve)),
+            ("community", ActionIn(action=Action.verify)),
+        ],
+    )
+    _staff(server, "community1", Role.community)
+    visit = Visit(browser, server["base"], "community1")
+    page = visit.open(f"/requests/{rid}")
+    page.wait_for_selector("#act-callback")
+    assert page.locator("#actions button").all_inner_texts() == ["回访", "结案"]  # no 评单: that is the resident's
+    page.click("#act-callback")
+    page.wait_for_selector("#action-form", state="visible")
+    page.check("input[name=stars][value='4']")
+    page.fill("#reason", "居民表示满意")
+    page.click("#form-submit")
+    page.wait_for_function("document.getElementById('status').textContent === '已结案'")
+    with server["engine"].connect() as conn:
+        row = conn.execute(
+            select(ServiceRequest.rating, ServiceRequest.rating_source).where(ServiceRequest.id == rid)
+        ).one()
+    assert tuple(row) == (4, "callback")
+    assert "★★★★（回访）" in page.locator("#reporter").inner_text()
+    assert visit.errors == []

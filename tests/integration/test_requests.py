@@ -224,6 +224,15 @@ def test_address_text_is_geocoded_to_a_building_and_grid(client: TestClient, wor
         name = conn.scalar(text("SELECT name FROM buildings WHERE name LIKE '%大厦' ORDER BY id LIMIT 1"))
     made = report(client, world, category="facade_falling", lon=None, lat=None, address=f"江苏省南京市{name}")
     assert made["match_level"].split(";")[0] in {"exact", "structured", "fuzzy"} and made["grid_code"] in world["codes"]
+    seen = client.get(f"/api/requests/{made['id']}", headers=auth(client, "community")).json()
+    with world["engine"].connect() as conn:
+        building = conn.execute(
+            text(
+                "SELECT b.name, b.addr_street FROM requests r JOIN buildings b ON b.id = r.building_id WHERE r.id = :i"
+            ),
+            {"i": made["id"]},
+        ).one()
+    assert (building.addr_street or building.name) in seen["place_name"]  # the page names the 楼栋, not a point
 
 
 def test_gcj02_points_are_converted(client: TestClient, world: dict[str, Any]) -> None:
