@@ -220,3 +220,16 @@ def test_community_records_a_call_back(browser: Browser, server: dict[str, Any])
     assert tuple(row) == (4, "callback")
     assert "★★★★（回访）" in page.locator("#reporter").inner_text()
     assert visit.errors == []
+
+
+def test_the_page_in_english(browser: Browser, server: dict[str, Any]) -> None:
+    rid = _new_request(server, server["worker_grids"][0], category="broken_facility")
+    visit, page = _phone_page(browser, server, rid)
+    page.click("#lang")
+    page.wait_for_selector("#actions button")
+    assert page.locator("#actions button").first.inner_text() == "take"
+    assert page.locator("#status").inner_text() == "reported" and page.locator("h2").first.inner_text() == "Actions"
+    assert page.locator("#trail li").first.inner_text().startswith("report")
+    visit.shot("request-phone-en")
+    page.evaluate("localStorage.removeItem('gridmap.lang')")
+    assert visit.errors == []
