@@ -29,8 +29,10 @@ from gridmap.api.routes import (
     pages,
     plans,
     report_pages,
+    request_pages,
     requests,
     stats,
+    workflow,
 )
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
@@ -89,7 +91,8 @@ def create_app(
         return app.openapi()
 
     # Routes are matched in order: the busiest (intake) first.
-    for module in (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages):
+    routers = (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages, workflow)
+    for module in (*routers, request_pages):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():

@@ -10,6 +10,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     Float,
@@ -228,6 +229,7 @@ class ServiceRequest(Base):
             postgresql_using="gist",
             postgresql_where=text("status NOT IN ('closed', 'merged')"),
         ),
+        CheckConstraint("rating_source IN ('resident', 'callback', 'staff')", name="ck_requests_rating_source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -252,6 +254,9 @@ class ServiceRequest(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    # resident: the reporter's own 评单; callback: stars given on a 回访 call by 社区/街道 staff (migration 0007);
+    # staff: a rating staff entered before 0007 (counted in neither 满意率)
+    rating_source: Mapped[str | None] = mapped_column(String(20))
     rating_token: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     payload_hash: Mapped[str | None] = mapped_column(String(64))

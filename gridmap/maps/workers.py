@@ -9,19 +9,22 @@ import geopandas as gpd
 from branca.element import Element
 
 from gridmap.maps.base import as_text, base_map, figure, legend_html, slim
+from gridmap.requests.states import STATUS_NAMES, Status
 
-STATUS_COLOURS = {
-    "reported": ("#d93025", "待接单 reported"),
-    "reopened": ("#a50e0e", "重新打开 reopened"),
-    "taken": ("#f29900", "处理中 taken"),
-    "escalated": ("#e37400", "已上报社区 escalated"),
-    "triaged": ("#9334e6", "待派单 triaged"),
-    "dispatched": ("#1a73e8", "已派单 dispatched"),
-    "accepted": ("#1967d2", "部门处理中 accepted"),
-    "returned": ("#c5221f", "退单 returned"),
-    "resolved": ("#188038", "已办结 resolved"),
-    "verified": ("#137333", "已核查 verified"),
+_COLOURS = {
+    "reported": "#d93025",
+    "reopened": "#a50e0e",
+    "taken": "#f29900",
+    "escalated": "#e37400",
+    "triaged": "#9334e6",
+    "dispatched": "#1a73e8",
+    "accepted": "#1967d2",
+    "returned": "#c5221f",
+    "resolved": "#188038",
+    "verified": "#137333",
 }
+# colour and "中文 english" label per open status; the names are the workflow's own (states.STATUS_NAMES)
+STATUS_COLOURS = {code: (colour, " ".join(STATUS_NAMES[Status(code)])) for code, colour in _COLOURS.items()}
 
 
 def my_grid_map(

@@ -15,12 +15,13 @@ from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, Trans
 from gridmap.db.models import RequestCategory, ServiceRequest
 from gridmap.errors import NotFound
 from gridmap.requests.categories import Category, category_terms, known_category
+from gridmap.requests.detail import detail
 from gridmap.requests.fast_intake import submit_point
 from gridmap.requests.photos import MEDIA_TYPES, photo_folder, photo_url
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.service import Actor, act, attach_photo, check_scope, get_request, submit
 from gridmap.requests.sla import WorkCalendar
-from gridmap.requests.views import describe, events, visible
+from gridmap.requests.views import describe, visible
 
 router = APIRouter(tags=["requests"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -132,23 +133,24 @@ def list_requests(
 def read_request(
     request_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> dict[str, Any]:
-    """A request with its SLA state, the actions the user may take and its audit trail."""
+    """A request with its SLA state, the actions the user may take now, its trail, grid outline and merge candidates."""
     req = get_request(session, request_id)
     check_scope(session, req, user)
     cat = category_terms(session, req.category)
-    calendar = WorkCalendar(settings.requests.calendar)
-    return describe(req, cat, now=now, calendar=calendar, user=user) | {"events": events(session, req.id)}
+    return detail(session, req, cat, user=user, now=now, calendar=WorkCalendar(settings.requests.calendar))
 
 
 @router.post("/api/requests/{request_id}/actions")
 def request_action(
     request_id: int, body: ActionIn, user: CurrentUser, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> dict[str, Any]:
-    """Take, escalate, triage, dispatch, accept, return, resolve, verify, rate, close or merge a request."""
+    """Take, escalate, triage, dispatch, accept, return, resolve, verify, reject, call back, close or merge a request.
+
+    评单 (rate) is the reporter's, through the public link; staff record a 回访 (callback) instead.
+    """
     req = act(session, request_id, body, user=user, now=now, settings=settings.requests)
     cat = category_terms(session, req.category)
-    calendar = WorkCalendar(settings.requests.calendar)
-    return describe(req, cat, now=now, calendar=calendar, user=user) | {"events": events(session, req.id)}
+    return detail(session, req, cat, user=user, now=now, calendar=WorkCalendar(settings.requests.calendar))
 
 
 PhotoName = Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}\.(jpg|png|webp)$")]
