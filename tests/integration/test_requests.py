@@ -60,7 +60,15 @@ def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
             ("leader", Role.leader, None, None),
         ]
         for name, role, dept, grids in users:
-            create_user(session=session, username=name, password="secret", role=role, department=dept, grids=grids)
+            create_user(
+                session=session,
+                username=name,
+                password="secret",
+                role=role,
+                department=dept,
+                grids=grids,
+                weak_password=True,
+            )
         spots = session.execute(
             text(
                 "SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p FROM grids) g ORDER BY code"
