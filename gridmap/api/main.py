@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 
 from gridmap import __version__
 from gridmap.api import errors
+from gridmap.api.csrf import SameOriginMiddleware
 from gridmap.api.deps import CurrentUser
 from gridmap.api.identity import UserDirectory
 from gridmap.api.routes import auth, buildings, grids, kpis, maps, open311, pages, plans, requests, stats
@@ -61,6 +62,7 @@ def create_app(
     app.state.clock = clock or (lambda: datetime.now(UTC))
     app.state.limiter = MovingWindowRateLimiter(MemoryStorage())
     errors.install(app)
+    app.add_middleware(SameOriginMiddleware, settings=settings)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
