@@ -19,6 +19,7 @@ from gridmap.api import errors
 from gridmap.api.csrf import SameOriginMiddleware
 from gridmap.api.deps import CurrentUser
 from gridmap.api.identity import UserDirectory
+from gridmap.api.inputs import RefuseNul
 from gridmap.api.routes import auth, buildings, grids, kpis, maps, open311, pages, plans, requests, stats
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
@@ -63,6 +64,7 @@ def create_app(
     app.state.limiter = MovingWindowRateLimiter(MemoryStorage())
     errors.install(app)
     app.add_middleware(SameOriginMiddleware, settings=settings)
+    app.add_middleware(RefuseNul)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
