@@ -20,9 +20,9 @@ import pytest
 import requests
 import schemathesis
 import uvicorn
-from hypothesis import HealthCheck, Phase, given, settings
 from sqlalchemy import Engine, create_engine, text
 
+from benchmarks.security.fuzz import fuzz
 from gridmap.api.main import create_app
 from gridmap.auth.service import create_user
 from gridmap.db.cluster import LocalCluster
@@ -37,14 +37,6 @@ from tests.conftest import NANJING_OSM, make_database
 pytestmark = pytest.mark.db
 EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "12"))
 NOW = datetime(2026, 6, 30, 4, 0, tzinfo=UTC)
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    database=None,
-    derandomize=True,  # the same cases every run: a failure here is reproducible
-    suppress_health_check=list(HealthCheck),
-    phases=[Phase.explicit, Phase.generate],
-)
 
 
 def _free_port() -> int:
@@ -200,30 +192,13 @@ def _schema(fuzz_server: dict[str, Any]) -> Any:
     return schemathesis.openapi.from_url(fuzz_server["base"] + "/api/openapi.json", headers=fuzz_server["admin"])
 
 
-def _fuzz(schema: Any, base: str, headers: dict[str, str]) -> list[str]:
-    """Every operation of ``schema`` with generated cases; the 5xx answers, one line each with a curl command."""
-    failures: list[str] = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-
-        @FUZZ
-        @given(case=operation.as_strategy())
-        def run(case: Any) -> None:
-            response = case.call(base_url=base, headers=headers, timeout=60)
-            if response.status_code >= 500:
-                failures.append(f"{response.status_code} {response.text[:200]!r}: {case.as_curl_command()}")
-
-        run()
-    return failures
-
-
 def test_no_input_makes_a_5xx_for_an_admin(fuzz_server: dict[str, Any]) -> None:
     # Not the operation that would end the admin's own session (it is fuzzed anonymously).
     schema = _schema(fuzz_server).exclude(path="/api/auth/logout")
-    failures = _fuzz(schema, fuzz_server["base"], fuzz_server["admin"])
-    assert not failures, "\n".join(failures)
+    report = fuzz(schema, fuzz_server["base"], fuzz_server["admin"], EXAMPLES)
+    assert report.cases > 100 and not report.server_errors and not report.off_shape, report
 
 
 def test_no_input_makes_a_5xx_anonymously(fuzz_server: dict[str, Any]) -> None:
-    failures = _fuzz(_schema(fuzz_server), fuzz_server["base"], {})
-    assert not failures, "\n".join(failures)
+    report = fuzz(_schema(fuzz_server), fuzz_server["base"], {}, EXAMPLES)
+    assert report.cases > 100 and not report.server_errors and not report.off_shape, report
