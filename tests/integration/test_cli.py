@@ -146,3 +146,22 @@ def test_geocode_cli_refuses_a_csv_without_query_column(tmp_path: Path) -> None:
     done = _run(["geocode", str(WANGJING_OSM), "--queries", str(bad), "-o", str(tmp_path / "o.csv")], None, tmp_path)
     assert done.returncode == 2 and "`query` column" in done.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_import_gbk_shapefile_without_cpg_says_to_pass_the_encoding(cli_db: str, tmp_path: Path) -> None:
+    import zipfile
+
+    import geopandas as gpd
+    import pyogrio
+    from shapely.geometry import box
+
+    frame = gpd.GeoDataFrame({"name": ["鼓楼小区1号楼"]}, geometry=[box(118.78, 32.04, 118.7801, 32.0401)], crs=4326)
+    pyogrio.write_dataframe(frame, tmp_path / "b.shp", encoding="GBK")
+    archive = tmp_path / "gbk.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for suffix in (".shp", ".shx", ".dbf", ".prj"):  # no .cpg
+            z.write(tmp_path / f"b{suffix}", f"b{suffix}")
+    buildings = _count(cli_db, "buildings")
+    done = _run(["import", str(archive)], cli_db, tmp_path)
+    assert done.returncode == 2 and "--encoding gbk" in done.stderr and "Traceback" not in done.stderr
+    assert _count(cli_db, "buildings") == buildings
