@@ -97,7 +97,8 @@ def install(app: FastAPI) -> None:
     async def framework(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        kind = http.HTTPStatus(exc.status_code).phrase.replace(" ", "").replace("-", "")
+        known = exc.status_code in http.HTTPStatus.__members__.values()
+        kind = http.HTTPStatus(exc.status_code).phrase.replace(" ", "").replace("-", "") if known else "Error"
         return error_response(exc.status_code, detail, kind, headers=exc.headers)
 
     async def validation(_: Request, exc: Exception) -> JSONResponse:
