@@ -278,7 +278,7 @@ def test_open311_intake_and_public_view(client: TestClient, world: dict[str, Any
     public = client.get(f"/open311/v2/requests/{rid}.json").json()[0]
     assert public["status"] == "open" and public["service_code"] == "blocked_lane" and "phone" not in str(public)
     bad = client.post("/open311/v2/requests.json", data=form | {"lat": "north"})
-    assert bad.status_code == 400 and bad.json()[0]["description"].startswith("malformed")
+    assert bad.status_code == 400 and "malformed body" in bad.json()[0]["description"]
     huge = client.post("/open311/v2/requests.json", data=form | {"description": "堵" * 40_000})
     assert huge.status_code == 413
 
