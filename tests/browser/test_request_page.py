@@ -157,7 +157,7 @@ def _walk(server: dict[str, Any], rid: int, steps: list[tuple[str, ActionIn]]) -
 
 def _staff(server: dict[str, Any], name: str, role: Role) -> None:
     with session_scope(server["engine"]) as session:
-        create_user(session=session, username=name, password="secret", role=role)
+        create_user(session=session, username=name, password="secret", role=role, weak_password=True)
 
 
 def test_command_dispatches_to_a_listed_department(browser: Browser, server: dict[str, Any]) -> None:
