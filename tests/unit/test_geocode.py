@@ -95,7 +95,7 @@ def _gazetteer() -> Gazetteer:
         geometry=[box(r[4], 40.0, r[4] + 0.0002, 40.0002) for r in rows],
         crs=4326,
     )
-    return Gazetteer(frame)
+    return Gazetteer(frame, area=frozenset())  # names of two cities at one place: no admin check here
 
 
 @pytest.mark.parametrize(
