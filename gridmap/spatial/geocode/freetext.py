@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from gridmap.spatial.geocode.sound import sound
+from gridmap.spatial.geocode.sound import sound_variants
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[a-z]")
 MIN_KEY = 3  # a two-character key (厕所, 超市) inside a sentence names no one place
-MIN_SOUND_KEY = 4  # by sound, a key needs more characters to stay unlikely by chance
+MIN_LATIN = 4  # a name with four letters or more (dior, daimlertower) is searched for as a whole word
 
 
 @dataclass(frozen=True)
@@ -36,26 +37,37 @@ def _han(text: str) -> int:
 
 
 def allowed_mismatches(key: str) -> int:
-    """How many characters of ``key`` may be other same-sound characters: one, two from eight Han characters."""
-    return 2 if _han(key) >= 8 else 1
+    """How many characters of ``key`` may be other same-sound characters: one, two from eight Han characters.
+
+    The other characters must be the same: three Han characters, or two and three letters (望京soho), at least.
+    """
+    han, latin = _han(key), len(_LATIN.findall(key))
+    if han >= 8:
+        return 2
+    return 1 if han >= 3 or (han >= 2 and latin >= 3) else 0
 
 
 class TextFinder:
     """Every key in a text, by characters or by sound."""
 
     def __init__(self, keys: Iterable[str]) -> None:
-        """Index ``keys`` (normal form) that can name a place inside a sentence: two Han characters or more."""
+        """Index ``keys`` (normal form) that can name a place inside a sentence.
+
+        Three characters with two Han ones or more (3号楼 alone is no place in a sentence), or four letters.
+        """
         self._chars = ahocorasick.Automaton()
         self._sounds = ahocorasick.Automaton()
-        by_sound: dict[str, list[str]] = {}
+        by_sound: dict[str, set[str]] = {}
         for key in keys:
-            if len(key) < MIN_KEY or _han(key) < 2:
-                continue  # 3号楼 alone, or a two-letter name, is no place in a sentence
+            latin = len(_LATIN.findall(key)) >= MIN_LATIN
+            if not latin and (len(key) < MIN_KEY or _han(key) < 2):
+                continue
             self._chars.add_word(key, key)
-            if len(key) >= MIN_SOUND_KEY and _han(key) >= 3:
-                by_sound.setdefault(sound(key), []).append(key)
+            if allowed_mismatches(key):
+                for spoken in sound_variants(key):
+                    by_sound.setdefault(spoken, set()).add(key)
         for spoken, same in by_sound.items():
-            self._sounds.add_word(spoken, tuple(same))
+            self._sounds.add_word(spoken, tuple(sorted(same)))
         self._has_chars = len(self._chars) > 0
         self._has_sounds = len(self._sounds) > 0
         if self._has_chars:
@@ -72,20 +84,28 @@ class TextFinder:
                 if _bounded(text, hit):
                     hits.append(hit)
         if self._has_sounds:
-            for end, keys in self._sounds.iter(sound(text)):
-                start = end + 1 - len(keys[0])
-                span = text[start : end + 1]
-                for key in keys:
-                    wrong = sum(a != b for a, b in zip(span, key, strict=True))
-                    if 0 < wrong <= allowed_mismatches(key):
-                        hit = Hit(start, end + 1, key, wrong)
-                        if _bounded(text, hit):
-                            hits.append(hit)
+            seen: set[tuple[int, str]] = set()
+            for spoken in sound_variants(text):
+                for end, keys in self._sounds.iter(spoken):
+                    start = end + 1 - len(keys[0])
+                    span = text[start : end + 1]
+                    for key in keys:
+                        wrong = sum(a != b for a, b in zip(span, key, strict=True))
+                        if 0 < wrong <= allowed_mismatches(key) and (start, key) not in seen:
+                            seen.add((start, key))
+                            hit = Hit(start, end + 1, key, wrong)
+                            if _bounded(text, hit):
+                                hits.append(hit)
         return hits
 
 
 def _bounded(text: str, hit: Hit) -> bool:
-    """A key does not begin or end inside a number of the text (3号楼 in 13号楼, 中山路1号 in 中山路11号)."""
-    if hit.key[0].isdigit() and hit.start > 0 and text[hit.start - 1].isdigit():
-        return False
-    return not (hit.key[-1].isdigit() and hit.end < len(text) and text[hit.end].isdigit())
+    """A key does not begin or end inside a number or word of the text (3号楼 in 13号楼, tower in towers)."""
+    before = text[hit.start - 1] if hit.start > 0 else ""
+    after = text[hit.end] if hit.end < len(text) else ""
+    for edge, neighbour in ((hit.key[0], before), (hit.key[-1], after)):
+        if edge.isdigit() and neighbour.isdigit():
+            return False
+        if edge.isascii() and edge.isalpha() and neighbour.isascii() and neighbour.isalnum():
+            return False
+    return True

@@ -167,7 +167,7 @@ class Gazetteer:
         self._with_numbers: dict[tuple[str, ...], list[str]] = defaultdict(list)  # the keys of each number tuple
         for key, found in zip(self._keys, self._numbers, strict=True):
             self._with_numbers[found].append(key)
-        self._in_text = _text_keys(self._by_key, self._places)
+        self._in_text = _text_keys(self._full, self._by_key, self._places)
         self._finder = TextFinder(self._in_text)
         if area is None:
             area = counties_at(points.x.to_numpy(), points.y.to_numpy()) or counties_named(list(self._full))
@@ -296,17 +296,19 @@ RELATIONS = {  # words of place relation after a place, and how far they reach b
     "附近": 150.0, "周边": 150.0, "周围": 150.0, "一带": 150.0,
 }  # fmt: skip
 _UNIT_FLOOR_ROOM = re.compile(r"(?:\d+单元)?(?:\d+(?:层|楼))?(?:\d+(?:室|号房))?")
+_CODE_AFTER = re.compile(r"#?\d|[a-z]")  # 上海路#502, 望京街bus604站: a number or code the key lacks
 _NUMBER_AFTER = re.compile(r"\d+[a-z]?(?:号楼|号|座|区|期|栋)")
 # What makes a text name another, more specific place than a key it begins with (金鹰 + 国际购物中心 ≠ 金鹰).
 _NAME_GOES_ON = re.compile(
     r"(?:分店|分院|分校|分局|大厦|中心|广场|花园|公寓|新村|家园|大楼|公园|医院|学校|小学|中学|大学|幼儿园|酒店|宾馆|超市|"
-    r"市场|银行|公司|东路|西路|南路|北路|中路|大街|大道|店|苑|府|城|路|街|巷|弄|桥|站|馆|院|局|厂|园|村|坊|寓|阁|庄|轩)"
+    r"市场|银行|公司|东路|西路|南路|北路|中路|大街|大道|店|苑|府|城|路(?![灯面边口上])|街(?![边上])|巷(?![口子里])|弄|桥(?![下上])|"
+    r"站(?![着在])|馆|院(?![子里内])|局|厂|园(?![里内])|村|坊|寓|阁|庄|轩)"
 )
 
 
 def _rank(hit: Hit) -> tuple[int, int]:
-    """Longer first (a same-sound character costs two), then more specific: a number (楼号, 门牌) beats none."""
-    return (hit.end - hit.start - 2 * hit.mismatches, 1 if numbers(hit.key) else 0)
+    """Longer first (a same-sound character costs one), then more specific: a number (楼号, 门牌) beats none."""
+    return (hit.end - hit.start - hit.mismatches, 1 if numbers(hit.key) else 0, -hit.mismatches)
 
 
 def _more_specific(text: str, hit: Hit, is_place: bool) -> str:
@@ -319,6 +321,9 @@ def _more_specific(text: str, hit: Hit, is_place: bool) -> str:
         return f"「{hit.key}」没有「{number.group()}」/ {hit.key} has no {number.group()} in the data"
     if any(rest.startswith(word) for word in RELATIONS):
         return ""
+    at = _UNIT_FLOOR_ROOM.match(rest)
+    if not (at and at.end()) and _CODE_AFTER.match(rest):
+        return f"「{hit.key}{rest[:6]}」不在数据中 / {hit.key}{rest[:6]} is not in the data"
     name = _NAME_GOES_ON.match(rest)
     if name:
         return f"「{hit.key}{name.group()}」不在数据中 / {hit.key}{name.group()} is not in the data"
@@ -342,10 +347,16 @@ def _ambiguous(query: str, entries: list[Entry], level: str, span: str, score: f
     return Match(query, None, "ambiguous", score, span, None, tuple(entries[:10]), note=note)
 
 
-def _text_keys(by_key: dict[str, list[Entry]], places: dict[str, list[Entry]]) -> dict[str, list[Entry]]:
-    """Keys to look for inside sentences: every key, 小区 with and without 小区, 3号楼 also as 3号."""
+def _text_keys(
+    full: dict[str, list[Entry]], by_key: dict[str, list[Entry]], places: dict[str, list[Entry]]
+) -> dict[str, list[Entry]]:
+    """Keys to look for inside sentences: every key, 小区 with and without 小区, 3号楼 also as 3号.
+
+    A name as written wins over the same text left after an admin prefix (图书馆 over 南京图书馆 → 图书馆).
+    """
     out: dict[str, list[Entry]] = defaultdict(list)
-    for index in (by_key, places):
+    full_forms: set[str] = set()
+    for index in (full, by_key, places):
         for key, entries in index.items():
             forms = [key]
             if key.endswith("号楼"):
@@ -353,8 +364,12 @@ def _text_keys(by_key: dict[str, list[Entry]], places: dict[str, list[Entry]]) -
             if index is places and not key.endswith("小区"):
                 forms.append(key + "小区")
             for form in forms:
+                if index is not full and form in full_forms:
+                    continue
                 for entry in entries:
                     _add(out, form, entry)
+                if index is full:
+                    full_forms.add(form)
     return dict(out)
 
 
