@@ -306,7 +306,7 @@ _NAME_GOES_ON = re.compile(
 )
 
 
-def _rank(hit: Hit) -> tuple[int, int]:
+def _rank(hit: Hit) -> tuple[int, int, int]:
     """Longer first (a same-sound character costs one), then more specific: a number (楼号, 门牌) beats none."""
     return (hit.end - hit.start - hit.mismatches, 1 if numbers(hit.key) else 0, -hit.mismatches)
 
