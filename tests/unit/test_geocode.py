@@ -174,6 +174,8 @@ def _nanjing() -> Gazetteer:
         ("5", "长发中心", None, None, 118.7940),
         ("6", "新华书店", None, None, 118.7950),
         ("7", "新华书店", None, None, 118.7990),  # same name 350 m away
+        ("8", None, "中山东路", "310", 118.7944),
+        ("9", None, "中山东路", "301号", 118.7936),  # the odd side: one number only
     ]
     frame = gpd.GeoDataFrame(
         {
@@ -244,3 +246,17 @@ def test_admin_names_of_the_data_and_road_names_are_accepted() -> None:
 def test_a_text_naming_more_than_the_data_holds_is_not_answered(query: str) -> None:
     # 科巷新寓 has no 9号楼; 长发中心花园 is another place than 长发中心
     assert _nanjing().lookup(query).entry is None
+
+
+def test_a_house_number_between_mapped_ones_is_placed_along_the_street() -> None:
+    match = _nanjing().lookup("中山东路300号门口有垃圾")
+    assert match.entry is not None and match.level == "interpolated" and match.matched_text == "中山东路300号"
+    # 296 and 310 are mapped (same side, even): 300 is 4/14 of the way, with the uncertainty stated
+    assert match.entry.lon == pytest.approx(118.7931 + (118.7945 - 118.7931) * 4 / 14, abs=1e-6)
+    assert match.uncertainty_m is not None and 15 < match.uncertainty_m < 100
+
+
+@pytest.mark.parametrize("query", ["中山东路400号", "中山东路200号门口", "中山东路303号"])
+def test_a_house_number_beyond_the_mapped_range_of_its_side_is_refused(query: str) -> None:
+    match = _nanjing().lookup(query)  # 303: the odd side has only 301 mapped
+    assert match.entry is None and match.level == "out_of_range" and "中山东路" in match.note

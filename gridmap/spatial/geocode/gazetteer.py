@@ -55,7 +55,7 @@ class Match:
 
     query: str
     entry: Entry | None
-    level: str  # exact | structured | fuzzy | in_text | pinyin | not_found | ambiguous | outside_area
+    level: str  # exact|structured|fuzzy|in_text|pinyin|interpolated; not_found|ambiguous|outside_area|out_of_range
     score: float
     matched_text: str = ""  # the span of the (normalised) text that named the place, or was understood
     uncertainty_m: float | None = None  # how far the place may be from the point: its size, widened by 附近…
@@ -168,6 +168,7 @@ class Gazetteer:
         for key, found in zip(self._keys, self._numbers, strict=True):
             self._with_numbers[found].append(key)
         self._in_text = _text_keys(self._full, self._by_key, self._places)
+        self._streets = _street_numbers(buildings, points)
         self._finder = TextFinder(self._in_text)
         if area is None:
             area = counties_at(points.x.to_numpy(), points.y.to_numpy()) or counties_named(list(self._full))
@@ -188,7 +189,46 @@ class Gazetteer:
         clean = self._clean(query)
         if clean.entry is not None or clean.level == "ambiguous":
             return clean
-        return self._from_hits(query, text, hits)
+        return self._along_street(query, text) or self._from_hits(query, text, hits)
+
+    def _along_street(self, query: str, text: str) -> Match | None:
+        """A 门牌 of a known street that is not mapped: placed between its mapped neighbours on the same side.
+
+        Chinese house numbers run odd on one side of a street and even on the other; a number between two mapped
+        ones of its parity is placed along the line between them, in proportion. Beyond the street's mapped
+        numbers (or where its side has fewer than two) it is refused: the street may end, or turn, there.
+        """
+        for found in _HOUSE_NUMBER.finditer(text):
+            head = text[: found.start()]
+            street = next((head[-k:] for k in range(min(len(head), 16), 1, -1) if head[-k:] in self._streets), None)
+            if street is None:
+                continue
+            number = int(found.group(1))
+            side = sorted(p for p in self._streets[street] if p[0] % 2 == number % 2)
+            if any(p[0] == number for p in side):
+                return None  # mapped: the keys answer it (or found it ambiguous)
+            span = f"{street}{number}号"
+            below = [p for p in side if p[0] < number]
+            above = [p for p in side if p[0] > number]
+            if not below or not above:
+                known = f"{side[0][0]}–{side[-1][0]}" if side else "无"
+                note = (
+                    f"「{street}」同侧已知门牌 {known} 号，{number} 号超出范围 / "
+                    f"{span} is beyond the mapped numbers of {street} on its side ({known})"
+                )
+                return Match(query, None, "out_of_range", 0.0, matched_text=span, note=note)
+            (n0, x0, y0), (n1, x1, y1) = below[-1], above[0]
+            t = (number - n0) / (n1 - n0)
+            lon, lat = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+            kx = 111_320 * np.cos(np.radians(lat))
+            gap = float(np.hypot((x1 - x0) * kx, (y1 - y0) * 110_540))
+            if gap > MAX_GAP_M:
+                note = f"「{span}」两侧已知门牌相距 {gap:.0f} 米，无法插值 / mapped neighbours {gap:.0f} m apart"
+                return Match(query, None, "not_found", 0.0, matched_text=span, note=note)
+            uncertainty = max(15.0, gap * min(t, 1 - t)) + 10.0  # the nearer neighbour is the best evidence
+            entry = Entry("", span, float(lon), float(lat), uncertainty)
+            return Match(query, entry, "interpolated", 100.0 * (1 - min(t, 1 - t)), span, uncertainty)
+        return None
 
     def _clean(self, query: str) -> Match:
         """The whole query as a name or address: exact, then structured, then fuzzy."""
@@ -203,8 +243,11 @@ class Gazetteer:
             return self._answer(query, exact[1], "exact", 100.0, exact[0])
         core = cores[-1]
         wanted = numbers(core)
-        # Structured: same numbers; the words around them nearly the same (typos, 区/期 variants).
-        choices = self._with_numbers.get(wanted, []) if wanted else []
+        # Structured: same numbers; the words around them nearly the same (typos, 区/期 variants). Not for a
+        # 门牌 of a street we know: 中山东路300号 is not 中山北路300号 (interpolation places it, or refuses).
+        house = _HOUSE_NUMBER.search(core)
+        known_street = house is not None and core[: house.start()] in self._streets
+        choices = self._with_numbers.get(wanted, []) if wanted and not known_street else []
         if choices:
             best = process.extractOne(core, choices, scorer=fuzz.ratio)
             if best is not None and best[1] >= STRUCTURED_MIN:
@@ -296,6 +339,8 @@ RELATIONS = {  # words of place relation after a place, and how far they reach b
     "附近": 150.0, "周边": 150.0, "周围": 150.0, "一带": 150.0,
 }  # fmt: skip
 _UNIT_FLOOR_ROOM = re.compile(r"(?:\d+单元)?(?:\d+(?:层|楼))?(?:\d+(?:室|号房))?")
+_HOUSE_NUMBER = re.compile(r"(\d+)号(?!楼)")
+MAX_GAP_M = 300.0  # mapped neighbours farther apart than this say too little about a number between them
 _CODE_AFTER = re.compile(r"#?\d|[a-z]")  # 上海路#502, 望京街bus604站: a number or code the key lacks
 _NUMBER_AFTER = re.compile(r"\d+[a-z]?(?:号楼|号|座|区|期|栋)")
 # What makes a text name another, more specific place than a key it begins with (金鹰 + 国际购物中心 ≠ 金鹰).
@@ -370,6 +415,20 @@ def _text_keys(
                     _add(out, form, entry)
                 if index is full:
                     full_forms.add(form)
+    return dict(out)
+
+
+def _street_numbers(buildings: gpd.GeoDataFrame, points: gpd.GeoSeries) -> dict[str, list[tuple[int, float, float]]]:
+    """Normalised street name → its mapped plain house numbers (18, 18号; not 18-1 or 18a) and their points."""
+    out: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
+    streets = buildings.get("addr_street", pd.Series(None, index=buildings.index))
+    houses = buildings.get("addr_housenumber", pd.Series(None, index=buildings.index))
+    for street, house, point in zip(streets, houses, points, strict=True):
+        if not (isinstance(street, str) and isinstance(house, str)):
+            continue
+        plain = re.fullmatch(r"(\d+)号?", normalize(house))
+        if plain and len(normalize(street)) >= 2:
+            out[normalize(street)].append((int(plain.group(1)), float(point.x), float(point.y)))
     return dict(out)
 
 
