@@ -18,7 +18,19 @@ from gridmap.spatial.geocode.grids import GridIndex
 from gridmap.spatial.io import OSM_CONFIG, building_id, read_sources
 from gridmap.spatial.validate import POLYGONAL, CleanReport, clean_layer
 
-COLUMNS = ["query", "lon", "lat", "building_id", "name", "grid_code", "match_level", "score"]
+COLUMNS = [
+    "query",
+    "lon",
+    "lat",
+    "building_id",
+    "name",
+    "grid_code",
+    "match_level",
+    "score",
+    "matched_text",
+    "uncertainty_m",
+    "candidates",
+]
 
 
 def gazetteer_layers(paths: list[Path]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -107,6 +119,9 @@ def geocode_frame(queries: pd.DataFrame, gazetteer: Gazetteer, grids: GridIndex 
                     "grid_code": None,
                     "match_level": match.level,
                     "score": round(match.score, 1),
+                    "matched_text": match.matched_text or None,
+                    "uncertainty_m": None if match.uncertainty_m is None else round(match.uncertainty_m),
+                    "candidates": "；".join(dict.fromkeys(e.name for e in match.candidates)) or None,
                 }
             )
         else:
