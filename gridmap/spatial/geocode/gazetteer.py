@@ -173,6 +173,8 @@ class Gazetteer:
         if area is None:
             area = counties_at(points.x.to_numpy(), points.y.to_numpy()) or counties_named(list(self._full))
         self.area = area
+        if area:
+            admin_names_in("")  # build the admin automaton now, not on the first query
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -338,11 +340,12 @@ RELATIONS = {  # words of place relation after a place, and how far they reach b
     "北边": 50.0, "东面": 50.0, "西面": 50.0, "南面": 50.0, "北面": 50.0, "对面": 60.0, "路口": 80.0,
     "附近": 150.0, "周边": 150.0, "周围": 150.0, "一带": 150.0,
 }  # fmt: skip
-_UNIT_FLOOR_ROOM = re.compile(r"(?:\d+单元)?(?:\d+(?:层|楼))?(?:\d+(?:室|号房))?")
+_UNIT_FLOOR_ROOM = re.compile(r"(?:\d{1,2}单元)?(?:\d{1,2}(?:层|楼))?(?:\d{1,4}(?:室|号房))?")
 _HOUSE_NUMBER = re.compile(r"(\d+)号(?!楼)")
 MAX_GAP_M = 300.0  # mapped neighbours farther apart than this say too little about a number between them
 _CODE_AFTER = re.compile(r"#?\d|[a-z]")  # 上海路#502, 望京街bus604站: a number or code the key lacks
-_NUMBER_AFTER = re.compile(r"\d+[a-z]?(?:号楼|号|座|区|期|栋)")
+# A number, or one character where a numeral was mistyped (德基广场出期), before a unit the key lacks.
+_NUMBER_AFTER = re.compile(r"\d+[a-z]?(?:号楼|号|座|区|期|栋)|[\u4e00-\u9fff](?:号楼|座|区|期|栋)")
 # What makes a text name another, more specific place than a key it begins with (金鹰 + 国际购物中心 ≠ 金鹰).
 _NAME_GOES_ON = re.compile(
     r"(?:分店|分院|分校|分局|大厦|中心|广场|花园|公寓|新村|家园|大楼|公园|医院|学校|小学|中学|大学|幼儿园|酒店|宾馆|超市|"
