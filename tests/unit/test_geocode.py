@@ -260,3 +260,13 @@ def test_a_house_number_between_mapped_ones_is_placed_along_the_street() -> None
 def test_a_house_number_beyond_the_mapped_range_of_its_side_is_refused(query: str) -> None:
     match = _nanjing().lookup(query)  # 303: the odd side has only 301 mapped
     assert match.entry is None and match.level == "out_of_range" and "中山东路" in match.note
+
+
+def test_named_points_of_the_osm_file_are_landmarks() -> None:
+    from gridmap.spatial.geocode.batch import gazetteer_from_files
+    from tests.conftest import NANJING_OSM, WANGJING_OSM
+
+    post = gazetteer_from_files([NANJING_OSM]).lookup("新街口邮局门口有人乱停车")  # a POI node, not a building
+    assert post.entry is not None and post.entry.name == "新街口邮局" and post.relation == "门口"
+    stop = gazetteer_from_files([WANGJING_OSM]).lookup("望京西站附近有人发小广告")  # a stop, named with 站
+    assert stop.entry is not None and stop.entry.name == "望京西站" and stop.level == "in_text"
