@@ -182,8 +182,16 @@ def intake_values(
         "actor_id": actor[0],
         "actor": actor[1],
         "actor_role": actor[2],
-        "event_data": json.dumps({"channel": channel, "match_level": level}),
+        "event_data": json.dumps({"channel": channel, "match_level": level, **_matched(place)}),
     }
+
+
+def _matched(place: Located | None) -> dict[str, object]:
+    """What an address text matched (its span and the uncertainty), kept in the report event for the 网格员."""
+    if place is None or not place.matched_text:
+        return {}
+    metres = None if place.uncertainty_m is None else round(place.uncertainty_m)
+    return {"matched_text": place.matched_text, "uncertainty_m": metres}
 
 
 def store(session: Session, values: dict[str, Any]) -> ServiceRequest | None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from gridmap.db.models import Building, Compound
 from gridmap.errors import InvalidInput
 from gridmap.spatial.crs import to_wgs84_lonlat
-from gridmap.spatial.geocode.gazetteer import Gazetteer
+from gridmap.spatial.geocode.gazetteer import Gazetteer, Match
 
 _COVERING = text(
     "SELECT g.code, p.version FROM grids g JOIN grid_plans p ON p.id = g.plan_id "
@@ -38,6 +38,8 @@ class Located:
     plan_version: int
     building_id: int | None
     match_level: str
+    matched_text: str = ""  # the span of the address text that named the place, for the 网格员 to check
+    uncertainty_m: float | None = None
 
 
 def grid_at(session: Session, lon: float, lat: float) -> tuple[str, int] | None:
@@ -118,18 +120,17 @@ def locate(
     ``…;nearest_grid``); farther out it is refused as ``outside_coverage`` with the nearest grid and distance.
     """
     building: int | None = None
+    span, uncertainty = "", None
     if lon is not None and lat is not None:
         lon, lat = to_wgs84_lonlat(lon, lat, coord_sys)
         level = "point"
     elif address and address.strip():
         match = gazetteer(session).lookup(address)
         if match.entry is None:
-            raise InvalidInput(
-                f"地址无法定位 / address not found ({match.level}): {address!r}; "
-                "give a point (lon, lat) or a fuller address such as 小区 + 楼号"
-            )
+            raise InvalidInput(_not_placed(match, address))
         lon, lat, level = match.entry.lon, match.entry.lat, match.level
         building = int(match.entry.building_id) if match.entry.building_id else None  # a 小区 names no one building
+        span, uncertainty = match.matched_text, match.uncertainty_m
     else:
         raise InvalidInput("请提供位置 / no location: give lon and lat (with coord_sys) or an address")
     hit = grid_at(session, lon, lat)
@@ -137,7 +138,21 @@ def locate(
         near = nearest_grid(session, lon, lat)
         if near is not None and near[1] <= snap_outside_m:
             version = grid_at_version(session, near[0])
-            return Located(lon, lat, near[0], version, building, f"{level};nearest_grid")
+            return Located(lon, lat, near[0], version, building, f"{level};nearest_grid", span, uncertainty)
         where = f"; nearest grid {near[0]} is {near[1]:.0f} m away" if near else "; no plan is published"
         raise InvalidInput(f"outside_coverage: ({lon:.6f}, {lat:.6f}) is in no grid of the published plan{where}")
-    return Located(lon, lat, hit[0], hit[1], building, level)
+    return Located(lon, lat, hit[0], hit[1], building, level, span, uncertainty)
+
+
+def _not_placed(match: Match, address: str) -> str:
+    """Why an address placed no request, in words: outside the area, which places it could be, or not found."""
+    if match.level == "outside_area":
+        return f"outside_area: {match.note}"
+    if match.level == "ambiguous":
+        names = "、".join(dict.fromkeys(e.name for e in match.candidates if e.name)) or match.matched_text
+        return f"地址不唯一 / ambiguous address {address!r}: 可能是 {names}; {match.note}"
+    why = f" ({match.note})" if match.note else ""
+    return (
+        f"地址无法定位 / address not found ({match.level}){why}: {address!r}; "
+        "give a point (lon, lat) or a fuller address such as 小区 + 楼号"
+    )

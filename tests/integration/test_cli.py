@@ -129,10 +129,11 @@ def test_geocode_cli_with_grids(tmp_path: Path) -> None:
     import pandas as pd
 
     answers = pd.read_csv(out, dtype=str)
-    assert list(answers.columns) == ["query", "lon", "lat", "building_id", "name", "grid_code", "match_level", "score"]
+    first = ["query", "lon", "lat", "building_id", "name", "grid_code", "match_level", "score"]
+    assert list(answers.columns) == [*first, "matched_text", "uncertainty_m", "candidates"]
     assert answers["name"].tolist()[:2] == ["望京西园319号楼", "望京西园320号楼"]
     assert answers["grid_code"].str.fullmatch(r"\d{15}").tolist()[:2] == [True, True]
-    assert pd.isna(answers["lon"].iloc[2]) and answers["match_level"].iloc[2] == "not_found"
+    assert pd.isna(answers["lon"].iloc[2]) and answers["match_level"].iloc[2] == "not_found"  # 望京西园 has no 999
     assert answers["name"].iloc[3] == "望京西园321号楼" and answers["match_level"].iloc[3] == "exact"
     assert answers["name"].iloc[4] == "望京西园三区" and pd.isna(answers["building_id"].iloc[4])
     assert answers["grid_code"].iloc[4] is not None and not pd.isna(answers["lat"].iloc[4])

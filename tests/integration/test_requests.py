@@ -639,3 +639,36 @@ def test_merge_into_a_request_outside_ones_scope_is_refused(client: TestClient, 
     assert seen["status"] == "reported" and theirs not in {t["id"] for t in seen["merge_targets"]}
     with world["engine"].connect() as conn:
         assert conn.scalar(select(ServiceRequest.report_count).where(ServiceRequest.id == theirs)) == 1
+
+
+def _unique_name(world: dict[str, Any]) -> str:
+    with world["engine"].connect() as conn:
+        return str(
+            conn.scalar(
+                text(
+                    "SELECT name FROM buildings WHERE name LIKE '%大厦' GROUP BY name HAVING count(*) = 1 "
+                    "ORDER BY name LIMIT 1"
+                )
+            )
+        )
+
+
+def test_a_place_inside_a_sentence_is_found_and_the_matched_span_kept(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    name = _unique_name(world)
+    made = report(client, world, lon=None, lat=None, address=f"{name}门口垃圾堆了好几天没人清理")
+    assert made["match_level"].split(";")[0] == "in_text" and made["grid_code"] in world["codes"]
+    with world["engine"].connect() as conn:
+        data = conn.scalar(
+            text("SELECT data FROM request_events WHERE request_id = :id AND action = 'report'"), {"id": made["id"]}
+        )
+    assert data["matched_text"] == name and data["uncertainty_m"] > 20  # 门口: beyond the building itself
+
+
+def test_an_admin_prefix_of_another_city_is_refused(client: TestClient, world: dict[str, Any]) -> None:
+    before = rows(world["engine"])
+    body = {"category": "garbage", "address": f"上海市浦东新区{_unique_name(world)}"}
+    response = client.post("/api/requests", json=body, headers=auth(client, "worker1"))
+    assert response.status_code == 422 and "outside_area" in response.text and "上海市" in response.text
+    assert rows(world["engine"]) == before

@@ -1,3 +1,5 @@
+from functools import lru_cache
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -95,7 +97,7 @@ def _gazetteer() -> Gazetteer:
         geometry=[box(r[4], 40.0, r[4] + 0.0002, 40.0002) for r in rows],
         crs=4326,
     )
-    return Gazetteer(frame)
+    return Gazetteer(frame, area=frozenset())  # names of two cities at one place: no admin check here
 
 
 @pytest.mark.parametrize(
@@ -159,3 +161,112 @@ def test_cell_table_answers_exactly_like_the_geometry_test() -> None:
     exact = GridIndex(grids, table_from=10**9).locate_index(x, y)
     assert (fast == exact).all()
     assert (fast == -1).any() and len(np.unique(fast)) == len(cells) + 1
+
+
+@lru_cache(maxsize=1)
+def _nanjing() -> Gazetteer:
+    """Buildings at 新街口 (玄武区), named as in the shipped extract; a 小区 with two buildings."""
+    rows = [
+        ("1", "南京图书馆", None, None, 118.7900),
+        ("2", "科巷新寓3号楼", None, None, 118.7910),
+        ("3", "科巷新寓5号楼", None, None, 118.7920),
+        ("4", None, "中山东路", "296", 118.7930),
+        ("5", "长发中心", None, None, 118.7940),
+        ("6", "新华书店", None, None, 118.7950),
+        ("7", "新华书店", None, None, 118.7990),  # same name 350 m away
+        ("8", None, "中山东路", "310", 118.7944),
+        ("9", None, "中山东路", "301号", 118.7936),  # the odd side: one number only
+    ]
+    frame = gpd.GeoDataFrame(
+        {
+            "building_id": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "addr_street": [r[2] for r in rows],
+            "addr_housenumber": [r[3] for r in rows],
+        },
+        geometry=[box(r[4], 32.04, r[4] + 0.0002, 32.0402) for r in rows],
+        crs=4326,
+    )
+    compounds = gpd.GeoDataFrame({"name": ["科巷新寓"]}, geometry=[box(118.7905, 32.0395, 118.7925, 32.0405)], crs=4326)
+    return Gazetteer(frame, compounds)
+
+
+@pytest.mark.parametrize(
+    ("query", "building", "level", "span"),
+    [
+        ("科巷新寓3栋楼下垃圾堆了好几天没人清理", "2", "in_text", "科巷新寓3号楼"),  # 小区 + 楼号 beats 小区
+        ("举报长发中心附近晚上施工噪音扰民", "5", "in_text", "长发中心"),
+        ("南京图书官门口有人摆摊", "1", "pinyin", "南京图书官"),  # same sound, other character
+        ("中山东路296号门口车辆乱停", "4", "in_text", "中山东路296号"),
+    ],
+)
+def test_a_place_inside_a_sentence_is_found(query: str, building: str, level: str, span: str) -> None:
+    match = _nanjing().lookup(query)
+    assert match.entry is not None and match.entry.building_id == building
+    assert (match.level, match.matched_text) == (level, span)
+
+
+def test_a_relation_word_keeps_the_point_and_widens_the_uncertainty() -> None:
+    gaz = _nanjing()
+    plain, near = gaz.lookup("长发中心"), gaz.lookup("长发中心附近有人施工")
+    assert near.entry is not None and plain.entry is not None
+    assert (near.entry.lon, near.entry.lat) == (plain.entry.lon, plain.entry.lat) and near.relation == "附近"
+    assert near.uncertainty_m is not None and plain.uncertainty_m is not None
+    assert near.uncertainty_m >= plain.uncertainty_m + 100
+
+
+def test_the_same_name_far_apart_is_ambiguous_with_the_options_listed() -> None:
+    match = _nanjing().lookup("新华书店门口占道经营")
+    assert match.entry is None and match.level == "ambiguous"
+    assert sorted(e.building_id for e in match.candidates) == ["6", "7"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "上海市浦东新区南京图书馆",  # a city and district elsewhere: refused, not stripped
+        "北京市朝阳区长发中心门口",
+        "浙江省科巷新寓3号楼",
+    ],
+)
+def test_an_admin_name_that_contradicts_the_data_is_refused(query: str) -> None:
+    match = _nanjing().lookup(query)
+    assert match.entry is None and match.level == "outside_area" and match.note
+
+
+def test_admin_names_of_the_data_and_road_names_are_accepted() -> None:
+    gaz = _nanjing()
+    assert gaz.area >= {"320102"}  # 玄武区, from the county boundaries in cn_ref
+    for query in ("江苏省南京市玄武区南京图书馆", "南京市南京图书馆旁边", "中山东路296号"):
+        match = gaz.lookup(query)
+        assert match.entry is not None, query
+
+
+@pytest.mark.parametrize("query", ["科巷新寓9号楼楼下有垃圾", "长发中心花园门口", "南京图书馆分店"])
+def test_a_text_naming_more_than_the_data_holds_is_not_answered(query: str) -> None:
+    # 科巷新寓 has no 9号楼; 长发中心花园 is another place than 长发中心
+    assert _nanjing().lookup(query).entry is None
+
+
+def test_a_house_number_between_mapped_ones_is_placed_along_the_street() -> None:
+    match = _nanjing().lookup("中山东路300号门口有垃圾")
+    assert match.entry is not None and match.level == "interpolated" and match.matched_text == "中山东路300号"
+    # 296 and 310 are mapped (same side, even): 300 is 4/14 of the way, with the uncertainty stated
+    assert match.entry.lon == pytest.approx(118.7931 + (118.7945 - 118.7931) * 4 / 14, abs=1e-6)
+    assert match.uncertainty_m is not None and 15 < match.uncertainty_m < 100
+
+
+@pytest.mark.parametrize("query", ["中山东路400号", "中山东路200号门口", "中山东路303号"])
+def test_a_house_number_beyond_the_mapped_range_of_its_side_is_refused(query: str) -> None:
+    match = _nanjing().lookup(query)  # 303: the odd side has only 301 mapped
+    assert match.entry is None and match.level == "out_of_range" and "中山东路" in match.note
+
+
+def test_named_points_of_the_osm_file_are_landmarks() -> None:
+    from gridmap.spatial.geocode.batch import gazetteer_from_files
+    from tests.conftest import NANJING_OSM, WANGJING_OSM
+
+    post = gazetteer_from_files([NANJING_OSM]).lookup("新街口邮局门口有人乱停车")  # a POI node, not a building
+    assert post.entry is not None and post.entry.name == "新街口邮局" and post.relation == "门口"
+    stop = gazetteer_from_files([WANGJING_OSM]).lookup("望京西站附近有人发小广告")  # a stop, named with 站
+    assert stop.entry is not None and stop.entry.name == "望京西站" and stop.level == "in_text"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 
@@ -14,10 +15,22 @@ from gridmap.errors import InvalidInput
 from gridmap.spatial.crs import CoordSys, to_wgs84_lonlat
 from gridmap.spatial.geocode.gazetteer import Gazetteer, with_compound_names
 from gridmap.spatial.geocode.grids import GridIndex
-from gridmap.spatial.io import building_id, read_sources
+from gridmap.spatial.io import OSM_CONFIG, building_id, read_sources
 from gridmap.spatial.validate import POLYGONAL, CleanReport, clean_layer
 
-COLUMNS = ["query", "lon", "lat", "building_id", "name", "grid_code", "match_level", "score"]
+COLUMNS = [
+    "query",
+    "lon",
+    "lat",
+    "building_id",
+    "name",
+    "grid_code",
+    "match_level",
+    "score",
+    "matched_text",
+    "uncertainty_m",
+    "candidates",
+]
 
 
 def gazetteer_layers(paths: list[Path]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -30,9 +43,49 @@ def gazetteer_layers(paths: list[Path]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFr
     return with_compound_names(buildings, compounds), compounds
 
 
+_TRANSPORT = re.compile(r'"(?:public_transport|railway|highway)"=>"(?:stop_position|platform|station|bus_stop|halt)"')
+_NOT_A_LANDMARK = re.compile(r'"(?:place|boundary|admin_level)"=>')
+
+
+def landmark_layer(paths: list[Path]) -> gpd.GeoDataFrame:
+    """Named points of the OSM files in ``paths`` (shops, amenities, gates, stops) as places to name.
+
+    A stop is named as people say it, with 站 (望京西站, and 公交站 for a bus stop), not by its bare name, which is
+    usually the name of the area around it. Place nodes (玄武区, 新街口 as a place) are no landmark.
+    """
+    frames = []
+    for path in paths:
+        if path.suffix.lower() not in {".osm", ".pbf"}:
+            continue
+        pyogrio.set_gdal_config_options({"OSM_CONFIG_FILE": str(OSM_CONFIG)})
+        points = pyogrio.read_dataframe(path, layer="points")
+        tags = points["other_tags"].fillna("") if "other_tags" in points.columns else pd.Series("", index=points.index)
+        named = points["name"].fillna("").str.strip() != ""
+        points, tags = (
+            points[named & ~tags.str.contains(_NOT_A_LANDMARK)],
+            tags[named & ~tags.str.contains(_NOT_A_LANDMARK)],
+        )
+        rows: list[tuple[str, object]] = []
+        for name, tag, bus, geom in zip(
+            points["name"], tags, points["highway"].fillna(""), points.geometry, strict=True
+        ):
+            name = str(name).strip()
+            if bus == "bus_stop" or _TRANSPORT.search(tag):
+                stop = name if name.endswith("站") else name + "站"
+                rows.append((stop, geom))
+                if bus == "bus_stop" or "bus" in tag:
+                    rows.append((name.removesuffix("站") + "公交站", geom))
+            else:
+                rows.append((name, geom))
+        frames.append(gpd.GeoDataFrame({"name": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=4326))
+    if not frames:
+        return gpd.GeoDataFrame({"name": []}, geometry=[], crs=4326)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+
+
 def gazetteer_from_files(paths: list[Path]) -> Gazetteer:
-    """The gazetteer of the buildings and 小区 in ``paths`` (any files ``gridmap import`` reads)."""
-    return Gazetteer(*gazetteer_layers(paths))
+    """The gazetteer of the buildings, 小区 and named points (landmarks) in ``paths``."""
+    return Gazetteer(*gazetteer_layers(paths), landmarks=landmark_layer(paths))
 
 
 def read_queries(path: Path) -> pd.DataFrame:
@@ -66,6 +119,9 @@ def geocode_frame(queries: pd.DataFrame, gazetteer: Gazetteer, grids: GridIndex 
                     "grid_code": None,
                     "match_level": match.level,
                     "score": round(match.score, 1),
+                    "matched_text": match.matched_text or None,
+                    "uncertainty_m": None if match.uncertainty_m is None else round(match.uncertainty_m),
+                    "candidates": "；".join(dict.fromkeys(e.name for e in match.candidates)) or None,
                 }
             )
         else:
