@@ -18,10 +18,23 @@ from gridmap import __version__
 from gridmap.api import errors
 from gridmap.api.deps import CurrentUser
 from gridmap.api.identity import UserDirectory
-from gridmap.api.routes import auth, buildings, grids, kpis, maps, open311, pages, plans, requests, stats
+from gridmap.api.routes import (
+    auth,
+    buildings,
+    grids,
+    kpis,
+    maps,
+    notifications,
+    open311,
+    pages,
+    plans,
+    requests,
+    stats,
+)
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.maps.assets import FOLIUM_TEMPLATES
+from gridmap.notify.runner import Notifier
 from gridmap.requests.fast_intake import open_pool
 from gridmap.settings import Settings, get_settings
 
@@ -38,11 +51,14 @@ def create_app(
         app.state.engine = engine or make_engine(settings)
         app.state.users = UserDirectory(secret=settings.effective_secret_key(), ttl=settings.user_cache_seconds)
         app.state.intake_pool = await open_pool(app.state.engine.url, settings.db_pool_size)
+        app.state.notifier = Notifier(app.state.engine, settings, app.state.clock)
+        await app.state.notifier.start()
         # Everything loaded so far (the libraries, the app) lives as long as the process: keep it out of the
         # collector's full passes, which otherwise pause a request now and then for tens of milliseconds.
         gc.collect()
         gc.freeze()
         yield
+        await app.state.notifier.stop()
         await app.state.intake_pool.close()
         if own:
             app.state.engine.dispose()
@@ -75,7 +91,7 @@ def create_app(
         return app.openapi()
 
     # Routes are matched in order: the busiest (intake) first.
-    for module in (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages):
+    for module in (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, notifications):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():
