@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli import db, simulate, users
+from gridmap.cli import db, notify, simulate, users
 from gridmap.cli.common import console, engine, settings, user_errors
 from gridmap.cli.geocode import geocode_command
 from gridmap.cli.imports import import_command
@@ -17,6 +17,7 @@ app = typer.Typer(help="gridmap 网格化管理: grids of ~300 households for Ch
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(simulate.app, name="simulate")
+app.add_typer(notify.app, name="notify")
 app.command("import")(import_command)
 app.command("partition")(partition_command)
 app.command("geocode")(geocode_command)

@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, case, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import AdminUnit, NotifyEvent, RequestCategory, User, Webhook, WebhookDelivery
@@ -110,7 +111,7 @@ def list_webhooks(session: Session) -> list[dict[str, Any]]:
             select(WebhookDelivery.webhook_id, WebhookDelivery.last_error)
             .where(WebhookDelivery.last_error.is_not(None))
             .order_by(WebhookDelivery.webhook_id, WebhookDelivery.id.desc())
-            .distinct(WebhookDelivery.webhook_id)
+            .ext(distinct_on(WebhookDelivery.webhook_id))
         ).all()
     )
     return [
