@@ -51,7 +51,8 @@ def serve(
     s = settings()
     with user_errors():
         engine()
-    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info")
+    # Open event streams (通知) would hold a shutdown up for minutes: they get 5 s, then are closed.
+    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info", timeout_graceful_shutdown=5)
 
 
 @app.command()

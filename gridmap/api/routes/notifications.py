@@ -62,7 +62,8 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-@router.get("/api/notifications/stream", response_class=StreamingResponse)
+# Not in the OpenAPI document: an endless text/event-stream is no JSON API for clients generated from it.
+@router.get("/api/notifications/stream", response_class=StreamingResponse, include_in_schema=False)
 async def notifications_stream(
     request: Request, user: CurrentUser, transactions: Transactions, settings: SettingsDep
 ) -> StreamingResponse:
