@@ -43,8 +43,12 @@ def record(
     data: dict[str, Any],
     stage: str | None = None,
     since: datetime | None = None,
+    webhooks: bool = True,
 ) -> int | None:
-    """Store an event once by ``key`` with a 通知 for each user and its webhook deliveries; None if known already."""
+    """Store an event once by ``key`` with a 通知 for each user and its webhook deliveries; None if known already.
+
+    ``webhooks=False`` skips the outbox statement (a scan that found no active webhook at its start).
+    """
     event_id = session.scalar(
         pg_insert(NotifyEvent)
         .values(
@@ -64,6 +68,8 @@ def record(
         return None
     if users:
         session.execute(insert(Notification), [{"user_id": u, "event_id": event_id, "created_at": now} for u in users])
+    if not webhooks:
+        return int(event_id)
     session.execute(
         ENQUEUE,
         {
