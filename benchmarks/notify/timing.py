@@ -116,12 +116,33 @@ def main() -> None:
         print(f"escalate POST .../actions   ({args.n}): {_ms(actions)}")  # noqa: T201
         server.should_exit = True
         thread.join(timeout=10)
+        if notified:
+            _time_hook(engine, made[-1], args.n)
         if args.scan and notified:
             _time_scan(engine, settings, codes)
         engine.dispose()
     finally:
         cluster.destroy()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _time_hook(engine: object, rid: int, n: int) -> None:
+    """The hook alone, as ``apply_action`` calls it after an escalation (recipients, event, inbox, outbox)."""
+    from gridmap.db.models import RequestEvent, ServiceRequest
+    from gridmap.notify.service import on_transition
+
+    samples = []
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        req = session.get_one(ServiceRequest, rid)
+        for i in range(n):
+            event = RequestEvent(
+                id=-1 - i, request_id=rid, at=datetime.now(UTC), action="escalate", to_status="escalated", actor="x"
+            )
+            started = time.perf_counter()
+            on_transition(session, req, event)
+            samples.append(time.perf_counter() - started)
+        session.rollback()
+    print(f"hook     on_transition alone ({n}): {_ms(samples)}")  # noqa: T201
 
 
 def _time_scan(engine: object, settings: Settings, codes: list[str]) -> None:

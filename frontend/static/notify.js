@@ -2,6 +2,7 @@
 // kept current by server-sent events from /api/notifications/stream; by polling when the stream cannot be used.
 // Other scripts: window.gridmapNotify.set(n), .refresh(), and the document event "gridmap:notifications".
 (function () {
+  if (window.gridmapNotify) return;  // loaded twice (by a page and by the shared header): one stream is enough
   const en = (localStorage.getItem("gridmap.lang") || "zh") === "en";
   const POLL_MS = 30000;
   let unread = 0;

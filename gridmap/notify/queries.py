@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-# The webhooks of the units an event concerns: its grid, its 社区 and 街道 (code prefixes of the grid), and the
-# department once the case is dispatched to it. One statement, in the transaction that stores the event.
-ENQUEUE = text(
-    """
-INSERT INTO webhook_deliveries (webhook_id, event_id, status, attempts, next_attempt_at, created_at)
-SELECT w.id, :event_id, 'pending', 0, :wall, :wall FROM webhooks w
-WHERE w.active AND jsonb_exists(w.kinds::jsonb, :kind)
-  AND ((w.unit_kind = 'grid' AND w.unit = :grid)
-       OR (w.unit_kind IN ('community', 'street') AND left(:grid, length(w.unit)) = w.unit)
-       OR (w.unit_kind = 'department' AND w.unit = :department AND :dispatched))
-ON CONFLICT DO NOTHING
-"""
-)
+# An event stored once by its key, its users' 通知 and its webhook deliveries, in one round trip (an action pays
+# for it in its own transaction). The webhooks are those of the units the event concerns: its grid, its 社区 and
+# 街道 (code prefixes of the grid), and the department once the case is dispatched to it.
+_EVENT = """
+WITH ev AS (
+  INSERT INTO notify_events (key, request_id, kind, stage, since, status, created_at, data)
+  VALUES (:key, :request_id, :kind, :stage, :since, :status, :now, CAST(:data AS json))
+  ON CONFLICT (key) DO NOTHING
+  RETURNING id
+),
+inbox AS (
+  INSERT INTO notifications (user_id, event_id, created_at)
+  SELECT u, ev.id, :now FROM ev, unnest(CAST(:users AS integer[])) AS u
+)"""
+_OUTBOX = """,
+outbox AS (
+  INSERT INTO webhook_deliveries (webhook_id, event_id, status, attempts, next_attempt_at, created_at)
+  SELECT w.id, ev.id, 'pending', 0, :wall, :wall FROM ev, webhooks w
+  WHERE w.active AND jsonb_exists(w.kinds::jsonb, :kind)
+    AND ((w.unit_kind = 'grid' AND w.unit = :grid)
+         OR (w.unit_kind IN ('community', 'street') AND left(:grid, length(w.unit)) = w.unit)
+         OR (w.unit_kind = 'department' AND w.unit = :department AND :dispatched))
+)"""
+RECORD = text(_EVENT + _OUTBOX + "\nSELECT id FROM ev")
+RECORD_NO_OUTBOX = text(_EVENT + "\nSELECT id FROM ev")
 
 # Running stages past the due-soon share of their limit counted in plain minutes: a necessary condition, since
 # working time never runs faster than the wall clock; the exact moments come from the working calendar after.

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import Notification, NotifyEvent, RequestEvent, ServiceRequest
-from gridmap.notify.queries import ENQUEUE
+from gridmap.notify.queries import RECORD, RECORD_NO_OUTBOX
 from gridmap.notify.recipients import recipients
 from gridmap.notify.text import KINDS, STAGES, STATUSES, titles
 from gridmap.requests.categories import cached_category
@@ -47,40 +47,26 @@ def record(
 ) -> int | None:
     """Store an event once by ``key`` with a 通知 for each user and its webhook deliveries; None if known already.
 
-    ``webhooks=False`` skips the outbox statement (a scan that found no active webhook at its start).
+    One round trip; ``webhooks=False`` leaves the outbox out (a scan pass that found no active webhook).
     """
-    event_id = session.scalar(
-        pg_insert(NotifyEvent)
-        .values(
-            key=key,
-            request_id=req.id,
-            kind=kind,
-            stage=stage,
-            since=since,
-            status=req.status,
-            created_at=now,
-            data=data,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(NotifyEvent.id)
-    )
+    params = {
+        "key": key,
+        "request_id": req.id,
+        "kind": kind,
+        "stage": stage,
+        "since": since,
+        "status": req.status,
+        "now": now,
+        "data": json.dumps(data, ensure_ascii=False),
+        "users": users,
+        "wall": datetime.now(UTC),  # the outbox runs on real time, whatever clock the workflow has
+        "grid": req.grid_code,
+        "department": req.department,
+        "dispatched": req.dispatched_at is not None,
+    }
+    event_id = session.scalar(RECORD if webhooks else RECORD_NO_OUTBOX, params)
     if event_id is None:
         return None
-    if users:
-        session.execute(insert(Notification), [{"user_id": u, "event_id": event_id, "created_at": now} for u in users])
-    if not webhooks:
-        return int(event_id)
-    session.execute(
-        ENQUEUE,
-        {
-            "event_id": event_id,
-            "wall": datetime.now(UTC),  # the outbox runs on real time, whatever clock the workflow has
-            "kind": kind,
-            "grid": req.grid_code,
-            "department": req.department,
-            "dispatched": req.dispatched_at is not None,
-        },
-    )
     return int(event_id)
 
 

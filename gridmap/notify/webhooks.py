@@ -196,7 +196,9 @@ def finish(engine: Engine, settings: Settings, results: list[tuple[Job, str | No
     limits = settings.notify
     with session_scope(engine) as session:
         for job, error in results:
-            row = session.get_one(WebhookDelivery, job.delivery_id)
+            row = session.get(WebhookDelivery, job.delivery_id)
+            if row is None:  # its webhook was removed meanwhile
+                continue
             if error is None:
                 row.status, row.delivered_at, row.last_error = "delivered", wall, None
                 continue
