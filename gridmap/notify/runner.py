@@ -17,7 +17,7 @@ import asyncpg
 from sqlalchemy import Engine
 
 from gridmap.db.session import session_scope
-from gridmap.notify.scan import ScanResult, scan
+from gridmap.notify.scan import BATCH, ScanResult, scan
 from gridmap.notify.webhooks import claim, finish, post
 from gridmap.settings import Settings
 
@@ -131,13 +131,16 @@ class Notifier:
         next_full = 0.0
         while not self._stop.is_set():
             full = loop.time() >= next_full
+            busy = False
             try:
-                await asyncio.to_thread(self.scan_once, full=full)
+                result = await asyncio.to_thread(self.scan_once, full=full)
+                busy = result.reports >= BATCH  # a burst of reports: go on at once
             except Exception:  # a failed pass is logged and tried again; it must not end the loop
                 log.exception("notifications: scan failed")
             if full:
                 next_full = loop.time() + cfg.scan_seconds
-            await self._pause(self._stop, cfg.report_seconds)
+            if not busy:
+                await self._pause(self._stop, cfg.report_seconds)
 
     async def deliver_once(self) -> int:
         """Send the webhook deliveries due now; how many were tried."""
