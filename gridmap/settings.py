@@ -86,6 +86,23 @@ class AuthSettings(BaseModel):
     )
 
 
+class NotifySettings(BaseModel):
+    """In-app notifications (the scan for new reports and stages due) and outbound webhooks."""
+
+    enabled: bool = Field(True, description="run the scan and the webhook sender in the server process")
+    report_seconds: float = Field(2.0, gt=0, description="new reports are looked for this often")
+    scan_seconds: float = Field(60.0, gt=0, description="stages due soon or overdue are looked for this often")
+    due_soon_fraction: float = Field(0.25, gt=0, lt=1, description="a stage is due soon with this much time left")
+    stream_seconds: float = Field(300.0, gt=0, description="an event stream ends after this (browsers reconnect)")
+    keepalive_seconds: float = Field(20.0, gt=0, description="a quiet event stream sends a comment this often")
+    outbox_seconds: float = Field(5.0, gt=0, description="the webhook outbox is polled this often besides NOTIFY")
+    retry_base_seconds: float = Field(10.0, gt=0, description="first retry delay, doubled after each failure")
+    retry_max_seconds: float = Field(3600.0, gt=0, description="longest delay between two attempts")
+    max_attempts: int = Field(8, ge=1, description="a delivery is given up after this many failed attempts")
+    webhook_timeout_seconds: float = Field(5.0, gt=0)
+    public_url: str | None = Field(None, description="base URL of this server, for links in webhook messages")
+
+
 class Settings(BaseSettings):
     """Everything gridmap reads from its environment."""
 
@@ -107,6 +124,7 @@ class Settings(BaseSettings):
     partition: PartitionSettings = PartitionSettings()
     requests: RequestSettings = RequestSettings()
     auth: AuthSettings = AuthSettings()
+    notify: NotifySettings = NotifySettings()
 
     @property
     def pg_data(self) -> Path:

@@ -27,6 +27,7 @@ from gridmap.api.routes import (
     grids,
     kpis,
     maps,
+    notifications,
     open311,
     pages,
     plans,
@@ -39,6 +40,7 @@ from gridmap.api.routes import (
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.maps.assets import FOLIUM_TEMPLATES
+from gridmap.notify.runner import Notifier
 from gridmap.requests.fast_intake import open_pool
 from gridmap.settings import Settings, get_settings
 
@@ -55,11 +57,14 @@ def create_app(
         app.state.engine = engine or make_engine(settings)
         app.state.users = UserDirectory(secret=settings.effective_secret_key(), ttl=settings.user_cache_seconds)
         app.state.intake_pool = await open_pool(app.state.engine.url, settings.db_pool_size)
+        app.state.notifier = Notifier(app.state.engine, settings, app.state.clock)
+        await app.state.notifier.start()
         # Everything loaded so far (the libraries, the app) lives as long as the process: keep it out of the
         # collector's full passes, which otherwise pause a request now and then for tens of milliseconds.
         gc.collect()
         gc.freeze()
         yield
+        await app.state.notifier.stop()
         await app.state.intake_pool.close()
         if own:
             app.state.engine.dispose()
@@ -96,7 +101,7 @@ def create_app(
 
     # Routes are matched in order: the busiest (intake) first.
     routers = (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages, workflow)
-    for module in (*routers, request_pages):
+    for module in (*routers, notifications, request_pages):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli import db, simulate, users
+from gridmap.cli import db, notify, simulate, users
 from gridmap.cli.common import console, engine, settings, user_errors
 from gridmap.cli.geocode import geocode_command
 from gridmap.cli.imports import import_command
@@ -17,6 +17,7 @@ app = typer.Typer(help="gridmap 网格化管理: grids of ~300 households for Ch
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(simulate.app, name="simulate")
+app.add_typer(notify.app, name="notify")
 app.command("import")(import_command)
 app.command("partition")(partition_command)
 app.command("geocode")(geocode_command)
@@ -50,7 +51,8 @@ def serve(
     s = settings()
     with user_errors():
         engine()
-    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info")
+    # Open event streams (通知) would hold a shutdown up for minutes: they get 5 s, then are closed.
+    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info", timeout_graceful_shutdown=5)
 
 
 @app.command()

@@ -318,3 +318,73 @@ class SignInEvent(Base):
     client: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(20))  # success | failure | locked | logout
     via: Mapped[str] = mapped_column(String(20))  # token | form
+
+
+class NotifyEvent(Base):
+    """Something people must hear of, stored once by ``key``: a new task, a returned case, a stage due or late."""
+
+    __tablename__ = "notify_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # report:<request> | event:<request_event> | <kind>:<request>:<stage>:<stage start, epoch s>
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # new_task | returned | due_soon | overdue
+    stage: Mapped[str | None] = mapped_column(String(10))  # respond | accept | resolve (the SLA kinds)
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # when that stage started
+    status: Mapped[str] = mapped_column(String(30))  # the request's status then
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # names, grid, reason, due: a snapshot
+
+
+class Notification(Base):
+    """One user's copy of an event (通知), unread until ``read_at``."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("user_id", "event_id"),
+        Index("ix_notifications_unread", "user_id", postgresql_where=text("read_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("notify_events.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Webhook(Base):
+    """An outbound group robot of a unit: a 社区/街道 code, a grid code or a department name."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    unit_kind: Mapped[str] = mapped_column(String(20))  # grid | community | street | department
+    unit: Mapped[str] = mapped_column(String(200), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(20))  # wecom | dingtalk | json
+    kinds: Mapped[list[str]] = mapped_column(JSON, default=list)  # the event kinds sent
+    secret: Mapped[str | None] = mapped_column(String(200))  # 钉钉 加签 secret
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one webhook, retried with exponential backoff until delivered or given up."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("notify_events.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

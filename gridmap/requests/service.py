@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridmap.notify.service import on_transition
 from gridmap.requests.categories import Category, cached_category
 from gridmap.requests.departments import check_department
 from gridmap.requests.intake import intake_values, store
@@ -65,22 +66,22 @@ def category(session: Session, code: str) -> Category:
 
 def _event(
     session: Session, req: ServiceRequest, action: str, before: str | None, actor: Actor, now: datetime, **extra: object
-) -> None:
+) -> RequestEvent:
     reason = extra.pop("reason", None)
-    session.add(
-        RequestEvent(
-            request_id=req.id,
-            at=now,
-            action=action,
-            from_status=before,
-            to_status=req.status,
-            actor_id=actor.user_id,
-            actor=actor.name,
-            actor_role=actor.role,
-            reason=reason if isinstance(reason, str) else None,
-            data={k: v for k, v in extra.items() if v is not None},
-        )
+    event = RequestEvent(
+        request_id=req.id,
+        at=now,
+        action=action,
+        from_status=before,
+        to_status=req.status,
+        actor_id=actor.user_id,
+        actor=actor.name,
+        actor_role=actor.role,
+        reason=reason if isinstance(reason, str) else None,
+        data={k: v for k, v in extra.items() if v is not None},
     )
+    session.add(event)
+    return event
 
 
 def digest_of(data: NewRequest) -> str:
@@ -325,7 +326,7 @@ def apply_action(
         req.reopen_count += 1
     req.status, req.updated_at = after.value, now
     data = {"size": command.size, "department": command.department, "stars": command.stars}
-    _event(
+    event = _event(
         session,
         req,
         action.value,
@@ -337,6 +338,7 @@ def apply_action(
         **data,
     )
     session.flush()
+    on_transition(session, req, event)  # who must act next hears of it, in this transaction
     return req
 
 

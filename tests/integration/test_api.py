@@ -145,7 +145,7 @@ def test_every_route_but_the_public_ones_refuses_anonymous_users(client: TestCli
             response = client.request(method, route.path, follow_redirects=False)
             if route.path == "/":
                 assert response.status_code in (302, 307) and response.headers["location"] == "/login"
-            elif route.path.startswith(("/maps/", "/planner", "/dashboard", "/report", "/requests/")):  # sign in first
+            elif route.path.startswith(("/maps/", "/planner", "/dashboard", "/report", "/requests/", "/notifications")):
                 assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
             else:
                 assert response.status_code == 401, (method, route.path, response.status_code)
