@@ -21,6 +21,7 @@ def create_user(
     full_name: str | None = None,
     department: str | None = None,
     grids: list[str] | None = None,
+    unit_code: str | None = None,
 ) -> User:
     """Add a user; raises :class:`Conflict` when the name is taken."""
     if not username.strip():
@@ -35,6 +36,7 @@ def create_user(
         role=role,
         full_name=full_name,
         department=department,
+        unit_code=unit_code,
         is_active=True,
     )
     session.add(user)
@@ -53,13 +55,22 @@ def ensure_user(
     role: Role,
     grids: list[str] | None = None,
     department: str | None = None,
+    unit_code: str | None = None,
 ) -> User:
-    """Create the user unless it exists; set its grids (used by the demo)."""
+    """Create the user unless it exists; set its grids and unit (used by the demo)."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         return create_user(
-            session=session, username=username, password=password, role=role, grids=grids, department=department
+            session=session,
+            username=username,
+            password=password,
+            role=role,
+            grids=grids,
+            department=department,
+            unit_code=unit_code,
         )
+    if unit_code is not None:
+        user.unit_code = unit_code
     if grids is not None:
         session.query(UserGrid).filter(UserGrid.user_id == user.id).delete()
         for code in grids:

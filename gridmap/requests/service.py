@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridmap.auth.service import user_grids
-from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
+from gridmap.db.models import RequestCategory, RequestEvent, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridmap.policy import act_refusal, check_request, user_scope
 from gridmap.requests.categories import cached_category
 from gridmap.requests.intake import intake_values, store
 from gridmap.requests.locate import locate
@@ -146,11 +146,8 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Ser
 
 
 def check_scope(session: Session, req: ServiceRequest, user: User) -> None:
-    """A grid worker acts in own grids, a department on its own cases; :class:`Forbidden` otherwise."""
-    if user.role is Role.grid_worker and req.grid_code not in user_grids(session=session, user=user):
-        raise Forbidden(f"网格员只能处理自己网格的事件 / request {req.id} is in grid {req.grid_code}, not yours")
-    if user.role is Role.department and req.department != user.department:
-        raise Forbidden(f"request {req.id} is dispatched to {req.department}, not to {user.department}")
+    """:class:`Forbidden` unless ``req`` is in the user's scope (decided by :mod:`gridmap.policy`)."""
+    check_request(user_scope(session, user), req, user)
 
 
 def act(
@@ -158,11 +155,12 @@ def act(
 ) -> ServiceRequest:
     """Apply one action after role and scope checks; the transition is audited."""
     req = get_request(session, request_id, lock=True)
-    rule = RULES[command.action]
-    if user.role not in rule.roles and user.role is not Role.admin:
-        names = ", ".join(sorted(r.value for r in rule.roles))
-        raise Forbidden(f"{command.action.value} is done by {names}, you are {user.role.value}")
+    if refusal := act_refusal(user.role, command.action):
+        raise Forbidden(refusal)
     check_scope(session, req, user)
+    original = session.get(ServiceRequest, command.duplicate_of) if command.duplicate_of is not None else None
+    if command.action is Action.merge and original is not None:  # the original must be in scope too
+        check_scope(session, original, user)
     return apply_action(session, req, command, Actor.of(user), now, settings)
 
 

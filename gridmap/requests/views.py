@@ -7,11 +7,11 @@ from typing import Any
 
 import pandas as pd
 from geoalchemy2.shape import to_shape
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
+from gridmap.policy import user_scope
 from gridmap.requests.kpi import INPUT
 from gridmap.requests.sla import Limits, SlaState, WorkCalendar, deadline, sla_state
 from gridmap.requests.states import Status, allowed_actions
@@ -126,12 +126,8 @@ def events(session: Session, request_id: int) -> list[dict[str, Any]]:
 
 
 def visible(session: Session, user: User) -> ColumnElement[bool]:
-    """Which requests ``user`` may see: own grids (grid workers), own cases (departments), else all."""
-    if user.role is Role.grid_worker:
-        return ServiceRequest.grid_code.in_(user_grids(session=session, user=user))
-    if user.role is Role.department:
-        return ServiceRequest.department == user.department
-    return true()
+    """Which requests ``user`` may see: its scope, as :mod:`gridmap.policy` decides."""
+    return user_scope(session, user).clause()
 
 
 def kpi_frame(

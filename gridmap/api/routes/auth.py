@@ -9,9 +9,11 @@ from fastapi.responses import RedirectResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
 from gridmap.api.deps import COOKIE, CurrentUser, SessionDep, SettingsDep
-from gridmap.api.schemas import Token, UserPublic
+from gridmap.api.schemas import Me, NamedUnit, PageLink, Token
 from gridmap.auth.security import create_token
 from gridmap.auth.service import authenticate, user_grids
+from gridmap.policy import ROLE_NAMES, TODO, links
+from gridmap.units import display_name, unit_names, user_unit
 
 router = APIRouter()
 
@@ -73,12 +75,24 @@ def logout() -> RedirectResponse:
     return response
 
 
-@router.get("/api/me", response_model=UserPublic, tags=["auth"])
-def me(user: CurrentUser, session: SessionDep) -> UserPublic:
-    """Who I am, my role and (for grid workers) my grids."""
-    return UserPublic(
+@router.get("/api/me", response_model=Me, tags=["auth"])
+def me(user: CurrentUser, session: SessionDep) -> Me:
+    """Who I am: role and unit by name, my grids (grid workers) by name, and the pages I may open."""
+    grids = sorted(user_grids(session=session, user=user))
+    names = unit_names(session, grids)
+    unit_code, unit_name = user_unit(session, user, grids)
+    return Me(
         username=user.username,
         full_name=user.full_name,
         role=user.role.value,
-        grids=user_grids(session=session, user=user),
+        grids=grids,
+        role_name=ROLE_NAMES[user.role][0],
+        display_name=display_name(user, unit_name),
+        display_name_en=display_name(user, unit_name, english=True),
+        unit_code=unit_code,
+        unit_name=unit_name,
+        department=user.department,
+        grid_names=[NamedUnit(code=g, name=names[g]) for g in grids],
+        links=[PageLink(href=p.href, zh=p.zh, en=p.en) for p in links(user.role)],
+        has_todo=user.role in TODO,
     )
