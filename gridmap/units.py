@@ -46,7 +46,7 @@ def _stored(session: Session, codes: set[str]) -> dict[str, str]:
     if not codes:
         return {}
     rows = session.execute(select(AdminUnit.code, AdminUnit.name).where(AdminUnit.code.in_(sorted(codes))))
-    return dict(rows.tuples().all())
+    return {code: name for code, name in rows}
 
 
 def unit_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
