@@ -37,7 +37,7 @@ class UserPublic(BaseModel):
 
 
 class Me(UserPublic):
-    """The signed-in user: names of role and unit, grids by name, the pages it may open, whether it has a 待办."""
+    """The signed-in user: role and unit by name, grids by name, the pages it may open, what its 待办 holds."""
 
     role_name: str
     display_name: str
@@ -48,6 +48,8 @@ class Me(UserPublic):
     grid_names: list[NamedUnit]
     links: list[PageLink]
     has_todo: bool
+    todo_statuses: list[str]
+    overview: bool
 
 
 class Stats(BaseModel):

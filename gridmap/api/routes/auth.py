@@ -12,7 +12,8 @@ from gridmap.api.deps import COOKIE, CurrentUser, SessionDep, SettingsDep
 from gridmap.api.schemas import Me, NamedUnit, PageLink, Token
 from gridmap.auth.security import create_token
 from gridmap.auth.service import authenticate, user_grids
-from gridmap.policy import ROLE_NAMES, TODO, links
+from gridmap.policy import LEADERS, ROLE_NAMES, TODO, admits, links, todo_statuses
+from gridmap.requests.states import Status
 from gridmap.units import display_name, unit_names, user_unit
 
 router = APIRouter()
@@ -95,4 +96,6 @@ def me(user: CurrentUser, session: SessionDep) -> Me:
         grid_names=[NamedUnit(code=g, name=names[g]) for g in grids],
         links=[PageLink(href=p.href, zh=p.zh, en=p.en) for p in links(user.role)],
         has_todo=user.role in TODO,
+        todo_statuses=[s.value for s in Status if s in todo_statuses(user.role)],
+        overview=admits(user.role, LEADERS),
     )
