@@ -86,6 +86,19 @@ def test_users_add_refuses_duplicates(cli_db: str, tmp_path: Path) -> None:
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+def test_users_get_a_unit_by_name(cli_db: str, tmp_path: Path) -> None:
+    added = _run(
+        ["users", "add", "shequ", "--role", "community", "--password", "s3cret", "--unit", "320102003001"], cli_db, tmp_path
+    )
+    assert added.returncode == 0, added.stderr
+    moved = _run(["users", "unit", "shequ", "320102003"], cli_db, tmp_path)
+    assert moved.returncode == 0 and "新街口街道" in moved.stdout, moved.stderr
+    bad = _run(["users", "unit", "shequ", "32010"], cli_db, tmp_path)
+    assert bad.returncode == 2 and "9 (街道) or 12 (社区)" in bad.stderr
+    listed = _run(["users", "list"], cli_db, tmp_path)
+    assert ["shequ", "community", "320102003", "active"] in [line.split() for line in listed.stdout.splitlines()]
+
+
 def test_geocode_cli_with_grids(tmp_path: Path) -> None:
     from tests.conftest import WANGJING_OSM
 
