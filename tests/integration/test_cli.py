@@ -87,9 +87,8 @@ def test_users_add_refuses_duplicates(cli_db: str, tmp_path: Path) -> None:
 
 
 def test_users_get_a_unit_by_name(cli_db: str, tmp_path: Path) -> None:
-    added = _run(
-        ["users", "add", "shequ", "--role", "community", "--password", "s3cret", "--unit", "320102003001"], cli_db, tmp_path
-    )
+    args = ["users", "add", "shequ", "--role", "community", "--password", "s3cret", "--unit", "320102003001"]
+    added = _run(args, cli_db, tmp_path)
     assert added.returncode == 0, added.stderr
     moved = _run(["users", "unit", "shequ", "320102003"], cli_db, tmp_path)
     assert moved.returncode == 0 and "新街口街道" in moved.stdout, moved.stderr
