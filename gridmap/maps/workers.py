@@ -60,7 +60,7 @@ def my_grid_map(
             fill_color=colour,
             fill_opacity=0.95,
             tooltip=f"#{r.id} {r.category_name} · {r.status}{' · 超时 overdue' if r.overdue else ''}",
-            popup=folium.Popup(f'<a href="/api/requests/{r.id}">#{r.id}</a> {r.category_name}', max_width=220),
+            popup=folium.Popup(f'<a href="/requests/{r.id}">#{r.id}</a> {r.category_name}', max_width=220),
             **{"class_name": "request-marker"},
         ).add_to(layer)
     layer.add_to(m)
