@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
-from gridmap.policy import user_scope
+from gridmap.policy import Scope, user_scope
 from gridmap.requests.kpi import INPUT
 from gridmap.requests.sla import Limits, SlaState, WorkCalendar, deadline, sla_state
 from gridmap.requests.states import Status, allowed_actions
@@ -131,9 +131,15 @@ def visible(session: Session, user: User) -> ColumnElement[bool]:
 
 
 def kpi_frame(
-    session: Session, *, since: datetime, until: datetime, settings: RequestSettings, include_simulated: bool = True
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    settings: RequestSettings,
+    include_simulated: bool = True,
+    scope: Scope | None = None,
 ) -> pd.DataFrame:
-    """Requests reported in [since, until) with their resolve deadline: the input of :func:`kpi.kpis`."""
+    """Requests reported in [since, until) (within ``scope``) with their resolve deadline: the input of ``kpi.kpis``."""
     query = (
         select(ServiceRequest, RequestCategory)
         .join(RequestCategory, RequestCategory.code == ServiceRequest.category)
@@ -141,6 +147,8 @@ def kpi_frame(
     )
     if not include_simulated:
         query = query.where(ServiceRequest.simulated.is_(False))
+    if scope is not None:  # a 社区 or 街道 counts its own unit only
+        query = query.where(scope.clause())
     calendar = WorkCalendar(settings.calendar)
     rows = [
         {

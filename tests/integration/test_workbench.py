@@ -288,3 +288,9 @@ def test_building_heads_are_edited_in_scope_only(world: dict[str, Any]) -> None:
     for user, expected in (("community_other", 403), ("worker2", 403), ("chengguan", 403), ("community", 200)):
         r = client.put(f"/api/buildings/{building}/head", json=body, headers=auth(client, user))
         assert r.status_code == expected, (user, r.text)
+
+
+@pytest.mark.parametrize(("user", "count"), [("leader", 7), ("community", 7), ("command", 7), ("community_other", 0)])
+def test_kpis_count_the_callers_unit_only(world: dict[str, Any], user: str, count: int) -> None:
+    r = world["client"].get("/api/kpis", params={"level": "community"}, headers=auth(world["client"], user))
+    assert r.status_code == 200 and sum(u["requests"] for u in r.json()["units"]) == count
