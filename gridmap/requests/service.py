@@ -158,9 +158,10 @@ def act(
     if refusal := act_refusal(user.role, command.action):
         raise Forbidden(refusal)
     check_scope(session, req, user)
-    original = session.get(ServiceRequest, command.duplicate_of) if command.duplicate_of is not None else None
-    if command.action is Action.merge and original is not None:  # the original must be in scope too
-        check_scope(session, original, user)
+    if command.action is Action.merge:  # the original must be in the user's scope too
+        original = session.get(ServiceRequest, command.duplicate_of) if command.duplicate_of else None
+        if original is not None:
+            check_scope(session, original, user)
     return apply_action(session, req, command, Actor.of(user), now, settings)
 
 

@@ -252,7 +252,12 @@ def test_list_items_name_place_and_deadline(world: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("params", "needle"),
-    [({"status": "bogus"}, "未知状态"), ({"q": "a\x00b"}, "NUL"), ({"sort": "random"}, "")],
+    [
+        ({"status": "bogus"}, "未知状态"),
+        ({"q": "a\x00b"}, "NUL"),
+        ({"sort": "random"}, ""),
+        ({"category": "a\x00"}, ""),
+    ],
 )
 def test_bad_list_parameters_are_422(world: dict[str, Any], params: dict[str, str], needle: str) -> None:
     r = world["client"].get("/api/requests", params=params, headers=auth(world["client"], "leader"))

@@ -98,7 +98,7 @@ def list_requests(
     status_: Annotated[
         list[str] | None, Query(alias="status", description="statuses, repeated or comma-separated: reported,taken")
     ] = None,
-    category: str | None = Query(None, max_length=50),
+    category: str | None = Query(None, pattern=r"^[A-Za-z0-9_\-]{1,50}$", description="a code of GET /api/categories"),
     grid_code: str | None = Query(None, pattern=r"^\d{1,15}$", description="a grid code or a prefix (社区/街道)"),
     since: datetime | None = None,
     until: datetime | None = None,
