@@ -62,6 +62,7 @@ class RequestSettings(BaseModel):
     reopen_below: int = Field(3, ge=1, le=5, description="a rating below this many stars reopens the request")
     satisfied_from: int = Field(4, ge=1, le=5, description="ratings from this many stars count as satisfied")
     public_rate: str = Field("30/minute", description="Open311 POSTs per client address (limits syntax)")
+    public_read_rate: str = Field("300/minute", description="public reads (suggestions, map, tracking) per client")
     max_body_bytes: int = Field(64 * 1024, gt=0)
     max_photo_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest photo upload accepted")
     calendar: CalendarSettings = CalendarSettings()

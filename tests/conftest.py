@@ -17,8 +17,8 @@ from gridmap.db.cluster import LocalCluster
 from gridmap.db.session import migrate
 from gridmap.settings import Settings
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATA = Path(__file__).resolve().parents[1] / "data" / "boundaries"
+PARTITION_INPUTS = DATA / "partition_inputs"  # the two extracts in the partition file layout (see its README)
 NANJING_OSM = DATA / "osm" / "nanjing_xinjiekou_2021-06.osm"
 WANGJING_OSM = DATA / "osm" / "beijing_wangjing_2020-09.osm"
 _skipped: list[str] = []

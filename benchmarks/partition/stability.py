@@ -17,7 +17,7 @@ from gridmap.partition.pipeline import PlanInput, partition
 from gridmap.settings import HouseholdSettings, PartitionSettings
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parents[2] / "shared" / "data" / "partition_inputs"
+SHARED = HERE.parents[1] / "data" / "boundaries" / "partition_inputs"
 TRIALS = 20
 SHIFT_DEG = 0.0002  # about 20 m
 

@@ -37,14 +37,15 @@ async function refresh() {
     {label: "p50", data: rows.map(u => u.response_minutes.p50), backgroundColor: "#5e97f6"},
     {label: "p90", data: rows.map(u => u.response_minutes.p90), backgroundColor: "#c62828"}]}, options: {animation: false}});
   const head = document.querySelector("#kpi thead"), body = document.querySelector("#kpi tbody");
-  head.innerHTML = `<tr><th>${T("单元", "Unit")}</th><th>${T("诉求", "Requests")}</th><th>p50</th><th>p90</th><th>${T("办结率", "Resolved")}</th><th>${T("按时", "On time")}</th><th>${T("满意率", "Satisfied")}</th></tr>`;
+  head.innerHTML = `<tr><th>${T("单元", "Unit")}</th><th>${T("诉求", "Requests")}</th><th>p50</th><th>p90</th><th>${T("办结率", "Resolved")}</th><th>${T("按时", "On time")}</th><th>${T("满意率（居民评单）", "Satisfied (residents)")}</th><th>${T("回访满意率", "Satisfied (call-backs)")}</th></tr>`;
   body.innerHTML = "";
   for (const u of units.units) {
     const tr = body.insertRow();
     for (const v of [u.unit, u.requests, u.response_minutes.p50 ?? "—", u.response_minutes.p90 ?? "—",
       `${pct(u.resolution_rate)} (${u.resolution_rate.numerator}/${u.resolution_rate.denominator})`,
       `${pct(u.on_time_rate)} (${u.on_time_rate.numerator}/${u.on_time_rate.denominator})`,
-      `${pct(u.satisfaction_rate)} (${u.satisfaction_rate.numerator}/${u.satisfaction_rate.denominator})`]) tr.insertCell().textContent = v;
+      `${pct(u.satisfaction_rate)} (${u.satisfaction_rate.numerator}/${u.satisfaction_rate.denominator})`,
+      `${pct(u.callback_satisfaction_rate)} (${u.callback_satisfaction_rate.numerator}/${u.callback_satisfaction_rate.denominator})`]) tr.insertCell().textContent = v;
   }
 }
 let hotspots = false;

@@ -15,3 +15,8 @@ function gridmapI18n(english) {
   }
   return lang;
 }
+
+// Text a user or a data file set (names, 楼栋长, addresses) goes into HTML only through this.
+function escapeHtml(value) {
+  return String(value ?? "").replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+}

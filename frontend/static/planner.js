@@ -3,7 +3,8 @@
 const EN = {title: "Grid planning", home: "Home", diff: "Compare with published", newDraft: "New draft from published",
   undo: "Undo", rerun: "Re-partition unlocked grids", publish: "Publish as new version", compoundMode: "Pick whole compounds",
   hint: "Click buildings (several allowed), then click the target grid to move them; click a grid to lock, split or merge it.",
-  metrics: "Plan metrics"};
+  metrics: "Plan metrics", below: "Too few households", inband: "In band", above: "Too many households", clear: "Clear selection",
+  forced: "Out of band because the rules force it", plans: "Plan versions"};
 const lang = gridmapI18n(EN);
 const T = (zh, en) => (lang === "en" ? en : zh);
 const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac", "#e15759"];
@@ -42,7 +43,41 @@ function showMetrics(m) {
   const body = document.querySelector("#metrics tbody"); body.innerHTML = "";
   for (const [k, v] of rows) { const tr = body.insertRow(); tr.insertCell().textContent = k; tr.insertCell().textContent = v; }
   const list = document.getElementById("violations"); list.innerHTML = "";
-  for (const v of m.violations || []) { const li = document.createElement("li"); li.textContent = `${v.rule} ${v.grid || ""}: ${v.detail}`; list.appendChild(li); }
+  for (const v of m.violations || []) {
+    const li = document.createElement("li");
+    li.textContent = `${T(...(RULES[v.rule] || [v.rule, v.rule]))}${v.grid ? " · " + v.grid : ""}: ${v.detail}`; list.appendChild(li);
+  }
+  const forced = document.getElementById("forced"); forced.innerHTML = "";
+  for (const line of m.infeasible || []) { const li = document.createElement("li"); li.textContent = line; forced.appendChild(li); }
+}
+const RULES = {size: ["户数超出区间", "size"], barrier: ["跨越主干道/铁路/河流", "crosses a barrier"], contiguity: ["不连通", "not contiguous"],
+  compound: ["小区被拆分", "compound split"], tiling: ["覆盖不完整", "tiling"], assignment: ["楼栋未分配", "unassigned"],
+  single_polygon: ["边界不止一块", "not one polygon"]};
+const STATUS = {draft: ["草稿", "Draft"], published: ["现行方案", "Published"], archived: ["已归档", "Archived"]};
+
+function renderPlans(plans) {
+  const list = document.getElementById("plans"); list.innerHTML = "";
+  for (const p of plans.filter(q => q.status !== "archived").concat(plans.filter(q => q.status === "archived").slice(0, 5))) {
+    const li = document.createElement("li"); li.dataset.planId = p.id;
+    if (plan && p.id === plan.id) li.className = "current";
+    const title = document.createElement("div"); title.textContent = `${T(...STATUS[p.status])} v${p.version} · ${p.name}`;
+    const meta = document.createElement("div"); meta.className = "meta";
+    const when = new Date(p.created_at).toLocaleString(lang === "en" ? "en" : "zh-CN", {timeZone: "Asia/Shanghai"});
+    meta.textContent = p.status === "draft"
+      ? T(`基于 v${p.base_version ?? "—"} · ${p.created_by || "—"} · ${when} · 变动 ${p.changed_buildings} 栋 / ${p.changed_grids} 格`,
+          `from v${p.base_version ?? "—"} · ${p.created_by || "—"} · ${when} · ${p.changed_buildings} buildings / ${p.changed_grids} grids changed`)
+      : T(`发布于 ${p.published_at ? new Date(p.published_at).toLocaleString("zh-CN", {timeZone: "Asia/Shanghai"}) : "—"}`, `published ${p.published_at || "—"}`);
+    li.append(title, meta);
+    const add = (label, cls, fn) => { const b = document.createElement("button"); b.textContent = label; b.className = cls; b.onclick = fn; li.appendChild(b); };
+    add(T("打开", "Open"), "open", () => choosePlan(p.id));
+    if (p.status === "draft") {
+      add(T("重命名", "Rename"), "rename", () => { const name = prompt(T("新名称", "New name"), p.name);
+        if (name) run(T("已重命名", "Renamed"), async () => { await api("PATCH", `/api/plans/${p.id}`, {name}); await choosePlan(plan && plan.id); }); });
+      add(T("删除", "Delete"), "delete", () => { if (confirm(T(`删除草稿 v${p.version}?`, `Delete draft v${p.version}?`)))
+        run(T("已删除", "Deleted"), async () => { await api("DELETE", `/api/plans/${p.id}`); await choosePlan(plan && plan.id !== p.id ? plan.id : undefined); }); });
+    }
+    list.appendChild(li);
+  }
 }
 
 function showSelection() {
@@ -57,7 +92,7 @@ function styleBuilding(f) {
 
 function gridInfo(p) {
   const box = document.getElementById("grid-info");
-  box.innerHTML = `<h3>${T("网格", "Grid")} ${p.grid_code}</h3><p>${T("户数", "Households")}: <b>${p.households}</b> · ${T("楼栋", "Buildings")}: ${p.n_buildings}${p.locked ? " · 🔒" : ""}</p>`;
+  box.innerHTML = `<h3>${T("网格", "Grid")} ${escapeHtml(p.grid_code)}</h3><p>${T("户数", "Households")}: <b>${escapeHtml(p.households)}</b> · ${T("楼栋", "Buildings")}: ${escapeHtml(p.n_buildings)}${p.locked ? " · 🔒" : ""}</p>`;
   const add = (label, fn) => { const b = document.createElement("button"); b.textContent = label; b.onclick = fn; box.appendChild(b); };
   add(p.locked ? T("解锁", "Unlock") : T("锁定", "Lock"), () => run(T("已更新锁定", "Lock updated"), async () => {
     await api("PUT", `/api/plans/${plan.id}/grids/${p.grid_code}/lock`, {locked: !p.locked}); await load(); }));
@@ -94,35 +129,49 @@ async function load(fit) {
   if (gridsLayer) gridsLayer.remove(); if (buildingsLayer) buildingsLayer.remove(); labels.clearLayers();
   gridsLayer = L.geoJSON(grids, {
     style: f => ({fillColor: bandColour(f.properties.households), fillOpacity: 0.18, color: "#202124", weight: f.properties.locked ? 4 : 1.5, dashArray: f.properties.locked ? "8 4" : null}),
-    onEachFeature: (f, layer) => { layer.on("click", () => clickGrid(f.properties)); layer.bindTooltip(`${f.properties.grid_code} · ${f.properties.households} ${T("户", "hh")}`, {sticky: true});
-      const c = layer.getBounds().getCenter(); labels.addLayer(L.marker(c, {interactive: false, icon: L.divIcon({className: "grid-tag", html: `${f.properties.grid_code.slice(-3)}<br>${f.properties.households}`})})); },
+    onEachFeature: (f, layer) => { layer.on("click", () => clickGrid(f.properties)); layer.bindTooltip(escapeHtml(`${f.properties.grid_code} · ${f.properties.households} ${T("户", "hh")}`), {sticky: true});
+      const c = layer.getBounds().getCenter(); labels.addLayer(L.marker(c, {interactive: false, icon: L.divIcon({className: "grid-tag", html: `${escapeHtml(f.properties.grid_code.slice(-3))}<br>${escapeHtml(f.properties.households)}`})})); },
   }).addTo(map);
   buildingsLayer = L.geoJSON(homes, {style: styleBuilding, onEachFeature: (f, layer) => {
     layer.on("click", e => { L.DomEvent.stopPropagation(e); clickBuilding(f); });
-    layer.bindTooltip(`${f.properties.name || T("楼栋", "Building")} · ${f.properties.households} ${T("户", "hh")} · ${f.properties.grid_code || T("未分配", "unassigned")}`); }}).addTo(map);
+    layer.bindTooltip(escapeHtml(`${f.properties.name || T("楼栋", "Building")} · ${f.properties.households} ${T("户", "hh")} · ${f.properties.grid_code || T("未分配", "unassigned")}`)); }}).addTo(map);
   if (fit) map.fitBounds(gridsLayer.getBounds());
   document.querySelector("[data-i18n=metrics]").dataset.count = grids.features.length;
   showSelection();
 }
 
-async function choosePlan() {
+async function choosePlan(id) {
   const plans = await api("GET", "/api/plans");
-  plan = plans.find(p => p.status === "draft") || plans.find(p => p.status === "published") || null;
+  plan = plans.find(p => p.id === id) || plans.find(p => p.status === "draft") || plans.find(p => p.status === "published") || null;
+  selected.clear(); mergeFrom = null;
+  renderPlans(plans);
   const line = document.getElementById("plan-line");
   if (!plan) { line.textContent = T("还没有网格方案:请先运行自动划分。", "No plan yet: run the partitioner first."); return; }
   readonly = plan.status !== "draft";
   for (const id of ["undo", "rerun", "publish"]) document.getElementById(id).disabled = readonly;
   line.innerHTML = readonly
-    ? `${T("现行方案(只读)", "Published plan (read-only)")} <b>v${plan.version}</b> — ${T("新建草稿后即可编辑", "create a draft to edit")}`
-    : `${T("草稿", "Draft")} <b>v${plan.version}</b> · ${plan.name}`;
+    ? `${T(...STATUS[plan.status])}${T("(只读)", " (read-only)")} <b>v${escapeHtml(plan.version)}</b> — ${T("新建草稿后即可编辑", "create a draft to edit")}`
+    : `${T("草稿", "Draft")} <b>v${escapeHtml(plan.version)}</b> · ${escapeHtml(plan.name)}`;
   document.getElementById("diff").href = `/maps/plan-diff?plan_id=${plan.id}`;
   showMetrics(plan.metrics); await load(true);
 }
 
-document.getElementById("new-draft").onclick = () => run(T("已新建草稿", "Draft created"), async () => { await api("POST", "/api/plans/drafts"); await choosePlan(); });
+document.getElementById("new-draft").onclick = () => run(T("已新建草稿", "Draft created"), async () => { const d = await api("POST", "/api/plans/drafts"); await choosePlan(d.id); });
+document.getElementById("clear-selection").onclick = () => { selected.clear(); mergeFrom = null; showSelection(); say(T("已清除选择", "Selection cleared"), true); };
 document.getElementById("undo").onclick = () => run(T("已撤销", "Undone"), async () => { const out = await api("POST", `/api/plans/${plan.id}/undo`); await load(); return out; });
 document.getElementById("rerun").onclick = () => run(T("已重新划分", "Re-partitioned"), async () => { const m = await api("POST", `/api/plans/${plan.id}/repartition`, {}); await load(); return {metrics: m}; });
+const REASONS = {new: ["新网格", "new grid"], changed: ["变动较大", "changed a lot"], removed: ["已撤销", "removed"]};
+function handoverText(h) {
+  const lines = h.needs_staffing.slice(0, 15).map(c => `${c.grid_code} ${T(...REASONS[c.reason])}` +
+    (c.workers.length ? ` (${T("现网格员", "worker")}: ${c.workers.join("、")})` : ""));
+  if (h.needs_staffing.length > 15) lines.push(T(`…共 ${h.needs_staffing.length} 个`, `… ${h.needs_staffing.length} in all`));
+  const head = h.needs_staffing.length
+    ? T(`${h.needs_staffing.length} 个网格需重新配备网格员:`, `${h.needs_staffing.length} grids need staffing:`) : T("所有网格员保持原网格。", "Every grid worker keeps the grid.");
+  return [head, ...lines, T(`${h.requests_moving} 件在办诉求将按位置转入新网格。`, `${h.requests_moving} open requests move to their new grid.`),
+    T("发布后该草稿成为现行网格方案,确定?", "Publish this draft as the plan in force?")].join("\n");
+}
 document.getElementById("publish").onclick = () => run(T("已发布", "Published"), async () => {
-  if (!confirm(T("发布后该草稿成为现行网格方案,确定?", "Publish this draft as the plan in force?"))) return;
-  const p = await api("POST", `/api/plans/${plan.id}/publish`); await choosePlan(); return {metrics: p.metrics}; });
+  const h = await api("GET", `/api/plans/${plan.id}/handover`);
+  if (!confirm(handoverText(h))) return;
+  const p = await api("POST", `/api/plans/${plan.id}/publish`, {confirm: true}); await choosePlan(p.id); return {metrics: p.metrics}; });
 choosePlan().catch(e => say(e.message, false));

@@ -17,8 +17,23 @@ from sqlalchemy import Engine, text
 from gridmap import __version__
 from gridmap.api import errors
 from gridmap.api.deps import CurrentUser
+from gridmap.api.headers import SecurityHeaders
 from gridmap.api.identity import UserDirectory
-from gridmap.api.routes import auth, buildings, grids, kpis, maps, open311, pages, plans, requests, stats
+from gridmap.api.routes import (
+    auth,
+    buildings,
+    grids,
+    kpis,
+    maps,
+    open311,
+    pages,
+    plans,
+    report_pages,
+    request_pages,
+    requests,
+    stats,
+    workflow,
+)
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.maps.assets import FOLIUM_TEMPLATES
@@ -61,6 +76,7 @@ def create_app(
     app.state.clock = clock or (lambda: datetime.now(UTC))
     app.state.limiter = MovingWindowRateLimiter(MemoryStorage())
     errors.install(app)
+    app.add_middleware(SecurityHeaders, tiles=settings.tiles)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -75,7 +91,8 @@ def create_app(
         return app.openapi()
 
     # Routes are matched in order: the busiest (intake) first.
-    for module in (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages):
+    routers = (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages, workflow)
+    for module in (*routers, request_pages):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():

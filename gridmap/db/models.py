@@ -10,6 +10,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     Float,
@@ -131,6 +132,15 @@ class GridPlan(Base):
     """A versioned set of grids; one plan is published at a time."""
 
     __tablename__ = "grid_plans"
+    # One plan in force: two concurrent publishes cannot both win (migration 0005).
+    __table_args__ = (
+        Index(
+            "uq_grid_plans_one_published",
+            text("(true)"),
+            unique=True,
+            postgresql_where=text("status = 'published'"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)
@@ -139,6 +149,8 @@ class GridPlan(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str | None] = mapped_column(String(100))  # the planner who made the draft
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the published version it was copied from
 
 
 class Grid(Base):
@@ -231,6 +243,7 @@ class ServiceRequest(Base):
             "status",
             postgresql_where=text("status NOT IN ('closed', 'merged') AND dispatched_at IS NOT NULL"),
         ),
+        CheckConstraint("rating_source IN ('resident', 'callback', 'staff')", name="ck_requests_rating_source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -255,6 +268,9 @@ class ServiceRequest(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
+    # resident: the reporter's own 评单; callback: stars given on a 回访 call by 社区/街道 staff (migration 0007);
+    # staff: a rating staff entered before 0007 (counted in neither 满意率)
+    rating_source: Mapped[str | None] = mapped_column(String(20))
     rating_token: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     payload_hash: Mapped[str | None] = mapped_column(String(64))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import folium
 import geopandas as gpd
+import pandas as pd
 import shapely
 from branca.element import Figure, MacroElement
 from jinja2 import Template
@@ -26,6 +29,19 @@ class _Attribution(MacroElement):
         super().__init__()
         self._name = "Attribution"
         self.text = text
+
+
+def as_text(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A copy whose text values are HTML-escaped: folium's tooltips and popups put values into the page as HTML.
+
+    Names, 楼栋长, grid workers and street names are set by users and data files; unescaped, a name like
+    ``<img src=x onerror=…>`` would run in every viewer's browser.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if column != out.geometry.name and (out[column].dtype == object or pd.api.types.is_string_dtype(out[column])):
+            out[column] = out[column].map(lambda v: escape(v) if isinstance(v, str) else v).astype(object)
+    return out
 
 
 def slim(frame: gpd.GeoDataFrame, tolerance_m: float = 0.5) -> gpd.GeoDataFrame:
@@ -76,13 +92,13 @@ def legend_html(title: str, items: list[tuple[str, str]]) -> str:
     """A small fixed legend box: (colour, label) pairs."""
     rows = "".join(
         f'<div><span style="display:inline-block;width:12px;height:12px;background:{c};margin-right:6px">'
-        f"</span>{t}</div>"
+        f"</span>{escape(t)}</div>"
         for c, t in items
     )
     return (
         '<div class="gridmap-legend" style="position:fixed;bottom:64px;left:12px;z-index:1000;background:#fff;'
         'padding:8px 10px;border-radius:6px;box-shadow:0 1px 4px #0003;font:12px sans-serif">'
-        f"<b>{title}</b>{rows}</div>"
+        f"<b>{escape(title)}</b>{rows}</div>"
     )
 
 

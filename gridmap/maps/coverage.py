@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import branca.colormap as cm
 import folium
 import geopandas as gpd
@@ -9,7 +11,7 @@ import shapely
 from branca.element import Element
 from shapely.geometry.base import BaseGeometry
 
-from gridmap.maps.base import PALETTE, base_map, figure, legend_html, slim
+from gridmap.maps.base import PALETTE, as_text, base_map, figure, legend_html, slim
 
 
 def coverage_map(
@@ -39,7 +41,7 @@ def coverage_map(
         scale.caption = f"户数 / households (目标 target {target}, {band[0]}–{band[1]})"
     layer = folium.FeatureGroup(name="网格 grids")
     folium.GeoJson(
-        grids[["grid_code", "households", "worker", "value", "geometry"]],
+        as_text(grids[["grid_code", "households", "worker", "value", "geometry"]]),
         style_function=lambda f: {
             "fillColor": scale(max(min(f["properties"]["value"], scale.vmax), scale.vmin)),
             "color": "#202124",
@@ -54,7 +56,7 @@ def coverage_map(
     for code, point in zip(grids["grid_code"], grids.geometry.representative_point(), strict=True):
         folium.Marker(
             [point.y, point.x],
-            icon=folium.DivIcon(html=f'<div class="grid-label">{str(code)[-3:]}</div>', icon_size=(28, 14)),
+            icon=folium.DivIcon(html=f'<div class="grid-label">{escape(str(code)[-3:])}</div>', icon_size=(28, 14)),
         ).add_to(layer)
     layer.add_to(m)
     scale.add_to(m)
@@ -65,7 +67,7 @@ def coverage_map(
     houses["color"] = [PALETTE[order.get(c, 0) % len(PALETTE)] for c in houses["grid_code"]]
     group = folium.FeatureGroup(name="楼栋(按网格) buildings by grid")
     folium.GeoJson(
-        houses,
+        as_text(houses),
         style_function=lambda f: {
             "fillColor": f["properties"]["color"],
             "color": "#3c4043",
@@ -96,7 +98,7 @@ def coverage_map(
             problems.append(("#ff6d00", "覆盖缺口 gaps in coverage"))
     if compounds is not None and len(compounds):
         folium.GeoJson(
-            slim(compounds[["name", "geometry"]]),
+            as_text(slim(compounds[["name", "geometry"]])),
             name="小区 compounds",
             style_function=lambda _: {"fill": False, "color": "#6a1b9a", "weight": 2, "dashArray": "6 4"},
             tooltip=folium.GeoJsonTooltip(["name"], aliases=["小区 compound"]),

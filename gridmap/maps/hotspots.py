@@ -11,7 +11,7 @@ import geopandas as gpd
 from branca.element import Element
 from folium.plugins import HeatMap
 
-from gridmap.maps.base import base_map, figure, legend_html
+from gridmap.maps.base import as_text, base_map, figure, legend_html
 
 
 def side_table(title: str, header: list[str], rows: Sequence[Sequence[Any]], note: str = "") -> str:
@@ -41,7 +41,7 @@ def hotspot_map(
     m = base_map(bounds, streets=streets, tiles=tiles)
     if grids is not None and len(grids):
         folium.GeoJson(
-            grids[["grid_code", "geometry"]],
+            as_text(grids[["grid_code", "geometry"]]),
             name="网格 grids",
             style_function=lambda _: {"fill": False, "color": "#3c4043", "weight": 1},
             tooltip=folium.GeoJsonTooltip(["grid_code"], aliases=["网格 grid"]),
@@ -53,7 +53,7 @@ def hotspot_map(
     if len(significant):
         significant["kind"] = ["热点 hot" if h else "冷点 cold" for h in significant["hot"]]
         folium.GeoJson(
-            significant[["cell", "requests", "z", "p", "kind", "hot", "geometry"]],
+            as_text(significant[["cell", "requests", "z", "p", "kind", "hot", "geometry"]]),
             name="Gi* 显著聚集 clusters (FDR 5%)",
             style_function=lambda f: {
                 "fillColor": "#d93025" if f["properties"]["hot"] else "#1a73e8",

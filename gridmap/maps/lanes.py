@@ -8,7 +8,7 @@ import geopandas as gpd
 import pandas as pd
 from branca.element import Element
 
-from gridmap.maps.base import base_map, figure
+from gridmap.maps.base import as_text, base_map, figure
 from gridmap.maps.hotspots import side_table
 
 
@@ -28,7 +28,7 @@ def lanes_map(
     scale.caption = "每百米诉求数 / reports per 100 m"
     if len(segments):
         folium.GeoJson(
-            segments[["name", "reports", "days", "length_m", "per_100m", "recurring", "geometry"]],
+            as_text(segments[["name", "reports", "days", "length_m", "per_100m", "recurring", "geometry"]]),
             name="堵巷路段 blocked lane segments",
             style_function=lambda f: {
                 "color": scale(f["properties"]["per_100m"]),

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import folium
 import geopandas as gpd
 from branca.element import Element
 
-from gridmap.maps.base import base_map, figure, legend_html, slim
+from gridmap.maps.base import as_text, base_map, figure, legend_html, slim
+from gridmap.requests.states import STATUS_NAMES, Status
 
-STATUS_COLOURS = {
-    "reported": ("#d93025", "待接单 reported"),
-    "reopened": ("#a50e0e", "重新打开 reopened"),
-    "taken": ("#f29900", "处理中 taken"),
-    "escalated": ("#e37400", "已上报社区 escalated"),
-    "triaged": ("#9334e6", "待派单 triaged"),
-    "dispatched": ("#1a73e8", "已派单 dispatched"),
-    "accepted": ("#1967d2", "部门处理中 accepted"),
-    "returned": ("#c5221f", "退单 returned"),
-    "resolved": ("#188038", "已办结 resolved"),
-    "verified": ("#137333", "已核查 verified"),
+_COLOURS = {
+    "reported": "#d93025",
+    "reopened": "#a50e0e",
+    "taken": "#f29900",
+    "escalated": "#e37400",
+    "triaged": "#9334e6",
+    "dispatched": "#1a73e8",
+    "accepted": "#1967d2",
+    "returned": "#c5221f",
+    "resolved": "#188038",
+    "verified": "#137333",
 }
+# colour and "中文 english" label per open status; the names are the workflow's own (states.STATUS_NAMES)
+STATUS_COLOURS = {code: (colour, " ".join(STATUS_NAMES[Status(code)])) for code, colour in _COLOURS.items()}
 
 
 def my_grid_map(
@@ -34,14 +39,14 @@ def my_grid_map(
     x0, y0, x1, y1 = grids.to_crs(4326).total_bounds
     m = base_map((float(x0), float(y0), float(x1), float(y1)), streets=streets, tiles=tiles)
     folium.GeoJson(
-        grids[["grid_code", "households", "geometry"]],
+        as_text(grids[["grid_code", "households", "geometry"]]),
         name="我的网格 my grid",
         style_function=lambda _: {"fillColor": "#1a73e8", "fillOpacity": 0.06, "color": "#1a73e8", "weight": 3},
         tooltip=folium.GeoJsonTooltip(["grid_code", "households"], aliases=["网格 grid", "户数 households"]),
     ).add_to(m)
     if len(buildings):
         folium.GeoJson(
-            slim(buildings[["name", "households", "head", "geometry"]]),
+            as_text(slim(buildings[["name", "households", "head", "geometry"]])),
             name="楼栋 buildings",
             style_function=lambda _: {"fillColor": "#80868b", "color": "#3c4043", "weight": 0.5, "fillOpacity": 0.5},
             tooltip=folium.GeoJsonTooltip(
@@ -50,7 +55,7 @@ def my_grid_map(
         ).add_to(m)
     layer = folium.FeatureGroup(name=f"待办诉求 open requests ({len(requests)})")
     for r in requests.to_crs(4326).itertuples():
-        colour = STATUS_COLOURS.get(str(r.status), ("#5f6368", str(r.status)))[0]
+        colour, label = STATUS_COLOURS.get(str(r.status), ("#5f6368", str(r.status)))
         folium.CircleMarker(
             [r.geometry.y, r.geometry.x],
             radius=9,
@@ -59,8 +64,10 @@ def my_grid_map(
             fill=True,
             fill_color=colour,
             fill_opacity=0.95,
-            tooltip=f"#{r.id} {r.category_name} · {r.status}{' · 超时 overdue' if r.overdue else ''}",
-            popup=folium.Popup(f'<a href="/requests/{r.id}">#{r.id}</a> {r.category_name}', max_width=220),
+            tooltip=escape(f"#{r.id} {r.category_name} · {label}{' · 超时 overdue' if r.overdue else ''}"),
+            popup=folium.Popup(
+                f'<a href="/requests/{int(r.id)}">#{int(r.id)}</a> {escape(str(r.category_name))}', max_width=220
+            ),
             **{"class_name": "request-marker"},
         ).add_to(layer)
     layer.add_to(m)

@@ -16,23 +16,14 @@ from scipy.sparse.csgraph import connected_components
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gridmap.db.models import Building, Grid, GridAssignment
+from gridmap.db.models import Building, Grid
 from gridmap.errors import Conflict, InvalidInput, NotFound
-from gridmap.partition.drafts import draft
+from gridmap.partition.codes import GridCode, community_of
+from gridmap.partition.drafts import assignment, draft
 from gridmap.partition.pipeline import Prepared, finish, prepare
 from gridmap.partition.service import load_plan_input, write_grids
 from gridmap.partition.solver import subgraph
 from gridmap.settings import PartitionSettings
-
-
-def assignment(session: Session, plan_id: int) -> dict[int, str]:
-    """Building id → grid code in plan ``plan_id``."""
-    rows = session.execute(
-        select(GridAssignment.building_id, Grid.code)
-        .join(Grid, Grid.id == GridAssignment.grid_id)
-        .where(GridAssignment.plan_id == plan_id)
-    ).all()
-    return {int(b): str(c) for b, c in rows}
 
 
 def _contiguity_problems(prep: Prepared, labels: np.ndarray, codes: list[str], check: set[str]) -> list[str]:
@@ -141,9 +132,12 @@ def split_grid(*, session: Session, plan_id: int, code: str, params: PartitionSe
     axis = int(np.ptp(xy[:, 0]) * np.cos(np.radians(xy[:, 1].mean())) < np.ptp(xy[:, 1]))
     key = xy[:, axis] if axis == 0 else -xy[:, axis]
     half = {int(rows[i][0]) for i in np.argsort(key)[len(rows) // 2 :]}
-    community = code[:12]
-    used = {c for c in set(current.values()) if c.startswith(community)}
-    free = next(f"{community}{n:03d}" for n in range(1, 1000) if f"{community}{n:03d}" not in used)
+    community = community_of(code)
+    free_code = next(iter(GridCode.free(community, current.values())), None)
+    if free_code is None:
+        raise Conflict(f"社区 {community} 已无空闲网格编码 / no free grid code left in 社区 {community}")
+    free = str(free_code)
     return apply_changes(
         session=session, plan_id=plan_id, changes=dict.fromkeys(half, free), params=params, kind="split"
     ) | {"new_grid": free}
+

@@ -109,7 +109,8 @@ def slim(data: PlanInput) -> PlanInput:
     A partition places each building by its representative point (its cell's seed), and a
     city-wide run returns grid codes, not footprints: so buildings travel as those points.
     """
-    buildings = data.buildings[[c for c in ("households", "compound", "community") if c in data.buildings]]
+    kept = ("households", "compound", "compound_name", "community")
+    buildings = data.buildings[[c for c in kept if c in data.buildings]]
     buildings = gpd.GeoDataFrame(buildings, geometry=data.buildings.geometry.representative_point())
     streets = data.streets[[c for c in ("street_class", "geometry") if c in data.streets.columns]]
     return PlanInput(buildings=buildings, streets=streets, communities=data.communities, locked=data.locked)

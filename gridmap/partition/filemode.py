@@ -37,6 +37,9 @@ def plan_input_from_files(
         raise PartitionInfeasible("no residential buildings in the input (see the household model in the README)")
     residential["building_id"] = [building_id(s) for s in residential["source_id"]]
     residential["compound"] = residential["compound_idx"].astype(str)
+    names = layers.compounds["name"].reset_index(drop=True) if "name" in layers.compounds else None
+    if names is not None:
+        residential["compound_name"] = residential["compound_idx"].map(lambda i: names.iloc[i] if i >= 0 else None)
     residential = residential.set_index("building_id", drop=False)
     residential.index.name = None
     return PlanInput(

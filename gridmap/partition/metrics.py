@@ -137,24 +137,29 @@ def evaluate(
     infeasible: list[str] = []
     unassigned = buildings["grid_code"].isna()
     for bid in buildings.loc[unassigned].index[:20]:
-        violations.append(Violation("assignment", None, f"building {bid} is in no grid"))
+        violations.append(Violation("assignment", None, f"楼栋 {bid} 不属于任何网格 / building {bid} is in no grid"))
     codes = buildings["grid_code"].to_numpy()
     for code, geom in zip(grids["grid_code"], grids.geometry, strict=True):
         if geom.geom_type != "Polygon":
-            violations.append(Violation("single_polygon", code, f"grid polygon is a {geom.geom_type}"))
+            why = f"网格边界不是单个多边形 / grid polygon is a {geom.geom_type}"
+            violations.append(Violation("single_polygon", code, why))
         members = np.flatnonzero(codes == code)
         if len(members) > 1:
             n, _ = connected_components(subgraph(adjacency, members), directed=False)
             if n > 1:
-                violations.append(Violation("contiguity", code, f"buildings fall into {n} unconnected groups"))
+                why = f"楼栋分成 {n} 个互不相连的片区 / buildings fall into {n} unconnected groups"
+                violations.append(Violation("contiguity", code, why))
         core = cores.get(code, geom) if cores else geom
         crossed = barriers[barriers.intersects(geom)]
         inner, core_inner = geom.buffer(-TOLERANCE_M), core.buffer(-TOLERANCE_M)
         for name, line in zip(crossed.index, crossed.geometry, strict=True):
             if line.intersection(core_inner).length > TOLERANCE_M:
-                violations.append(Violation("barrier", code, f"crosses barrier {name}"))
+                violations.append(Violation("barrier", code, f"跨越主干道/铁路/河流 {name} / crosses barrier {name}"))
             elif line.intersection(inner).length > TOLERANCE_M:
-                infeasible.append(f"{code}: holds a street block without residents across barrier {name} (tiling)")
+                infeasible.append(
+                    f"{code}: 为覆盖完整，含 {name} 对面一块无住户街区 / holds a street block without residents "
+                    f"across barrier {name}"
+                )
     violations.extend(_tiling(grids, area))
     if compound_col and compound_col in buildings.columns:
         violations.extend(_compounds(buildings, compound_col, params))
@@ -165,19 +170,26 @@ def evaluate(
             continue
         comp = (component_households or {}).get(code)
         if n_b == 1 and size > params.max:
-            infeasible.append(f"{code}: one building of {size} households (> {params.max}) is its own grid")
+            infeasible.append(
+                f"{code}: 单栋楼即有 {size} 户 (超过 {params.max})，只能自成一格 / one building of {size} households "
+                f"(> {params.max}) is its own grid"
+            )
             forced.append(code)
         elif comp is not None and math.ceil(comp / params.max) > math.floor(comp / params.min):
             infeasible.append(
-                f"{code}: {size} households; its barrier-bounded area holds {comp}, "
-                f"which no number of grids splits into [{params.min}, {params.max}]"
+                f"{code}: {size} 户；所在主干道围合片区共 {comp} 户，"
+                f"无论分几格都无法每格 {params.min}-{params.max} 户 / "
+                f"{size} households; its barrier-bounded area holds {comp}, which no number of grids splits into "
+                f"[{params.min}, {params.max}]"
             )
             forced.append(code)
         elif no_in_band_plan and code in no_in_band_plan:
-            infeasible.append(f"{code}: {size} households; {no_in_band_plan[code]}")
+            infeasible.append(f"{code}: {size} 户 / households; {no_in_band_plan[code]}")
             forced.append(code)
         else:
-            violations.append(Violation("size", code, f"{size} households outside [{params.min}, {params.max}]"))
+            violations.append(
+                Violation("size", code, f"{size} 户，超出 {params.min}-{params.max} 户 / {size} households out of band")
+            )
     households = int(buildings["households"].sum())
     return summarise(grids, households, len(buildings), params, violations, infeasible, forced)
 
@@ -223,9 +235,10 @@ def _tiling(grids: gpd.GeoDataFrame, area: shapely.Geometry) -> list[Violation]:
     overlap = float(grids.geometry.area.sum() - union.area)
     gap = float(shapely.difference(area, union, grid_size=0.01).area)
     if overlap > TOLERANCE_M**2 * 10:
-        out.append(Violation("tiling", None, f"grids overlap by {overlap:.0f} m²"))
+        out.append(Violation("tiling", None, f"网格相互重叠 {overlap:.0f} 平方米 / grids overlap by {overlap:.0f} m²"))
     if gap > TOLERANCE_M**2 * 10:
-        out.append(Violation("tiling", None, f"{gap:.0f} m² of the study area is in no grid"))
+        why = f"{gap:.0f} 平方米未被任何网格覆盖 / {gap:.0f} m² of the study area is in no grid"
+        out.append(Violation("tiling", None, why))
     return out
 
 
@@ -234,12 +247,10 @@ def _compounds(buildings: gpd.GeoDataFrame, compound_col: str, params: Partition
     inside = buildings[buildings[compound_col].notna() & (buildings[compound_col].astype(str) != "-1")]
     for compound, group in inside.groupby(compound_col):
         if int(group["households"].sum()) <= params.max and group["grid_code"].nunique() > 1:
+            names = group["compound_name"].dropna() if "compound_name" in group else group[compound_col].iloc[:0]
+            name = str(names.iloc[0]) if len(names) else f"#{compound}"
+            hh, n = int(group["households"].sum()), group["grid_code"].nunique()
             out.append(
-                Violation(
-                    "compound",
-                    None,
-                    f"小区 {compound} ({int(group['households'].sum())} households) "
-                    f"is split over {group['grid_code'].nunique()} grids",
-                )
+                Violation("compound", None, f"小区 {name}（{hh} 户）被分到 {n} 个网格 / {name} is split over {n} grids")
             )
     return out

@@ -29,8 +29,9 @@ from gridmap.partition.adjacency import (
     study_area,
     tessellate,
 )
-from gridmap.partition.codes import assign_codes
+from gridmap.partition.codes import PREFIX, assign_codes, community_of
 from gridmap.partition.exact import has_in_band_plan
+from gridmap.partition.identity import kept_codes, majority_prefixes, previous_prefixes
 from gridmap.partition.metrics import PlanMetrics, evaluate, grid_table
 from gridmap.partition.shapes import grid_polygons
 from gridmap.partition.solver import EXACT_ATOMS, Partitioner, neighbour_lists
@@ -48,6 +49,7 @@ class PlanInput:
     streets: gpd.GeoDataFrame
     communities: gpd.GeoDataFrame | None = None
     locked: Mapping[str, str] | None = None  # building key -> locked grid code
+    previous: Mapping[str, str] | None = None  # building key -> its grid code before a re-partition
 
 
 @dataclass
@@ -175,6 +177,7 @@ class Prepared:
     communities: gpd.GeoDataFrame | None
     locked_atoms: dict[int, int]
     locked_codes: list[str]
+    previous: pd.Series  # per building: its grid code before (re-partition), else None
     footprints_wgs84: gpd.GeoSeries | None  # the buildings as given, for the output: no projecting back
 
 
@@ -241,6 +244,11 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
         communities=communities,
         locked_atoms=locked_atoms,
         locked_codes=locked_codes,
+        previous=pd.Series(
+            [None if data.previous is None else data.previous.get(k) for k in buildings.index.astype(str)],
+            index=buildings.index,
+            dtype=object,
+        ),
         footprints_wgs84=data.buildings.geometry if is_wgs84(data.buildings.crs) else None,
     )
 
@@ -261,15 +269,10 @@ def finish(
     grids = gpd.GeoDataFrame({"label": list(polygons)}, geometry=list(polygons.values()), crs=prep.crs)
     # Locked grids are labels 0..L-1 and keep their codes; the others are numbered around them.
     n_locked = len(prep.locked_codes)
-    fresh = grids[grids["label"] >= n_locked]
-    reps = fresh.geometry.representative_point()
-    prefixes = _prefixes(reps, prep.communities, code_prefix or params.code_prefix)
-    row_height = float(np.sqrt(np.median(grids.geometry.area))) if len(grids) else 1.0
-    codes = assign_codes(prefixes, reps.x.tolist(), reps.y.tolist(), row_height, frozenset(prep.locked_codes))
-    label_code = dict(zip(fresh["label"], codes, strict=True))
+    label_code = _fresh_codes(prep, labels, grids[grids["label"] >= n_locked], code_prefix or params.code_prefix)
     label_code.update(enumerate(prep.locked_codes))
     grids["grid_code"] = grids["label"].map(label_code)
-    grids["community_code"] = [c[:12] for c in grids["grid_code"]]
+    grids["community_code"] = [community_of(c) for c in grids["grid_code"]]
     buildings = prep.buildings.copy()
     buildings["grid_code"] = pd.Series(labels, index=buildings.index).map(label_code)
     grids = grid_table(grids.drop(columns="label"), buildings, prep.adjacency, params, with_walk=with_metrics)
@@ -332,8 +335,9 @@ def _no_in_band_plan(prep: Prepared, labels: np.ndarray, params: PartitionSettin
             grids = [int(k) for k in np.unique(label_of_atom[atoms]) if out[k]]
             worst = max(grids, key=lambda k: abs(sums[k] - params.target))
             excused[worst] = (
-                f"no plan of its barrier-bounded area ({len(atoms)} units with 小区 whole, {total} households) "
-                f"has every grid in [{params.min}, {params.max}] (exhaustive search)"
+                f"穷举所在主干道围合片区（{len(atoms)} 个单元，小区不拆分，共 {total} 户）的所有划法，均无法每格 "
+                f"{params.min}-{params.max} 户 / no plan of its barrier-bounded area ({len(atoms)} units, {total} "
+                f"households) has every grid in [{params.min}, {params.max}] (exhaustive search)"
             )
     return excused
 
@@ -367,9 +371,41 @@ def partition(
     )
 
 
-def _prefixes(reps: gpd.GeoSeries, communities: gpd.GeoDataFrame | None, default: str) -> list[str]:
+def _fresh_codes(prep: Prepared, labels: np.ndarray, fresh: gpd.GeoDataFrame, default: str) -> dict[int, str]:
+    """Codes of the grids that are not locked: each in its 社区, old codes kept where a grid barely changed.
+
+    A grid's 社区 is the polygon its representative point lies in, else the 社区 most of its buildings are
+    recorded in, else the one their previous grids carried (a re-partition of data without 社区 polygons keeps
+    its prefixes), else ``default``.
+    """
+    reps = fresh.geometry.representative_point()
+    in_polygon = _prefixes(reps, prep.communities)
+    recorded = (
+        majority_prefixes(labels, prep.buildings["community"]) if "community" in prep.buildings.columns else {}
+    )
+    before = previous_prefixes(labels, prep.previous)
+    prefixes = {
+        int(k): p or recorded.get(int(k)) or before.get(int(k)) or default
+        for k, p in zip(fresh["label"], in_polygon, strict=True)
+    }
+    weight = np.maximum(prep.buildings["households"].to_numpy(), 1)  # a building without households counts as one
+    kept = kept_codes(labels, prep.previous, weight, prefixes, frozenset(prep.locked_codes))
+    new = [i for i, k in enumerate(fresh["label"]) if int(k) not in kept]
+    taken = frozenset(prep.locked_codes) | {c for c in prep.previous if isinstance(c, str)}
+    row_height = float(np.sqrt(np.median(fresh.geometry.area))) if len(fresh) else 1.0
+    codes = assign_codes(
+        [prefixes[int(fresh["label"].iloc[i])] for i in new],
+        reps.x.iloc[new].tolist(),
+        reps.y.iloc[new].tolist(),
+        row_height,
+        taken,
+    )
+    return kept | {int(fresh["label"].iloc[i]): code for i, code in zip(new, codes, strict=True)}
+
+
+def _prefixes(reps: gpd.GeoSeries, communities: gpd.GeoDataFrame | None) -> list[str | None]:
     if communities is None or "code" not in communities.columns:
-        return [default] * len(reps)
+        return [None] * len(reps)
     hits = gpd.sjoin(gpd.GeoDataFrame(geometry=reps), communities[["code", "geometry"]], how="left", predicate="within")
     hits = hits[~hits.index.duplicated(keep="first")]
-    return [str(c)[:12] if isinstance(c, str) and len(str(c)) >= 12 else default for c in hits["code"]]
+    return [str(c)[:12] if isinstance(c, str) and PREFIX.match(str(c)[:12]) else None for c in hits["code"]]

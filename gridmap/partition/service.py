@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from gridmap.db.convert import to_db
 from gridmap.db.models import SRID, Grid, GridAssignment, GridPlan, PlanStatus
-from gridmap.errors import NotFound
+from gridmap.errors import Conflict, InvalidInput, NotFound
 from gridmap.partition.fanout import Progress, partition_city
+from gridmap.partition.handover import handover, move_open_requests
 from gridmap.partition.pipeline import PlanInput, PlanResult, partition
 from gridmap.settings import PartitionSettings
 
@@ -26,9 +27,9 @@ def load_plan_input(*, session: Session, community: str | None = None) -> PlanIn
     where = "AND b.community_code = :community" if community else ""
     buildings = _frame(
         session,
-        "SELECT b.id, b.households, coalesce(b.compound_id::text, '') AS compound, b.community_code AS community, "
-        "b.geom "
-        f"FROM buildings b WHERE b.is_residential {where} ORDER BY b.id",
+        "SELECT b.id, b.households, coalesce(b.compound_id::text, '') AS compound, c.name AS compound_name, "
+        "b.community_code AS community, b.geom "
+        f"FROM buildings b LEFT JOIN compounds c ON c.id = b.compound_id WHERE b.is_residential {where} ORDER BY b.id",
         {"community": community},
     ).set_index("id")
     near = (
@@ -104,11 +105,39 @@ def write_grids(
     return ids
 
 
-def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
-    """Make ``plan_id`` the published plan and archive the one before, in the caller's transaction."""
-    plan = session.get(GridPlan, plan_id)
+PUBLISH_LOCK = 0x67726964  # an advisory lock key of our own ("grid"): publishes run one at a time
+
+
+def publish_plan(*, session: Session, plan_id: int, confirm: bool = True) -> GridPlan:
+    """Make draft ``plan_id`` the published plan and archive the one before, in the caller's transaction.
+
+    Publishes are serialised by a transaction-level advisory lock, and the plan's status is read again after
+    the lock is held, so a second concurrent publish of the same draft is refused instead of repeated; the
+    unique index on the published status (migration 0005) backs this up. Grids that need staffing after the
+    publish (see :mod:`gridmap.partition.handover`) must be confirmed (``confirm``); open requests follow their
+    point to the new grids.
+    """
+    session.execute(select(func.pg_advisory_xact_lock(PUBLISH_LOCK)))
+    plan = session.get(GridPlan, plan_id, with_for_update=True, populate_existing=True)
     if plan is None:
         raise NotFound(f"grid plan {plan_id} does not exist")
+    if plan.status is not PlanStatus.draft:
+        status = f"{STATUS_ZH[plan.status]} / plan {plan_id} is {plan.status.value}"
+        raise Conflict(f"方案 {plan_id} 已是{status}: only a draft can be published")
+    if foreign := foreign_codes(session=session, plan_id=plan_id):
+        listed = ", ".join(f"{code} (应为 should be {community}xxx)" for code, community in foreign[:10])
+        raise InvalidInput(
+            f"{len(foreign)} 个网格的编码不属于其社区，不能发布 / {len(foreign)} grid codes do not carry their "
+            f"社区's code: {listed}. 请重新划分或修正编码 / re-partition or fix the codes first"
+        )
+    before = published_plan(session=session)
+    change = handover(session, plan_id, before.id if before else None)
+    if change.needs_staffing and not confirm:
+        listed = ", ".join(f"{c.grid_code} ({REASON_ZH[c.reason]})" for c in change.needs_staffing[:10])
+        n = len(change.needs_staffing)
+        raise Conflict(
+            f"{n} 个网格需重新配备网格员，请确认后发布 / {n} grids need staffing; publish with confirm=true: {listed}"
+        )
     session.execute(
         update(GridPlan)
         .where(GridPlan.status == PlanStatus.published, GridPlan.id != plan_id)
@@ -116,7 +145,44 @@ def publish_plan(*, session: Session, plan_id: int) -> GridPlan:
     )
     plan.status, plan.published_at = PlanStatus.published, datetime.now(UTC)
     session.flush()
+    move_open_requests(session, plan_id, plan.version)
     return plan
+
+
+REASON_ZH = {"new": "新网格 new", "changed": "变动较大 changed", "removed": "已撤销 removed"}
+
+
+FOREIGN_CODES = text(
+    """
+    SELECT code, community FROM (
+      SELECT g.code,
+             coalesce(mode() WITHIN GROUP (ORDER BY b.community_code),
+                      mode() WITHIN GROUP (ORDER BY left(pg.code, 12))) AS community
+      FROM grids g
+      JOIN grid_assignments a ON a.grid_id = g.id
+      JOIN buildings b ON b.id = a.building_id
+      LEFT JOIN grid_assignments pa ON pa.building_id = a.building_id AND pa.plan_id = (
+        SELECT id FROM grid_plans WHERE status = 'published')
+      LEFT JOIN grids pg ON pg.id = pa.grid_id
+      WHERE g.plan_id = :plan
+      GROUP BY g.code
+    ) per_grid
+    WHERE community IS NOT NULL AND community <> left(code, 12)
+    ORDER BY code
+    """
+)
+
+
+def foreign_codes(*, session: Session, plan_id: int) -> list[tuple[str, str]]:
+    """Grids of ``plan_id`` whose code does not carry the 社区 most of their buildings belong to.
+
+    A building's 社区 is the one it is recorded in, else the one of its grid in the published plan.
+    Returns (grid code, the 社区 code it should carry).
+    """
+    return [(str(c), str(k)) for c, k in session.execute(FOREIGN_CODES, {"plan": plan_id}).all()]
+
+
+STATUS_ZH = {PlanStatus.draft: "草稿", PlanStatus.published: "已发布方案", PlanStatus.archived: "已归档方案"}
 
 
 def published_plan(*, session: Session) -> GridPlan | None:

@@ -32,7 +32,76 @@ def grid_polygons(
         geoms[int(label)] = parts[0]
         orphans.extend(parts[1:])
     orphans.extend(p for p in pieces if p.area > 0.01)
-    return _absorb(geoms, orphans, barriers)
+    return exact_coverage(_absorb(geoms, orphans, barriers))
+
+
+SLIVER_WIDTH_M = 0.1  # an uncovered face narrower than this on average is a gap left by rounding, not a hole
+
+
+def exact_coverage(geoms: dict[int, BaseGeometry]) -> dict[int, BaseGeometry]:
+    """The same grids rebuilt from one noded arrangement of their boundaries, so that neighbours share edges exactly.
+
+    Grids unioned one by one (each snapped on its own) disagree along shared edges by slivers: a point there
+    belonged to two grids, or to none. Here every boundary is noded together and polygonised into faces; each
+    face goes to the one grid that contains it (the first, where two overlapped); a sliver that no grid contains
+    goes to the neighbour it shares most edge with. A grid is then the coverage union of its faces, whose edges
+    are those of its neighbours vertex for vertex (also after reprojection, which moves each vertex alike).
+    """
+    labels = list(geoms)
+    if len(labels) < 2:
+        return geoms
+    polys = np.asarray([geoms[k] for k in labels], dtype=object)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(shapely.boundary(polys)))))
+    owner = np.full(len(faces), -1, dtype=np.int64)
+    face, poly = shapely.STRtree(polys).query(shapely.point_on_surface(faces), predicate="within")
+    for f, g in sorted(zip(face.tolist(), poly.tolist(), strict=True)):
+        if owner[f] < 0:
+            owner[f] = g
+    widths = 2 * shapely.area(faces) / np.maximum(shapely.length(faces), 1e-9)
+    holes = (owner < 0) & (widths >= SLIVER_WIDTH_M)  # real holes in the outline stay holes
+    for _ in range(3):  # slivers first, then parts split off a grid by the slivers' removal
+        _give_to_neighbours(faces, owner, (owner < 0) & ~holes)
+        split = _minor_parts(faces, owner)
+        if not split.any():
+            break
+        owner[split] = -1
+    out = dict(geoms)
+    for i, label in enumerate(labels):
+        mine = faces[owner == i]
+        if len(mine):
+            out[label] = _largest(shapely.coverage_union_all(mine))
+    return out
+
+
+def _give_to_neighbours(faces: NDArray[np.object_], owner: NDArray[np.int64], loose: NDArray[np.bool_]) -> None:
+    """Each loose face to the owner of the neighbouring face it shares most edge with (repeated until none moves)."""
+    tree = shapely.STRtree(faces)
+    while loose.any():
+        moved = False
+        for f in np.flatnonzero(loose):
+            near = tree.query(faces[f], predicate="touches")
+            near = near[owner[near] >= 0]
+            if not len(near):
+                continue
+            shared = shapely.length(shapely.intersection(shapely.boundary(faces[f]), faces[near]))
+            owner[f] = owner[near[int(np.argmax(shared))]]
+            loose[f], moved = False, True
+        if not moved:
+            return
+
+
+def _minor_parts(faces: NDArray[np.object_], owner: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Faces of a grid that lie outside its largest connected part (to be handed to a neighbour)."""
+    minor = np.zeros(len(faces), dtype=bool)
+    for g in np.unique(owner[owner >= 0]):
+        idx = np.flatnonzero(owner == g)
+        union = shapely.coverage_union_all(faces[idx])
+        parts = shapely.get_parts(union)
+        if len(parts) < 2:
+            continue
+        main = max(parts, key=lambda p: float(p.area))
+        minor[idx[~shapely.covered_by(faces[idx], main)]] = True
+    return minor
 
 
 def _absorb(

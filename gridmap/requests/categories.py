@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, fields
 
 from cachetools import TTLCache
 from sqlalchemy import select
@@ -27,27 +28,58 @@ DEFAULTS: list[tuple[str, str, str, str, int, int, int, bool, bool]] = [
 ]
 
 
-_CACHE: TTLCache[tuple[str, str], RequestCategory] = TTLCache(maxsize=1024, ttl=30)
+@dataclass(frozen=True)
+class Category:
+    """A category's terms as plain values: safe to share between requests and threads (an ORM row is not)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    department: str
+    respond_minutes: int
+    accept_minutes: int
+    resolve_minutes: int
+    working_hours: bool
+    blocks_lane: bool
+    active: bool
+
+    @classmethod
+    def of(cls, row: RequestCategory) -> Category:
+        """The values of a category row, read while its session is open."""
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+
+_CACHE: TTLCache[tuple[str, str], Category] = TTLCache(maxsize=1024, ttl=30)
 _LOCK = threading.Lock()
 
 
-def cached_category(session: Session, code: str) -> RequestCategory | None:
+def cached_category(session: Session, code: str) -> Category | None:
     """A category read at most every 30 s per database (an edit shows within that time); None if unknown.
 
     Every report needs its category's department and time limits; reading the table each time cost intake a
-    quarter of its work. The rows returned are shared between requests and only read.
+    quarter of its work. The cache holds plain values, never ORM rows: a row cached from one session was expired
+    by that session's rollback (a refused report) and failed every later report of its category.
     """
     key = (str(session.get_bind().engine.url), code)
     found = known_category(key[0], code)
     if found is None:
-        found = session.get(RequestCategory, code)
-        if found is not None:
+        row = session.get(RequestCategory, code)
+        if row is not None:
+            found = Category.of(row)
             with _LOCK:
                 _CACHE[key] = found
     return found
 
 
-def known_category(database: str, code: str) -> RequestCategory | None:
+def category_terms(session: Session, code: str) -> Category:
+    """The terms of a category that a stored request refers to (cached like :func:`cached_category`)."""
+    found = cached_category(session, code)
+    if found is None:
+        raise LookupError(f"category {code!r} of a stored request is missing from request_categories")
+    return found
+
+
+def known_category(database: str, code: str) -> Category | None:
     """The cached category of ``database`` (its URL, password hidden), without reading the table."""
     with _LOCK:
         return _CACHE.get((database, code))

@@ -13,7 +13,8 @@ from datetime import datetime
 import asyncpg
 from sqlalchemy.engine import URL
 
-from gridmap.db.models import RequestCategory, ServiceRequest
+from gridmap.db.models import ServiceRequest
+from gridmap.requests.categories import Category
 from gridmap.requests.intake import POSITIONAL_SQL, from_row, intake_values, positional
 from gridmap.requests.schemas import NewRequest
 from gridmap.requests.service import Actor, digest_of
@@ -30,7 +31,7 @@ async def open_pool(url: URL, size: int) -> asyncpg.Pool:
 async def submit_point(
     pool: asyncpg.Pool,
     data: NewRequest,
-    cat: RequestCategory,
+    cat: Category,
     *,
     actor: Actor,
     channel: str,

@@ -24,7 +24,8 @@ from geoalchemy2 import WKBElement
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from gridmap.db.models import SRID, RequestCategory, ServiceRequest
+from gridmap.db.models import SRID, ServiceRequest
+from gridmap.requests.categories import Category
 from gridmap.requests.locate import Located
 from gridmap.requests.schemas import NewRequest
 from gridmap.settings import RequestSettings
@@ -138,7 +139,7 @@ def _persistent(session: Session, row: Mapping[str, Any]) -> ServiceRequest:
 
 def intake_values(
     data: NewRequest,
-    cat: RequestCategory,
+    cat: Category,
     *,
     lon: float,
     lat: float,

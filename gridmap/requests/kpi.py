@@ -1,7 +1,9 @@
 """KPIs per grid / 社区 / 街道 / department: each rate with its numerator, denominator and sample size.
 
 The 社区 and 街道 of a request come from its 15-digit grid code (first 12 and 9 digits), so a request keeps
-the units it was reported in when plans change later.
+the units it was reported in when plans change later. 满意率 is counted twice, apart: from the reporters' own 评单
+(``satisfaction_rate``) and from the stars residents gave on a 回访 call (``callback_satisfaction_rate``); ratings
+staff entered before 回访 existed (``rating_source`` staff) count in neither.
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ import pandas as pd
 
 from gridmap.requests.states import DONE, Status
 
-INPUT = ["grid_code", "department", "status", "created_at", "responded_at", "resolved_at", "resolve_due", "rating"]
+INPUT = [
+    "grid_code",
+    "department",
+    "status",
+    "created_at",
+    "responded_at",
+    "resolved_at",
+    "resolve_due",
+    "rating",
+    "rating_source",
+]
 
 
 class Level(enum.StrEnum):
@@ -55,9 +67,11 @@ def kpis(frame: pd.DataFrame, level: Level, *, satisfied_from: int = 4) -> pd.Da
         response = (group["responded_at"] - group["created_at"]).dt.total_seconds().dropna() / 60
         done = group["status"].isin([s.value for s in DONE]) & group["resolved_at"].notna()
         on_time = done & (group["resolved_at"] <= group["resolve_due"])
-        rated = group["rating"].notna()
+        rated = group["rating"].notna() & (group["rating_source"] == "resident")
         satisfied = rated & (group["rating"] >= satisfied_from)
-        n_done, n_rated = int(done.sum()), int(rated.sum())
+        called = group["rating"].notna() & (group["rating_source"] == "callback")
+        called_satisfied = called & (group["rating"] >= satisfied_from)
+        n_done, n_rated, n_called = int(done.sum()), int(rated.sum()), int(called.sum())
         rows.append(
             {
                 "level": level.value,
@@ -73,6 +87,9 @@ def kpis(frame: pd.DataFrame, level: Level, *, satisfied_from: int = 4) -> pd.Da
                 "satisfied": int(satisfied.sum()),
                 "rated": n_rated,
                 "satisfaction_rate": _rate(int(satisfied.sum()), n_rated),
+                "callback_satisfied": int(called_satisfied.sum()),
+                "called_back": n_called,
+                "callback_satisfaction_rate": _rate(int(called_satisfied.sum()), n_called),
             }
         )
     return pd.DataFrame(rows)
@@ -104,6 +121,11 @@ def as_json(table: pd.DataFrame) -> list[dict[str, object]]:
                     "value": row["satisfaction_rate"],
                     "numerator": row["satisfied"],
                     "denominator": row["rated"],
+                },
+                "callback_satisfaction_rate": {
+                    "value": row["callback_satisfaction_rate"],
+                    "numerator": row["callback_satisfied"],
+                    "denominator": row["called_back"],
                 },
             }
         )

@@ -61,35 +61,45 @@ def grid_at_version(session: Session, code: str) -> int:
     return int(session.execute(query, {"code": code}).scalar_one())
 
 
+def buildings_version(session: Session) -> tuple[str, tuple[int, int | None]]:
+    """The database (its URL) and a fingerprint of its buildings: indexes built from them are cached under it."""
+    count, last = session.execute(select(func.count(Building.id), func.max(Building.id))).one()
+    return str(session.get_bind().engine.url), (int(count), last)
+
+
+def gazetteer_frames(session: Session) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Named buildings (with the name of their 小区) and named 小区: what the gazetteer and suggestions index."""
+    query = (
+        select(
+            Building.id.label("building_id"),
+            Building.name,
+            Building.addr_street,
+            Building.addr_housenumber,
+            Compound.name.label("compound_name"),
+            Building.geom,
+        )
+        .outerjoin(Compound, Compound.id == Building.compound_id)
+        .where((Building.name.is_not(None)) | (Building.addr_street.is_not(None)))
+    )
+    frame = gpd.read_postgis(query, session.connection(), geom_col="geom", crs=4326)
+    compounds = gpd.read_postgis(
+        select(Compound.name, Compound.geom).where(Compound.name.is_not(None)),
+        session.connection(),
+        geom_col="geom",
+        crs=4326,
+    )
+    return frame, compounds
+
+
 def gazetteer(session: Session) -> Gazetteer:
     """The gazetteer of the imported buildings, rebuilt when buildings change."""
-    count, last = session.execute(select(func.count(Building.id), func.max(Building.id))).one()
-    key = str(session.get_bind().engine.url)
+    key, version = buildings_version(session)
     with _cache_lock:
         cached = _cache.get(key)
-        if cached and cached[0] == (count, last):
+        if cached and cached[0] == version:
             return cached[1]
-        query = (
-            select(
-                Building.id.label("building_id"),
-                Building.name,
-                Building.addr_street,
-                Building.addr_housenumber,
-                Compound.name.label("compound_name"),
-                Building.geom,
-            )
-            .outerjoin(Compound, Compound.id == Building.compound_id)
-            .where((Building.name.is_not(None)) | (Building.addr_street.is_not(None)))
-        )
-        frame = gpd.read_postgis(query, session.connection(), geom_col="geom", crs=4326)
-        compounds = gpd.read_postgis(
-            select(Compound.name, Compound.geom).where(Compound.name.is_not(None)),
-            session.connection(),
-            geom_col="geom",
-            crs=4326,
-        )
-        built = Gazetteer(frame, compounds)
-        _cache[key] = ((count, last), built)
+        built = Gazetteer(*gazetteer_frames(session))
+        _cache[key] = (version, built)
         return built
 
 

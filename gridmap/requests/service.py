@@ -14,13 +14,25 @@ from sqlalchemy.orm import Session
 
 from gridmap.db.models import RequestCategory, RequestEvent, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gridmap.policy import act_refusal, check_request, user_scope
-from gridmap.requests.categories import cached_category
+from gridmap.policy import check_request, user_scope
+from gridmap.requests.categories import Category, cached_category
+from gridmap.requests.departments import check_department
 from gridmap.requests.intake import intake_values, store
 from gridmap.requests.locate import locate
 from gridmap.requests.photos import MAX_PHOTOS, clean_photo, photo_folder, photo_url, store_photo
 from gridmap.requests.schemas import ActionIn, NewRequest
-from gridmap.requests.states import RESPONSES, RULES, Action, Status, next_status
+from gridmap.requests.states import (
+    RATINGS,
+    RESPONSES,
+    ROLE_NAMES,
+    RULES,
+    Action,
+    Status,
+    action_name,
+    allowed_actions,
+    may_act,
+    next_status,
+)
 from gridmap.settings import RequestSettings
 from gridmap.spatial.crs import to_wgs84_lonlat
 
@@ -42,7 +54,7 @@ class Actor:
 PUBLIC = Actor(None, "public", "public")
 
 
-def category(session: Session, code: str) -> RequestCategory:
+def category(session: Session, code: str) -> Category:
     """An active category; :class:`InvalidInput` listing the valid codes otherwise."""
     found = cached_category(session, code)
     if found is None or not found.active:
@@ -141,7 +153,7 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Ser
     query = select(ServiceRequest).where(ServiceRequest.id == request_id)
     found = session.scalar(query.with_for_update() if lock else query)
     if found is None:
-        raise NotFound(f"request {request_id} does not exist")
+        raise NotFound(f"诉求 {request_id} 不存在 / request {request_id} does not exist")
     return found
 
 
@@ -150,19 +162,92 @@ def check_scope(session: Session, req: ServiceRequest, user: User) -> None:
     check_request(user_scope(session, user), req, user)
 
 
+STAFF_DO_NOT_RATE = (
+    "工作人员不能代居民评单：评单由上报人通过评价链接完成，社区或街道工作人员请用“回访”记录居民的评价 / "
+    "staff cannot rate on a resident's behalf: the reporter rates through the public link; 社区/街道 staff record "
+    "a call-back (action callback) with the stars the resident gave"
+)
+RESOLVER_DOES_NOT_VERIFY = (
+    "办结人不能核查自己办结的诉求，请由社区或其他网格员核查 / "
+    "whoever resolved a request cannot verify it: another grid worker or the 社区 checks it"
+)
+
+
+def _role_name(role: str) -> str:
+    return ROLE_NAMES.get(role, (role, role))[0]
+
+
 def act(
     session: Session, request_id: int, command: ActionIn, *, user: User, now: datetime, settings: RequestSettings
 ) -> ServiceRequest:
     """Apply one action after role and scope checks; the transition is audited."""
     req = get_request(session, request_id, lock=True)
-    if refusal := act_refusal(user.role, command.action):
-        raise Forbidden(refusal)
+    action = command.action
+    if action is Action.rate:
+        raise Forbidden(STAFF_DO_NOT_RATE)
+    if not may_act(user.role, action):
+        rule = RULES[action]
+        names = "、".join(_role_name(r.value) for r in sorted(rule.roles))
+        codes = ", ".join(sorted(r.value for r in rule.roles))
+        raise Forbidden(
+            f"{action_name(action)}由{names}办理，您的角色是{_role_name(user.role.value)} / "
+            f"{action.value} is done by {codes}, you are {user.role.value}"
+        )
     check_scope(session, req, user)
-    if command.action is Action.merge:  # the original must be in the user's scope too
-        original = session.get(ServiceRequest, command.duplicate_of) if command.duplicate_of else None
-        if original is not None:
-            check_scope(session, original, user)
+    if action is Action.merge and command.duplicate_of is not None:
+        _check_merge_target(session, command.duplicate_of, user)
     return apply_action(session, req, command, Actor.of(user), now, settings)
+
+
+def _check_merge_target(session: Session, target_id: int, user: User) -> None:
+    """The request merged into must be one the user may act on too."""
+    target = session.get(ServiceRequest, target_id)
+    if target is None:
+        return  # apply_action says what merge needs
+    try:
+        check_scope(session, target, user)
+    except Forbidden as exc:
+        raise Forbidden(
+            f"不能合并到您管辖范围以外的诉求 #{target_id} / request {target_id} is outside your scope: "
+            "merge into a request you may act on"
+        ) from exc
+
+
+def resolved_by(session: Session, req: ServiceRequest) -> tuple[int | None, str] | None:
+    """Who resolved the request last (user id and name), from its audit trail; None when nobody did."""
+    row = session.execute(
+        select(RequestEvent.actor_id, RequestEvent.actor)
+        .where(RequestEvent.request_id == req.id, RequestEvent.action == Action.resolve.value)
+        .order_by(RequestEvent.at.desc(), RequestEvent.id.desc())
+        .limit(1)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def _is_resolver(session: Session, req: ServiceRequest, actor: Actor) -> bool:
+    who = resolved_by(session, req)
+    if who is None:
+        return False
+    if actor.user_id is not None:  # a signed-in user is known by id (a renamed account stays the same person)
+        return who[0] == actor.user_id
+    return who[0] is None and who[1] == actor.name
+
+
+def available_actions(session: Session, req: ServiceRequest, user: User, *, merge_targets: int) -> list[Action]:
+    """The actions ``user`` may take on ``req`` now: role, scope and conflict of interest checked, as ``act`` does.
+
+    ``merge_targets`` is how many open requests nearby the user could merge this one into (none: no 合并).
+    """
+    try:
+        check_scope(session, req, user)
+    except Forbidden:
+        return []
+    actions = allowed_actions(Status(req.status), user.role)
+    if {Action.verify, Action.reject} & set(actions) and _is_resolver(session, req, Actor.of(user)):
+        actions = [a for a in actions if a not in {Action.verify, Action.reject}]
+    if not merge_targets:
+        actions = [a for a in actions if a is not Action.merge]
+    return actions
 
 
 def rate_public(
@@ -188,7 +273,11 @@ def apply_action(
     """Apply ``command`` to a locked request as ``actor`` (roles and scope already checked); audited."""
     action = command.action
     if RULES[action].needs_reason and not command.reason:
-        raise InvalidInput(f"{action.value} needs a reason")
+        raise InvalidInput(f"{action_name(action)}需要填写原因 / {action.value} needs a reason")
+    if action is Action.rate and actor.role != PUBLIC.role:
+        raise Forbidden(STAFF_DO_NOT_RATE)
+    if action in {Action.verify, Action.reject} and _is_resolver(session, req, actor):
+        raise Forbidden(RESOLVER_DOES_NOT_VERIFY)
     before = Status(req.status)
     after = next_status(
         action,
@@ -199,17 +288,21 @@ def apply_action(
         dispatched=req.dispatched_at is not None,
     )
     if action is Action.merge:
-        target = get_request(session, command.duplicate_of) if command.duplicate_of else None
+        target = session.get(ServiceRequest, command.duplicate_of) if command.duplicate_of else None
         if target is None or target.id == req.id or target.status in {Status.closed, Status.merged}:
-            raise InvalidInput("merge needs duplicate_of: the id of another open request")
+            raise InvalidInput(
+                "合并需要 duplicate_of：另一条未结案诉求的编号 / "
+                "merge needs duplicate_of: the id of another open request"
+            )
         req.duplicate_of = target.id
         target.report_count += req.report_count
     if action is Action.dispatch:
-        req.department = command.department or req.department
+        req.department = check_department(session, command.department or req.department)
     if action is Action.triage:
         req.size = command.size
-    if action is Action.rate:
+    if action in RATINGS:  # the reporter's own 评单, or the stars a resident gave on a 回访 call
         req.rating, req.rating_comment = command.stars, command.reason
+        req.rating_source = "resident" if action is Action.rate else "callback"
     if action in RESPONSES and req.responded_at is None:
         req.responded_at = now
     if action is Action.dispatch:

@@ -45,6 +45,7 @@ LANES = (
     "ORDER BY (name LIKE '%巷') DESC, ST_Length(geom::geography) DESC, id LIMIT :n"
 )
 STAFF = {role: Actor(None, f"sim-{role}", role) for role in ("grid_worker", "community", "command", "department")}
+RESIDENT = Actor(None, "sim-resident", "public")
 DESCRIPTIONS = {
     "illegal_parking": "车辆停在消防通道上",
     "garbage": "垃圾堆放多日无人清运",
@@ -137,7 +138,7 @@ def simulate_requests(
             req, _ = submit(
                 session,
                 data,
-                actor=Actor(None, "sim-resident", "public"),
+                actor=RESIDENT,
                 channel="simulated",
                 now=created,
                 settings=quiet,
@@ -152,6 +153,13 @@ def simulate_requests(
             progress(i + 1, total)
     session.flush()
     return SimulationResult(made, events, [str(lane[1]) for lane in lanes], still_open)
+
+
+def _rating(rng: np.random.Generator, stars: int, *, by_resident: bool) -> tuple[timedelta, Actor, ActionIn]:
+    """The resident's own 评单 some hours later, or the stars given on the 社区's 回访 call the next day."""
+    if by_resident:
+        return _minutes(rng, 600), RESIDENT, ActionIn(action=Action.rate, stars=stars)
+    return _minutes(rng, 1200), STAFF["community"], ActionIn(action=Action.callback, stars=stars, reason="电话回访")
 
 
 def _handle(
@@ -183,16 +191,19 @@ def _handle(
             (_minutes(rng, 35), STAFF["department"], ActionIn(action=Action.accept)),
             (_minutes(rng, 900, 1.0), STAFF["department"], ActionIn(action=Action.resolve)),
         ]
-    steps.append((_minutes(rng, 120), STAFF["grid_worker"], ActionIn(action=Action.verify)))
-    if rng.random() < 0.8:
+    # whoever resolved does not verify: the 社区 checks the grid's own work, the grid worker a department's
+    checker = STAFF["community"] if steps[-1][1] is STAFF["grid_worker"] else STAFF["grid_worker"]
+    steps.append((_minutes(rng, 120), checker, ActionIn(action=Action.verify)))
+    outcome = rng.random()
+    if outcome < 0.8:  # the resident rates (评单) through the link, or tells the 社区 on a 回访 call
         stars = int(rng.choice([5, 4, 3, 2, 1], p=[0.55, 0.25, 0.1, 0.06, 0.04]))
-        steps.append((_minutes(rng, 600), STAFF["grid_worker"], ActionIn(action=Action.rate, stars=stars)))
+        steps.append(_rating(rng, stars, by_resident=outcome < 0.55))
         if stars < settings.reopen_below:
             steps += [
                 (_minutes(rng, 20), STAFF["grid_worker"], ActionIn(action=Action.take)),
                 (_minutes(rng, 240), STAFF["grid_worker"], ActionIn(action=Action.resolve)),
-                (_minutes(rng, 120), STAFF["grid_worker"], ActionIn(action=Action.verify)),
-                (_minutes(rng, 600), STAFF["grid_worker"], ActionIn(action=Action.rate, stars=4)),
+                (_minutes(rng, 120), STAFF["community"], ActionIn(action=Action.verify)),
+                _rating(rng, 4, by_resident=True),
             ]
     else:
         steps.append((_minutes(rng, 1440), STAFF["community"], ActionIn(action=Action.close, reason="回访未接通")))

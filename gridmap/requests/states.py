@@ -8,6 +8,10 @@ reported ─点单 take─▶ taken ─resolve─▶ resolved ─verify─▶ ve
                                              dispatched/accepted ─退单 return─▶ returned   accepted ─resolve─┘
 Any open request can be merged into another as a duplicate. A grid worker acts in own grids only, a department on
 its own cases only (checked in :mod:`gridmap.requests.service`).
+
+评单 (rate) comes from the reporter only (the public token); staff record a 回访 (callback: the stars the resident
+gave on the phone) instead, and whoever resolved a request does not verify it (conflict of interest, checked in
+``service``). Names of statuses, actions and roles in 简体中文 and English are here, for the API and the pages.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Action(enum.StrEnum):
     verify = "verify"
     reject = "reject"  # 核查不通过: back to whoever resolved it
     rate = "rate"
+    callback = "callback"  # 回访: 社区/街道 staff record the stars the resident gave on the phone
     close = "close"
     merge = "merge"
 
@@ -56,7 +61,65 @@ class Action(enum.StrEnum):
 OPEN = frozenset(Status) - {Status.closed, Status.merged}
 DONE = frozenset({Status.resolved, Status.verified, Status.closed})  # counted as 办结
 RESPONSES = frozenset({Action.take, Action.escalate, Action.triage, Action.merge, Action.resolve})
+RATINGS = frozenset({Action.rate, Action.callback})  # the two ways a resident's stars arrive
 S = Status
+
+STATUS_NAMES: dict[Status, tuple[str, str]] = {
+    S.reported: ("待点单", "reported"),
+    S.taken: ("处理中", "taken"),
+    S.escalated: ("已上报社区", "escalated"),
+    S.triaged: ("待派单", "triaged"),
+    S.dispatched: ("已派单", "dispatched"),
+    S.accepted: ("部门处理中", "accepted"),
+    S.returned: ("已退单", "returned"),
+    S.resolved: ("已办结", "resolved"),
+    S.verified: ("已核查", "verified"),
+    S.closed: ("已结案", "closed"),
+    S.reopened: ("重新打开", "reopened"),
+    S.merged: ("已合并", "merged"),
+}
+ACTION_NAMES: dict[str, tuple[str, str]] = {
+    Action.take: ("点单", "take"),
+    Action.escalate: ("上报", "escalate"),
+    Action.triage: ("分单", "triage"),
+    Action.dispatch: ("派单", "dispatch"),
+    Action.accept: ("接单", "accept"),
+    Action.return_: ("退单", "return"),
+    Action.resolve: ("办结", "resolve"),
+    Action.verify: ("核查", "verify"),
+    Action.reject: ("核查不通过", "reject"),
+    Action.rate: ("评单", "rate"),
+    Action.callback: ("回访", "call back"),
+    Action.close: ("结案", "close"),
+    Action.merge: ("合并", "merge"),
+    "report": ("上报", "report"),  # audit-trail entries that are no transition
+    "photo": ("上传照片", "photo"),
+}
+ROLE_NAMES: dict[str, tuple[str, str]] = {
+    "admin": ("管理员", "administrator"),
+    "planner": ("规划员", "planner"),
+    "leader": ("领导", "leader"),
+    "grid_worker": ("网格员", "grid worker"),
+    "community": ("社区", "community"),
+    "command": ("街道指挥中心", "street command centre"),
+    "department": ("职能部门", "department"),
+    "public": ("居民", "resident"),
+    "system": ("系统", "system"),
+}
+
+
+def status_name(status: str) -> str:
+    """The 简体中文 name of a status (the code itself when unknown)."""
+    try:
+        return STATUS_NAMES[Status(status)][0]
+    except ValueError:
+        return status
+
+
+def action_name(action: str) -> str:
+    """The 五单 word for an action (the code itself when unknown)."""
+    known = ACTION_NAMES.get(action)
+    return known[0] if known else action
 
 
 @dataclass(frozen=True)
@@ -81,15 +144,22 @@ RULES: dict[Action, Rule] = {
     ),
     Action.verify: Rule(frozenset({S.resolved}), S.verified, frozenset({Role.grid_worker, Role.community})),
     Action.reject: Rule(frozenset({S.resolved}), S.taken, frozenset({Role.grid_worker, Role.community}), True),
-    Action.rate: Rule(frozenset({S.verified}), S.closed, frozenset({Role.grid_worker, Role.community, Role.command})),
+    Action.rate: Rule(frozenset({S.verified}), S.closed, frozenset()),  # the reporter only, never staff
+    Action.callback: Rule(frozenset({S.verified}), S.closed, frozenset({Role.community, Role.command})),
     Action.close: Rule(frozenset({S.verified}), S.closed, frozenset({Role.community, Role.command}), True),
     Action.merge: Rule(OPEN - {S.resolved, S.verified}, S.merged, frozenset({Role.grid_worker, Role.community}), True),
 }
 
 
+def may_act(role: Role, action: Action) -> bool:
+    """Whether ``role`` may take ``action`` at all; admins may do what any staff role may (never 评单)."""
+    roles = RULES[action].roles
+    return role in roles or (role is Role.admin and bool(roles))
+
+
 def allowed_actions(status: Status, role: Role) -> list[Action]:
-    """Actions ``role`` may take on a request in ``status`` (scope checks aside)."""
-    return [a for a, r in RULES.items() if status in r.sources and (role in r.roles or role is Role.admin)]
+    """Actions ``role`` may take on a request in ``status`` (scope and conflict-of-interest checks aside)."""
+    return [a for a, r in RULES.items() if status in r.sources and may_act(role, a)]
 
 
 def next_status(
@@ -105,15 +175,22 @@ def next_status(
     rule = RULES[action]
     if status not in rule.sources:
         allowed = ", ".join(sorted(s.value for s in rule.sources))
-        raise Conflict(f"cannot {action.value} a request that is {status.value}; {action.value} applies to: {allowed}")
+        names = "、".join(STATUS_NAMES[s][0] for s in sorted(rule.sources))
+        raise Conflict(
+            f"无法{action_name(action)}：该诉求状态为{STATUS_NAMES[status][0]}，{action_name(action)}只适用于{names} / "
+            f"cannot {action.value} a request that is {status.value}; {action.value} applies to: {allowed}"
+        )
     if action is Action.triage:
         if size not in {"small", "big"}:
-            raise InvalidInput("triage needs size: small (the grid handles it) or big (the 街道 dispatches it)")
+            raise InvalidInput(
+                "分单需要选择大小：small 小事回网格，big 大事报街道 / "
+                "triage needs size: small (the grid handles it) or big (the 街道 dispatches it)"
+            )
         return Status.taken if size == "small" else Status.triaged
     if action is Action.reject:  # a department's case goes back to the department, a grid's to the grid
         return Status.accepted if dispatched else Status.taken
-    if action is Action.rate:
+    if action in RATINGS:
         if stars is None or not 1 <= stars <= 5:
-            raise InvalidInput("rate needs stars from 1 to 5")
+            raise InvalidInput(f"{action_name(action)}需要 1 到 5 星 / {action.value} needs stars from 1 to 5")
         return Status.reopened if stars < reopen_below else Status.closed
     return rule.target

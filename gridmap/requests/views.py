@@ -12,18 +12,21 @@ from sqlalchemy.orm import Session
 
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
 from gridmap.policy import Scope, user_scope
+from gridmap.requests.categories import Category
 from gridmap.requests.kpi import INPUT
 from gridmap.requests.sla import Limits, SlaState, WorkCalendar, deadline, sla_state
-from gridmap.requests.states import Status, allowed_actions
+from gridmap.requests.states import Status, allowed_actions, status_name
 from gridmap.settings import RequestSettings
 
+CALLS_BACK = frozenset({Role.community, Role.command})
 
-def limits_of(cat: RequestCategory) -> Limits:
+
+def limits_of(cat: Category) -> Limits:
     """A category's time limits."""
     return Limits(cat.respond_minutes, cat.accept_minutes, cat.resolve_minutes, cat.working_hours)
 
 
-def sla_of(req: ServiceRequest, cat: RequestCategory, now: datetime, calendar: WorkCalendar) -> SlaState:
+def sla_of(req: ServiceRequest, cat: Category, now: datetime, calendar: WorkCalendar) -> SlaState:
     """The SLA state of a request at ``now``."""
     return sla_state(
         limits=limits_of(cat),
@@ -58,7 +61,7 @@ def lonlat(req: ServiceRequest) -> tuple[float | None, float | None]:
 
 
 def describe(
-    req: ServiceRequest, cat: RequestCategory, *, now: datetime, calendar: WorkCalendar, user: User | None
+    req: ServiceRequest, cat: Category, *, now: datetime, calendar: WorkCalendar, user: User | None
 ) -> dict[str, Any]:
     """A request as JSON for staff (``user``) or the public (``None``: reporter left out)."""
     x, y = lonlat(req)
@@ -70,6 +73,7 @@ def describe(
         "category_name_en": cat.name_en,
         "description": req.description,
         "status": req.status,
+        "status_name": status_name(req.status),
         "grid_code": req.grid_code,
         "plan_version": req.plan_version,
         "address": req.address,
@@ -98,9 +102,11 @@ def describe(
         "overdue": sla.escalation != "none",
     }
     if user is not None:
-        staff_sees_contact = user.role not in {Role.department}
-        out["reporter_name"] = req.reporter_name if staff_sees_contact else None
-        out["reporter_phone"] = req.reporter_phone if staff_sees_contact else mask_phone(req.reporter_phone)
+        # The whole number only for the roles that call the resident back (回访): 社区 and 街道 command centre.
+        calls_back = user.role in CALLS_BACK
+        out["reporter_name"] = req.reporter_name if user.role is not Role.department else None
+        out["reporter_phone"] = req.reporter_phone if calls_back else mask_phone(req.reporter_phone)
+        out["rating_source"] = req.rating_source
         out["actions"] = [a.value for a in allowed_actions(Status(req.status), user.role)]
     return out
 
@@ -160,6 +166,7 @@ def kpi_frame(
             "resolved_at": req.resolved_at,
             "resolve_due": deadline(req.created_at, cat.resolve_minutes, cat.working_hours, calendar),
             "rating": req.rating,
+            "rating_source": req.rating_source,
         }
         for req, cat in session.execute(query)
     ]

@@ -140,13 +140,14 @@ def test_every_route_but_the_public_ones_refuses_anonymous_users(client: TestCli
 
     checked = 0
     for route in walk(client.app.routes):  # type: ignore[attr-defined]
-        if route.path in PUBLIC or route.path.startswith("/open311/"):  # Open311 is the public intake
+        if route.path in PUBLIC or route.path.startswith(("/open311/", "/public/")) or route.path == "/sw.js":
+            # Open311 is the public intake; /public/ the residents' pages; /sw.js the form's offline worker
             continue
         for method in route.methods:
             response = client.request(method, route.path, follow_redirects=False)
             if route.path == "/":
                 assert response.status_code in (302, 307) and response.headers["location"] == "/login"
-            elif route.path.startswith(("/maps/", "/planner", "/dashboard")):  # pages send visitors to sign in
+            elif route.path.startswith(("/maps/", "/planner", "/dashboard", "/report", "/requests/")):  # sign in first
                 assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
             else:
                 assert response.status_code == 401, (method, route.path, response.status_code)
@@ -177,7 +178,9 @@ def test_planner_locks_repartitions_and_publishes(client: TestClient) -> None:
     ).json()
     assert metrics["grids"] > len(before)
     assert [v for v in metrics["violations"] if v["rule"] not in ("size",)] == []
-    published = client.post(f"/api/plans/{plan['id']}/publish", headers=headers).json()
+    refused = client.post(f"/api/plans/{plan['id']}/publish", headers=headers)
+    assert refused.status_code == 409 and "需重新配备" in refused.json()["detail"]  # new grids need staff
+    published = client.post(f"/api/plans/{plan['id']}/publish", json={"confirm": True}, headers=headers).json()
     assert published["status"] == "published"
     after = {f["properties"]["grid_code"]: f for f in client.get("/api/grids", headers=headers).json()["features"]}
     assert len(after) == metrics["grids"]

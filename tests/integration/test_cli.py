@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gridmap.db.cluster import LocalCluster
-from tests.conftest import NANJING_OSM, SHARED, make_database
+from tests.conftest import NANJING_OSM, PARTITION_INPUTS, make_database
 
 pytestmark = pytest.mark.db
 GRIDMAP = [sys.executable, "-m", "gridmap.cli"]
@@ -40,7 +40,7 @@ def test_partition_file_mode_needs_no_database(tmp_path: Path) -> None:
     done = _run(
         [
             "partition",
-            str(SHARED / "partition_inputs" / "beijing_wangjing_2020-09.gpkg"),
+            str(PARTITION_INPUTS / "beijing_wangjing_2020-09.gpkg"),
             "-o",
             str(out),
             "--households-field",

@@ -150,12 +150,13 @@ def test_five_orders_through_every_role(client: TestClient, world: dict[str, Any
     do(client, rid, "worker1", "take")
     do(client, rid, "worker1", "resolve")
     do(client, rid, "community", "verify")
-    final = do(client, rid, "worker1", "rate", stars=5)
+    final = do(client, rid, "community", "callback", stars=5, reason="居民电话确认已清运")
     assert final["status"] == "closed" and final["reopen_count"] == 1 and final["rating"] == 5
+    assert final["rating_source"] == "callback"
     trail = [(e["action"], e["actor"], e["to"]) for e in final["events"]]
     assert trail[0] == ("report", "worker1", "reported")
     assert ("return", "sanitation", "returned") in trail and ("rate", "public", "reopened") in trail
-    assert trail[-1] == ("rate", "worker1", "closed") and len(trail) == 17
+    assert trail[-1] == ("callback", "community", "closed") and len(trail) == 17
     assert final["events"][5]["reason"] == "不属于本所职责"
     assert not final["sla"]["respond"]["overdue"] and final["sla"]["respond"]["done_at"]
 
@@ -226,6 +227,15 @@ def test_address_text_is_geocoded_to_a_building_and_grid(client: TestClient, wor
         name = conn.scalar(text("SELECT name FROM buildings WHERE name LIKE '%大厦' ORDER BY id LIMIT 1"))
     made = report(client, world, category="facade_falling", lon=None, lat=None, address=f"江苏省南京市{name}")
     assert made["match_level"].split(";")[0] in {"exact", "structured", "fuzzy"} and made["grid_code"] in world["codes"]
+    seen = client.get(f"/api/requests/{made['id']}", headers=auth(client, "community")).json()
+    with world["engine"].connect() as conn:
+        building = conn.execute(
+            text(
+                "SELECT b.name, b.addr_street FROM requests r JOIN buildings b ON b.id = r.building_id WHERE r.id = :i"
+            ),
+            {"i": made["id"]},
+        ).one()
+    assert (building.addr_street or building.name) in seen["place_name"]  # the page names the 楼栋, not a point
 
 
 def test_gcj02_points_are_converted(client: TestClient, world: dict[str, Any]) -> None:
@@ -528,3 +538,97 @@ def test_duplicate_check_goes_through_the_open_requests_index_in_a_generic_plan(
         conn.rollback()
     assert "ix_requests_open_geom" in plan, plan
     assert "ix_requests_created_at" not in plan, plan
+
+
+def test_a_refused_report_leaves_its_category_usable(client: TestClient, world: dict[str, Any]) -> None:
+    """A report refused after its category was first read (outside coverage) must not poison the category cache."""
+    from gridmap.requests import categories
+
+    categories._CACHE.clear()
+    far = {"category": "noise", "description": "远处噪声", "lon": 118.2, "lat": 31.5}
+    refused = client.post("/api/requests", json=far, headers=auth(client, "worker1"))
+    assert refused.status_code == 422, refused.text
+    assert "outside_coverage" in refused.json()["detail"]
+    assert report(client, world, category="noise")["category"] == "noise"
+
+
+def test_whoever_resolved_cannot_verify(client: TestClient, world: dict[str, Any]) -> None:
+    rid = report(client, world, category="stairwell_clutter", reporter_phone="13812345678")["id"]
+    do(client, rid, "worker1", "take")
+    resolved = do(client, rid, "worker1", "resolve", reason="杂物已清理")
+    assert "verify" not in resolved["actions"] and "reject" not in resolved["actions"]
+    refused = client.post(f"/api/requests/{rid}/actions", json={"action": "verify"}, headers=auth(client, "worker1"))
+    assert refused.status_code == 403 and refused.json()["detail"].startswith("办结人不能核查自己办结的诉求")
+    community = client.get(f"/api/requests/{rid}", headers=auth(client, "community")).json()
+    assert community["actions"] == ["verify", "reject"] and community["reporter_phone"] == "13812345678"
+    assert resolved["reporter_phone"] == "138****5678"  # masked for all but those who call back
+    assert do(client, rid, "community", "verify")["status"] == "verified"
+
+
+def test_staff_cannot_rate_and_a_callback_is_counted_apart(
+    client: TestClient, world: dict[str, Any], clock: Clock
+) -> None:
+    since = (clock.now - timedelta(hours=1)).isoformat()
+    called, rated = (report(client, world, grid=9, category=c)["id"] for c in ("pets", "noise"))
+    for rid in (called, rated):
+        do(client, rid, "community", "take")
+        do(client, rid, "community", "resolve")
+        do(client, rid, "worker1", "verify", expect=403)  # grid 9 is not worker1's
+        clock.now += timedelta(minutes=1)
+    for rid in (called, rated):
+        with session_scope(world["engine"]) as session:  # a second 社区 colleague checks the work
+            create_user(session=session, username=f"checker{rid}", password="secret", role=Role.community)
+        do(client, rid, f"checker{rid}", "verify")
+    for user in ("worker1", "community", "command", "leader"):
+        refused = client.post(
+            f"/api/requests/{called}/actions", json={"action": "rate", "stars": 5}, headers=auth(client, user)
+        )
+        assert refused.status_code == 403 and "工作人员不能代居民评单" in refused.json()["detail"]
+    seen = client.get(f"/api/requests/{called}", headers=auth(client, "command")).json()
+    assert seen["actions"] == ["callback", "close"]
+    back = do(client, called, "command", "callback", stars=3, reason="居民表示基本满意")
+    assert (back["status"], back["rating"], back["rating_source"]) == ("closed", 3, "callback")
+    call = back["events"][-1]
+    assert (call["action_name"], call["actor"], call["actor_role_name"], call["data"]) == (
+        "回访",
+        "command",
+        "街道指挥中心",
+        {"stars": 3},
+    )
+    with world["engine"].connect() as conn:
+        token = conn.scalar(select(ServiceRequest.rating_token).where(ServiceRequest.id == rated))
+    assert (
+        client.post(f"/open311/v2/requests/{rated}/rating.json", data={"token": token, "stars": "5"}).status_code == 200
+    )
+    params = {"level": "grid", "since": since}
+    unit = next(
+        u
+        for u in client.get("/api/kpis", params=params, headers=auth(client, "leader")).json()["units"]
+        if u["unit"] == world["codes"][9]
+    )
+    assert unit["satisfaction_rate"] == {"value": 1.0, "numerator": 1, "denominator": 1}  # the resident's 5★
+    assert unit["callback_satisfaction_rate"] == {"value": 0.0, "numerator": 0, "denominator": 1}  # 3★ on the phone
+
+
+def test_dispatch_goes_to_a_known_department_only(client: TestClient, world: dict[str, Any]) -> None:
+    names = [d["name"] for d in client.get("/api/departments", headers=auth(client, "command")).json()]
+    assert {"环卫所", "城管执法中队"} <= set(names) and names == sorted(names)
+    rid = report(client, world, category="facade_falling")["id"]
+    do(client, rid, "worker1", "escalate")
+    do(client, rid, "community", "triage", size="big")
+    refused = do(client, rid, "command", "dispatch", expect=422, department="不存在的局")
+    assert refused["detail"].startswith("没有名为「不存在的局」的部门")
+    still = client.get(f"/api/requests/{rid}", headers=auth(client, "command")).json()
+    assert still["status"] == "triaged" and still["actions"] == ["dispatch"]
+    assert do(client, rid, "command", "dispatch", department="城管执法中队")["department"] == "城管执法中队"
+
+
+def test_merge_into_a_request_outside_ones_scope_is_refused(client: TestClient, world: dict[str, Any]) -> None:
+    theirs = report(client, world, grid=1, category="broken_facility")["id"]  # worker2's grid
+    mine = report(client, world, grid=0, category="noise")["id"]
+    refused = do(client, mine, "worker1", "merge", expect=403, duplicate_of=theirs, reason="重复上报")
+    assert refused["detail"].startswith("不能合并到您管辖范围以外的诉求")
+    seen = client.get(f"/api/requests/{mine}", headers=auth(client, "worker1")).json()
+    assert seen["status"] == "reported" and theirs not in {t["id"] for t in seen["merge_targets"]}
+    with world["engine"].connect() as conn:
+        assert conn.scalar(select(ServiceRequest.report_count).where(ServiceRequest.id == theirs)) == 1

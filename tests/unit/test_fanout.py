@@ -9,14 +9,14 @@ from gridmap.partition.fanout import partition_city, split_by_community
 from gridmap.partition.filemode import plan_input_from_files
 from gridmap.partition.pipeline import PlanInput
 from gridmap.settings import HouseholdSettings, PartitionSettings
-from tests.conftest import SHARED
+from tests.conftest import PARTITION_INPUTS
 
 WEST, EAST = "320102003001", "320102003002"
 
 
 def _two_communities() -> PlanInput:
     data, _ = plan_input_from_files(
-        [SHARED / "partition_inputs" / "nanjing_xinjiekou_2021-06.gpkg"],
+        [PARTITION_INPUTS / "nanjing_xinjiekou_2021-06.gpkg"],
         households_field="households",
         crs=None,
         model=HouseholdSettings(),

@@ -7,9 +7,9 @@ import pytest
 
 from gridmap.partition.filemode import partition_file
 from gridmap.settings import HouseholdSettings, PartitionSettings
-from tests.conftest import NANJING_OSM, SHARED
+from tests.conftest import NANJING_OSM, PARTITION_INPUTS
 
-INPUTS = SHARED / "partition_inputs"
+INPUTS = PARTITION_INPUTS
 
 
 @pytest.mark.parametrize("name", ["nanjing_xinjiekou_2021-06", "beijing_wangjing_2020-09"])

@@ -61,6 +61,19 @@ def test_roles_see_only_their_actions() -> None:
     assert allowed_actions(Status.dispatched, Role.leader) == []
 
 
+def test_no_staff_role_rates_and_the_street_calls_back() -> None:
+    assert all(Action.rate not in allowed_actions(Status.verified, role) for role in Role)
+    assert allowed_actions(Status.verified, Role.command) == [Action.callback, Action.close]
+    assert next_status(Action.callback, Status.verified, stars=2) is Status.reopened
+
+
+def test_workflow_errors_are_chinese_first() -> None:
+    with pytest.raises(
+        Conflict, match="^无法点单：该诉求状态为已办结，点单只适用于.* / cannot take a request that is resolved"
+    ):
+        next_status(Action.take, Status.resolved)
+
+
 def _calendar(**kw: object) -> WorkCalendar:
     return WorkCalendar(CalendarSettings(**kw))  # type: ignore[arg-type]
 
@@ -117,13 +130,15 @@ def test_kpis_count_numerators_and_denominators() -> None:
             "resolved_at": [t + 60 * m, pd.NaT, t + 5000 * m, pd.NaT, pd.NaT],
             "resolve_due": [t + 4320 * m] * 5,
             "rating": [5, None, 3, None, None],
+            "rating_source": ["resident", None, "callback", None, None],
         }
     )
     by_community = kpis(frame, Level.community).set_index("unit")
     first = by_community.loc["320102003001"]
     assert first["requests"] == 3  # the merged duplicate is not counted twice
-    assert (first["resolved"], first["resolved_on_time"], first["satisfied"], first["rated"]) == (2, 1, 1, 2)
-    assert first["on_time_rate"] == 0.5 and first["satisfaction_rate"] == 0.5
+    assert (first["resolved"], first["resolved_on_time"], first["satisfied"], first["rated"]) == (2, 1, 1, 1)
+    assert first["on_time_rate"] == 0.5 and first["satisfaction_rate"] == 1.0  # the reporters' own 评单
+    assert (first["callback_satisfied"], first["called_back"]) == (0, 1)  # 回访 counted apart
     assert first["response_p50_min"] == 20.0
     second = by_community.loc["320102003002"]
     assert second["resolution_rate"] == 0.0 and pd.isna(second["satisfaction_rate"])

@@ -30,6 +30,7 @@ from gridmap.maps.diff import plan_diff_map
 from gridmap.maps.hotspots import hotspot_map
 from gridmap.maps.lanes import lanes_map
 from gridmap.maps.workers import my_grid_map
+from gridmap.partition.handover import grid_workers
 from gridmap.partition.service import published_plan
 from gridmap.requests.sla import Limits, WorkCalendar, sla_state
 
@@ -243,5 +244,6 @@ def plan_diff(user: PagePlanner, session: SessionDep, settings: SettingsDep, pla
         merged,
         streets=data.streets(session, _bounds(merged)),
         tiles=settings.tiles,
+        workers=grid_workers(session),
     )
     return page(m, user, f"方案对比 Plan diff · 草稿 {plan_id}")

@@ -10,7 +10,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
 from limits import parse
 from pydantic import ValidationError
@@ -18,15 +18,18 @@ from sqlalchemy import select
 
 from gridmap.api.deps import NowDep, SessionDep, SettingsDep
 from gridmap.api.errors import status_for
-from gridmap.db.models import RequestCategory
+from gridmap.db.models import RequestCategory, ServiceRequest
 from gridmap.errors import GridmapError, InvalidInput, TooManyRequests
 from gridmap.requests.schemas import NewRequest
-from gridmap.requests.service import PUBLIC, get_request, rate_public, submit
+from gridmap.requests.service import PUBLIC, rate_public, submit
 from gridmap.requests.states import OPEN, Status
 from gridmap.requests.views import lonlat
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+RequestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="service_request_id")]
+PUBLIC_CHANNEL = "open311"
+PUBLIC_DECIMALS = 3  # 0.001° is about 100 m north-south (90 m east-west here): the street, not the door
 STATUS_NOTES = {s.value: s.value for s in Status} | {
     "reported": "已上报",
     "taken": "网格员已接单",
@@ -120,25 +123,36 @@ async def create(
             session,
             data,
             actor=PUBLIC,
-            channel="open311",
+            channel=PUBLIC_CHANNEL,
             now=now,
             settings=settings.requests,
             idempotency_key=idempotency_key,
         )
         notice = f"重复上报,已合并到事件 {req.duplicate_of}" if req.duplicate_of else "已受理 / received"
-        body = [{"service_request_id": str(req.id), "service_notice": notice, "rating_token": req.rating_token}]
+        body = [
+            {
+                "service_request_id": str(req.id),
+                "service_notice": notice,
+                "rating_token": req.rating_token,
+                "track_url": track_url(request, req),
+            }
+        ]
         return JSONResponse(status_code=201 if created else 200, content=body)
 
     return await _guarded(request, settings, work)
 
 
+def track_url(request: Request, req: ServiceRequest) -> str:
+    """The reporter's link to follow (and later rate) the request: only they hold the token."""
+    return str(request.url_for("public_track_page", request_id=req.id).include_query_params(token=req.rating_token))
+
+
 @router.get("/requests/{request_id}.json", response_model=None)
-def read(request_id: int, session: SessionDep) -> Any:
-    """A request's public view (no reporter data)."""
-    try:
-        req = get_request(session, request_id)
-    except GridmapError as exc:
-        return _error(status_for(exc), str(exc))
+def read(request_id: RequestId, session: SessionDep) -> Any:
+    """A public request's view: no reporter data, the point rounded to about 100 m (staff reports are not public)."""
+    req = session.get(ServiceRequest, request_id)
+    if req is None or req.channel != PUBLIC_CHANNEL:
+        return _error(404, f"没有公开事件 {request_id} / no public request {request_id}")
     cat = session.get_one(RequestCategory, req.category)
     lon, lat = lonlat(req)
     return [
@@ -152,16 +166,17 @@ def read(request_id: int, session: SessionDep) -> Any:
             "agency_responsible": req.department,
             "requested_datetime": req.created_at.isoformat(),
             "updated_datetime": (req.updated_at or req.created_at).isoformat(),
-            "address": req.address,
-            "lat": lat,
-            "long": lon,
-            "media_url": req.photos[0] if req.photos else None,
+            # the address a resident typed names a home as exactly as a point: left out, like the point's decimals
+            "address": None,
+            "lat": None if lat is None else round(lat, PUBLIC_DECIMALS),
+            "long": None if lon is None else round(lon, PUBLIC_DECIMALS),
+            "media_url": next((p for p in req.photos if not p.startswith("/api/")), None),  # staff-only photos stay
         }
     ]
 
 
 @router.post("/requests/{request_id}/rating.json", response_model=None)
-async def rate(request_id: int, request: Request, session: SessionDep, settings: SettingsDep, now: NowDep) -> Any:
+async def rate(request_id: RequestId, request: Request, session: SessionDep, settings: SettingsDep, now: NowDep) -> Any:
     """评单: the reporter rates a verified request 1-5★ with the ``rating_token`` given at intake."""
 
     def work(fields: dict[str, Any]) -> Any:

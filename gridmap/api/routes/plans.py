@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -13,19 +14,32 @@ from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
 from gridmap.db.models import Building, Grid, GridAssignment, GridPlan
 from gridmap.errors import InvalidInput
 from gridmap.partition import drafts, edits
-from gridmap.partition.service import publish_plan
+from gridmap.partition.handover import handover
+from gridmap.partition.service import publish_plan, published_plan
 
 router = APIRouter(prefix="/api/plans", tags=["plans"])
 
 
 class PlanPublic(BaseModel):
-    """A plan version and its quality numbers."""
+    """A plan version and its quality numbers; for drafts, who made it, from which version, what it changes."""
 
     id: int
     name: str
     version: int
     status: str
     metrics: dict[str, Any]
+    created_at: datetime | None = None
+    published_at: datetime | None = None
+    created_by: str | None = None
+    base_version: int | None = None
+    changed_buildings: int | None = None
+    changed_grids: int | None = None
+
+
+class RenameRequest(BaseModel):
+    """A draft's new name."""
+
+    name: str = Field(min_length=1, max_length=200)
 
 
 class RepartitionRequest(BaseModel):
@@ -35,6 +49,7 @@ class RepartitionRequest(BaseModel):
     target: int | None = Field(None, gt=0)
     min: int | None = Field(None, gt=0)
     max: int | None = Field(None, gt=0)
+    keep_edits: bool = Field(True, description="grids edited by hand in this draft stay as they are")
 
 
 class LockRequest(BaseModel):
@@ -57,20 +72,47 @@ class MergeRequest(BaseModel):
     into_grid: str = Field(pattern=r"^\d{15}$")
 
 
-def _public(plan: GridPlan) -> PlanPublic:
-    return PlanPublic(id=plan.id, name=plan.name, version=plan.version, status=plan.status.value, metrics=plan.metrics)
+def _public(plan: GridPlan, changes: tuple[int, int] | None = None) -> PlanPublic:
+    return PlanPublic(
+        id=plan.id,
+        name=plan.name,
+        version=plan.version,
+        status=plan.status.value,
+        metrics=plan.metrics,
+        created_at=plan.created_at,
+        published_at=plan.published_at,
+        created_by=plan.created_by,
+        base_version=plan.base_version,
+        changed_buildings=changes[0] if changes else None,
+        changed_grids=changes[1] if changes else None,
+    )
 
 
 @router.get("", response_model=list[PlanPublic])
 def list_plans(_: LeaderUser, session: SessionDep) -> list[PlanPublic]:
-    """Every plan version, newest first."""
-    return [_public(p) for p in session.scalars(select(GridPlan).order_by(GridPlan.version.desc()))]
+    """Every plan version, newest first; drafts with the buildings and grids they change against the published."""
+    changes = drafts.draft_changes(session)
+    plans = session.scalars(select(GridPlan).order_by(GridPlan.version.desc()))
+    return [_public(p, changes.get(p.id, (0, 0)) if p.status.value == "draft" else None) for p in plans]
 
 
 @router.post("/drafts", response_model=PlanPublic, status_code=201)
-def new_draft(_: PlannerUser, session: SessionDep) -> PlanPublic:
+def new_draft(user: PlannerUser, session: SessionDep) -> PlanPublic:
     """Copy the published plan into a new draft to edit."""
-    return _public(drafts.copy_published(session=session))
+    return _public(drafts.copy_published(session=session, created_by=user.username))
+
+
+@router.patch("/{plan_id}", response_model=PlanPublic)
+def rename_draft(plan_id: int, body: RenameRequest, _: PlannerUser, session: SessionDep) -> PlanPublic:
+    """Rename a draft."""
+    return _public(drafts.rename(session=session, plan_id=plan_id, name=body.name))
+
+
+@router.delete("/{plan_id}", status_code=204)
+def delete_draft(plan_id: int, _: PlannerUser, session: SessionDep) -> Response:
+    """Delete a draft (published and archived versions stay as the record)."""
+    drafts.discard(session=session, plan_id=plan_id)
+    return Response(status_code=204)
 
 
 @router.put("/{plan_id}/grids/{code}/lock")
@@ -89,14 +131,32 @@ def repartition(
     params = settings.partition.model_validate(settings.partition.model_dump() | band)
     if not params.min <= params.target <= params.max:
         raise InvalidInput(f"need min <= target <= max, got {params.min}, {params.target}, {params.max}")
-    return drafts.repartition(session=session, plan_id=plan_id, params=params, community=body.community)
+    return drafts.repartition(
+        session=session, plan_id=plan_id, params=params, community=body.community, keep_edits=body.keep_edits
+    )
+
+
+class PublishRequest(BaseModel):
+    """Confirm that the grids listed as needing staffing (GET .../handover) may be published so."""
+
+    confirm: bool = False
+
+
+@router.get("/{plan_id}/handover")
+def plan_handover(plan_id: int, _: PlannerUser, session: SessionDep) -> dict[str, Any]:
+    """Before publishing: grids needing staffing (需重新配备) and open requests that will move to another grid."""
+    drafts.draft(session=session, plan_id=plan_id)
+    current = published_plan(session=session)
+    return handover(session, plan_id, current.id if current else None).as_dict()
 
 
 @router.post("/{plan_id}/publish", response_model=PlanPublic)
-def publish(plan_id: int, _: PlannerUser, session: SessionDep) -> PlanPublic:
-    """Publish a draft as the plan in force, in one transaction."""
-    drafts.draft(session=session, plan_id=plan_id)
-    return _public(publish_plan(session=session, plan_id=plan_id))
+def publish(plan_id: int, _: PlannerUser, session: SessionDep, body: PublishRequest | None = None) -> PlanPublic:
+    """Publish a draft as the plan in force, in one transaction (concurrent publishes run one at a time).
+
+    Without ``confirm`` a draft with grids that need staffing is refused (409) with the list.
+    """
+    return _public(publish_plan(session=session, plan_id=plan_id, confirm=bool(body and body.confirm)))
 
 
 ZOOM = Query(None, ge=0, le=22, description="map zoom: geometries are simplified to about a pixel")
@@ -156,7 +216,7 @@ def merge(
     plan_id: int, body: MergeRequest, _: PlannerUser, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Merge a grid into a neighbouring one."""
-    members = [b for b, c in edits.assignment(session, plan_id).items() if c == body.from_grid]
+    members = [b for b, c in drafts.assignment(session, plan_id).items() if c == body.from_grid]
     if not members:
         raise InvalidInput(f"plan {plan_id} has no grid {body.from_grid} with buildings")
     return edits.apply_changes(

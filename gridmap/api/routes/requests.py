@@ -14,13 +14,14 @@ from sqlalchemy import select
 from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, Transactions
 from gridmap.db.models import RequestCategory, ServiceRequest
 from gridmap.errors import NotFound
-from gridmap.requests.categories import cached_category, known_category
+from gridmap.requests.categories import Category, category_terms, known_category
+from gridmap.requests.detail import detail
 from gridmap.requests.fast_intake import submit_point
 from gridmap.requests.photos import MEDIA_TYPES, photo_folder, photo_url
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.service import Actor, act, attach_photo, check_scope, get_request, submit
 from gridmap.requests.sla import WorkCalendar
-from gridmap.requests.views import describe, events, sla_of
+from gridmap.requests.views import describe, sla_of
 from gridmap.requests.worklist import ListQuery, find, next_deadline, parse_statuses, places
 
 router = APIRouter(tags=["requests"])
@@ -80,7 +81,7 @@ async def report(
     def store_report() -> tuple[dict[str, Any], bool]:
         with transactions() as session:
             req, created = submit(session, body, **how)
-            cat = cached_category(session, req.category) or session.get_one(RequestCategory, req.category)
+            cat = category_terms(session, req.category)
             return describe(req, cat, now=now, calendar=calendar, user=user), created
 
     out, created = await run_in_threadpool(store_report)
@@ -139,7 +140,8 @@ def list_requests(
     where = places(session, ids) if ids else {}
     items = []
     for rid in ids:
-        req, cat = found[rid]
+        req, row = found[rid]
+        cat = Category.of(row)
         item = describe(req, cat, now=now, calendar=calendar, user=user)
         sla = sla_of(req, cat, now, calendar)
         item["due"] = next_deadline(sla, created_at=req.created_at, dispatched_at=req.dispatched_at, now=now)
@@ -152,23 +154,24 @@ def list_requests(
 def read_request(
     request_id: int, user: CurrentUser, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> dict[str, Any]:
-    """A request with its SLA state, the actions the user may take and its audit trail."""
+    """A request with its SLA state, the actions the user may take now, its trail, grid outline and merge candidates."""
     req = get_request(session, request_id)
     check_scope(session, req, user)
-    cat = session.get_one(RequestCategory, req.category)
-    calendar = WorkCalendar(settings.requests.calendar)
-    return describe(req, cat, now=now, calendar=calendar, user=user) | {"events": events(session, req.id)}
+    cat = category_terms(session, req.category)
+    return detail(session, req, cat, user=user, now=now, calendar=WorkCalendar(settings.requests.calendar))
 
 
 @router.post("/api/requests/{request_id}/actions")
 def request_action(
     request_id: int, body: ActionIn, user: CurrentUser, session: SessionDep, settings: SettingsDep, now: NowDep
 ) -> dict[str, Any]:
-    """Take, escalate, triage, dispatch, accept, return, resolve, verify, rate, close or merge a request."""
+    """Take, escalate, triage, dispatch, accept, return, resolve, verify, reject, call back, close or merge a request.
+
+    评单 (rate) is the reporter's, through the public link; staff record a 回访 (callback) instead.
+    """
     req = act(session, request_id, body, user=user, now=now, settings=settings.requests)
-    cat = session.get_one(RequestCategory, req.category)
-    calendar = WorkCalendar(settings.requests.calendar)
-    return describe(req, cat, now=now, calendar=calendar, user=user) | {"events": events(session, req.id)}
+    cat = category_terms(session, req.category)
+    return detail(session, req, cat, user=user, now=now, calendar=WorkCalendar(settings.requests.calendar))
 
 
 PhotoName = Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}\.(jpg|png|webp)$")]

@@ -1,0 +1,219 @@
+"""What the report form asks (suggestions, the grid of a point, the resident's view) and Open311's privacy rules."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import create_engine, select, text, update
+
+from gridmap.api.main import create_app
+from gridmap.auth.service import create_user
+from gridmap.db.cluster import LocalCluster
+from gridmap.db.models import Role, ServiceRequest
+from gridmap.db.session import session_scope
+from gridmap.ingest.admin import load_reference
+from gridmap.ingest.service import import_files
+from gridmap.partition.service import partition_db
+from gridmap.settings import RequestSettings, Settings
+from tests.conftest import NANJING_OSM, make_database
+
+pytestmark = pytest.mark.db
+NOW = datetime(2026, 5, 4, 2, 0, tzinfo=UTC)
+COMMUNITY = "320102003001"  # 香铺营社区, 新街口街道 (NBS)
+
+
+@pytest.fixture(scope="module")
+def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    url = make_database(cluster, "reporting_test")
+    engine = create_engine(url)
+    settings = Settings(
+        home=tmp_path_factory.mktemp("home"),
+        database_url=url,
+        secret_key="test-secret-key-that-is-long-enough-for-hs256",
+        requests=RequestSettings(public_rate="50/minute", public_read_rate="40/minute"),
+    )
+    with session_scope(engine) as session:
+        load_reference(session=session)
+        import_files(session=session, settings=settings, paths=[NANJING_OSM])
+        partition_db(session=session, params=settings.partition, publish=True, code_prefix=COMMUNITY)
+        codes = list(session.scalars(text("SELECT code FROM grids ORDER BY code")).all())
+        create_user(session=session, username="worker1", password="secret", role=Role.grid_worker, grids=codes[:1])
+        spots = {c: p for c, p in session.execute(text("SELECT code, ST_AsText(ST_PointOnSurface(geom)) FROM grids"))}
+        compound = session.scalar(
+            text("SELECT name FROM compounds WHERE name LIKE '%小区' OR name LIKE '%苑' ORDER BY length(name) LIMIT 1")
+        )
+        outside = session.execute(
+            text("SELECT ST_XMax(ST_Extent(geom)) + 0.02, ST_YMax(ST_Extent(geom)) FROM grids")
+        ).one()
+    points = {c: tuple(float(v) for v in wkt[6:-1].split()) for c, wkt in spots.items()}
+    app = create_app(settings, engine=engine, clock=lambda: NOW)
+    with TestClient(app) as client:
+        yield {
+            "client": client,
+            "engine": engine,
+            "codes": codes,
+            "points": points,
+            "compound": compound,
+            "outside": (float(outside[0]), float(outside[1])),
+        }
+    engine.dispose()
+
+
+def _auth(client: TestClient, user: str = "worker1") -> dict[str, str]:
+    token = client.post("/api/auth/token", data={"username": user, "password": "secret"}).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_suggest_finds_a_compound_by_part_of_its_name(world: dict[str, Any]) -> None:
+    client, name = world["client"], world["compound"]
+    assert name, "the 新街口 extract has named 小区"
+    typed = name[: max(2, len(name) - 2)]
+    found = client.get("/api/geocode/suggest", params={"q": typed}, headers=_auth(client)).json()
+    assert found[0]["label"].startswith(typed) and len(found) <= 8
+    compound = next(s for s in found if s["label"] == name)
+    assert compound["kind"] == "compound" and compound["kind_zh"] == "小区" and compound["building_id"] is None
+    assert 118 < compound["lon"] < 119 and 31 < compound["lat"] < 33
+
+
+def test_suggest_offers_buildings_and_house_numbers_and_needs_a_query(world: dict[str, Any]) -> None:
+    client = world["client"]
+    with world["engine"].connect() as conn:
+        street, number = conn.execute(
+            text(
+                "SELECT addr_street, addr_housenumber FROM buildings WHERE addr_street IS NOT NULL "
+                "AND addr_housenumber ~ '^[0-9]+$' ORDER BY id LIMIT 1"
+            )
+        ).one()
+    found = client.get("/api/geocode/suggest", params={"q": f"{street}{number}"}, headers=_auth(client)).json()
+    assert any(s["label"] == f"{street}{number}号" and s["kind"] == "address" for s in found)
+    assert all(s["building_id"] for s in found if s["kind"] != "compound")
+    assert client.get("/api/geocode/suggest", params={"q": ""}, headers=_auth(client)).status_code == 422
+    assert client.get("/api/geocode/suggest", params={"q": "香"}).status_code == 401  # staff route needs a login
+    assert client.get("/public/api/geocode/suggest", params={"q": street}).status_code == 200
+
+
+def test_where_names_the_grid_or_the_nearest_one(world: dict[str, Any]) -> None:
+    client, code = world["client"], world["codes"][0]
+    lon, lat = world["points"][code]
+    inside = client.get("/api/geocode/where", params={"lon": lon, "lat": lat}, headers=_auth(client)).json()
+    assert inside["status"] == "inside" and inside["grid_code"] == code
+    assert inside["grid_name"] == f"新街口街道 香铺营社区 第{int(code[12:])}网格"
+    far = client.get("/public/api/geocode/where", params=dict(zip(("lon", "lat"), world["outside"], strict=True)))
+    answer = far.json()
+    assert answer["status"] == "outside_coverage" and answer["distance_m"] > 1000
+    assert answer["grid_code"] in world["codes"]
+
+
+def _public_report(client: TestClient, lon: float, lat: float, key: str) -> dict[str, Any]:
+    form = {
+        "service_code": "noise",
+        "lat": str(lat),
+        "long": str(lon),
+        "description": "夜里施工噪声",
+        "phone": "13912345678",
+        "first_name": "王",
+        "address_string": "某小区3栋2单元501室",
+    }
+    made = client.post("/open311/v2/requests.json", data=form, headers={"Idempotency-Key": key})
+    assert made.status_code == 201, made.text
+    return dict(made.json()[0])
+
+
+def test_open311_read_shows_public_requests_only_and_rounds_the_point(world: dict[str, Any]) -> None:
+    client, code = world["client"], world["codes"][2]
+    lon, lat = world["points"][code]
+    staff = client.post(
+        "/api/requests",
+        json={"category": "garbage", "lon": lon, "lat": lat, "reporter_phone": "13800005678"},
+        headers=_auth(client, "worker1"),
+    )
+    assert staff.status_code in (200, 201)  # stored (the grid need not be worker1's for a report)
+    assert client.get(f"/open311/v2/requests/{staff.json()['id']}.json").status_code == 404
+    made = _public_report(client, lon + 0.00012, lat + 0.00034, "privacy-1")
+    public = client.get(f"/open311/v2/requests/{made['service_request_id']}.json").json()[0]
+    assert public["lat"] == round(lat + 0.00034, 3) and public["long"] == round(lon + 0.00012, 3)
+    assert public["address"] is None and "1391234" not in str(public) and "王" not in str(public)
+    assert client.get("/open311/v2/requests/999999.json").status_code == 404
+    assert client.get(f"/open311/v2/requests/{10**20}.json").status_code == 422  # not a request number: no 500
+    assert client.get(f"/public/api/requests/{10**20}", params={"token": "x"}).status_code == 422
+
+
+def test_open311_answer_links_the_track_page_without_personal_data(world: dict[str, Any]) -> None:
+    client, code = world["client"], world["codes"][0]  # worker1's grid
+    lon, lat = world["points"][code]
+    made = _public_report(client, lon, lat, "track-1")
+    link = urlparse(made["track_url"])
+    token = parse_qs(link.query)["token"][0]
+    assert link.path == f"/public/requests/{made['service_request_id']}" and token == made["rating_token"]
+    assert client.get(link.path, params={"token": token}).status_code == 200  # the page, no login
+    rid = int(made["service_request_id"])
+    wrong = client.get(f"/public/api/requests/{rid}", params={"token": "wrong"})
+    assert wrong.status_code == 404
+    worker = _auth(client, "worker1")
+    assert client.post(f"/api/requests/{rid}/actions", json={"action": "take"}, headers=worker).status_code == 200
+    view = client.get(f"/public/api/requests/{rid}", params={"token": token}).json()
+    assert view["trail"][0] == {
+        "at": NOW.isoformat(),
+        "action": "report",
+        "action_zh": "上报",
+        "role_zh": "居民",
+        "status": "reported",
+        "department": None,
+    }
+    assert "worker1" not in str(view) and "13912345678" not in str(view) and "王" not in str(view)
+    assert [(e["role_zh"], e["action_zh"]) for e in view["trail"][1:]] == [("网格员", "点单")]
+    assert view["status_zh"] == "网格员已接单,正在处理" and view["can_rate"] is False
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_resident_adds_a_photo_with_the_link_and_rates_once_verified(world: dict[str, Any]) -> None:
+    client, code = world["client"], world["codes"][4]
+    lon, lat = world["points"][code]
+    made = _public_report(client, lon, lat, "photo-1")
+    rid, token = int(made["service_request_id"]), made["rating_token"]
+    files = {"photo": ("p.png", _png(), "image/png")}
+    assert client.post(f"/public/api/requests/{rid}/photos", params={"token": "x"}, files=files).status_code == 404
+    added = client.post(f"/public/api/requests/{rid}/photos", params={"token": token}, files=files)
+    assert added.status_code == 201 and added.json() == {"id": rid, "photos": 1}
+    with world["engine"].begin() as conn:
+        conn.execute(update(ServiceRequest).where(ServiceRequest.id == rid).values(status="verified"))
+    assert client.get(f"/public/api/requests/{rid}", params={"token": token}).json()["can_rate"] is True
+    rated = client.post(f"/open311/v2/requests/{rid}/rating.json", data={"token": token, "stars": "4", "comment": "好"})
+    assert rated.json()[0]["status"] == "closed"
+    with world["engine"].connect() as conn:
+        row = conn.execute(select(ServiceRequest.rating, ServiceRequest.rating_comment).where(ServiceRequest.id == rid))
+        assert tuple(row.one()) == (4, "好")
+    late = client.post(f"/public/api/requests/{rid}/photos", params={"token": token}, files=files)
+    assert late.status_code == 409
+
+
+def test_backdrop_needs_a_small_bbox(world: dict[str, Any]) -> None:
+    client = world["client"]
+    lon, lat = world["points"][world["codes"][0]]
+    box = f"{lon - 0.003},{lat - 0.003},{lon + 0.003},{lat + 0.003}"
+    layers = client.get("/public/api/backdrop", params={"bbox": box, "zoom": 17}).json()
+    kinds = {f["properties"]["layer"] for f in layers["features"]}
+    assert kinds == {"building", "street"}
+    assert client.get("/public/api/backdrop").status_code == 422
+    assert client.get("/public/api/backdrop", params={"bbox": "118,32,119,33"}).status_code == 422
+    assert client.get("/public/api/backdrop", params={"bbox": "1..2,3,4,5"}).status_code == 422
+    grids = client.get("/public/api/grids").json()["features"]
+    assert {f["properties"]["grid_code"] for f in grids} == set(world["codes"])
+
+
+def test_public_reads_are_rate_limited(world: dict[str, Any]) -> None:
+    client = world["client"]
+    codes = [client.get("/public/api/geocode/suggest", params={"q": "路"}).status_code for _ in range(45)]
+    assert codes[-1] == 429 and 200 in codes
