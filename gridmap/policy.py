@@ -22,6 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from gridmap.auth.service import user_grids
 from gridmap.db.models import Role, ServiceRequest, User
 from gridmap.errors import Forbidden, InvalidInput
+from gridmap.requests import states
 from gridmap.requests.states import OPEN, RULES, Action, Status
 
 ALL = frozenset(Role)
@@ -92,7 +93,7 @@ def links(role: Role) -> list[Page]:
 
 def may_act(role: Role, action: Action) -> bool:
     """Whether ``role`` may take ``action`` at all (scope aside), as :data:`states.RULES` says."""
-    return admits(role, RULES[action].roles)
+    return states.may_act(role, action)
 
 
 def act_refusal(role: Role, action: Action) -> str | None:

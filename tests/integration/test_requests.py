@@ -577,7 +577,13 @@ def test_staff_cannot_rate_and_a_callback_is_counted_apart(
         clock.now += timedelta(minutes=1)
     for rid in (called, rated):
         with session_scope(world["engine"]) as session:  # a second 社区 colleague checks the work
-            create_user(session=session, username=f"checker{rid}", password="secret", role=Role.community)
+            create_user(
+                session=session,
+                username=f"checker{rid}",
+                password="secret",
+                role=Role.community,
+                unit_code=world["codes"][9][:12],  # the 社区 of grid 9
+            )
         do(client, rid, f"checker{rid}", "verify")
     for user in ("worker1", "community", "command", "leader"):
         refused = client.post(
