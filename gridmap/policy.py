@@ -29,6 +29,7 @@ ALL = frozenset(Role)
 LEADERS = frozenset({Role.leader, Role.planner})
 PLANNERS = frozenset({Role.planner})
 WORKERS = frozenset({Role.grid_worker})
+REPORTERS = frozenset({Role.grid_worker, Role.community})  # the staff 上报 form
 KPI_VIEWERS = frozenset({Role.leader, Role.planner, Role.community, Role.command})
 HEAD_EDITORS = frozenset({Role.community, Role.command, Role.grid_worker})  # 楼栋长 records
 UNIT_ROLES = frozenset({Role.community, Role.command})
@@ -66,6 +67,7 @@ class Page:
 
 PAGES: tuple[Page, ...] = (
     Page("/", "工作台", "Workbench", ALL),
+    Page("/report", "上报", "Report", REPORTERS),
     Page("/maps/my-grid", "我的网格", "My grid", WORKERS),
     Page("/dashboard", "指标看板", "Dashboard", KPI_VIEWERS),
     Page("/maps/coverage", "网格覆盖", "Coverage", LEADERS),

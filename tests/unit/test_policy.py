@@ -14,8 +14,8 @@ OPENS = {
     Role.admin: {p.href for p in policy.PAGES},
     Role.planner: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/planner", "/maps/plan-diff"},
     Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes"},
-    Role.grid_worker: {"/", "/maps/my-grid"},
-    Role.community: {"/", "/dashboard"},
+    Role.grid_worker: {"/", "/report", "/maps/my-grid"},
+    Role.community: {"/", "/report", "/dashboard"},
     Role.command: {"/", "/dashboard"},
     Role.department: {"/"},
 }
