@@ -68,6 +68,24 @@ class RequestSettings(BaseModel):
     calendar: CalendarSettings = CalendarSettings()
 
 
+class AuthSettings(BaseModel):
+    """Sign-in: lockout, password policy, sessions, the sign-in log and proxies (等保 habits by default)."""
+
+    max_failures: int = Field(5, ge=1, description="failed sign-ins of one account that lock it")
+    max_failures_per_client: int = Field(20, ge=1, description="failed sign-ins from one client address that lock it")
+    failure_window_minutes: float = Field(15.0, gt=0, description="failures count within this many minutes")
+    lockout_minutes: float = Field(15.0, gt=0, description="a locked account or client waits this long")
+    password_min_length: int = Field(10, ge=1, description="new passwords have at least this many characters")
+    password_min_classes: int = Field(
+        3, ge=1, le=4, description="... from this many of: lower case, upper case, digits, other characters"
+    )
+    idle_minutes: float = Field(30.0, gt=0, description="a session unused this long is signed out")
+    sign_in_log_days: int = Field(180, ge=180, description="sign-ins are kept this long (at least 180 days)")
+    trusted_proxies: tuple[str, ...] = Field(
+        (), description="addresses of reverse proxies whose X-Forwarded-For/-Proto are believed"
+    )
+
+
 class Settings(BaseSettings):
     """Everything gridmap reads from its environment."""
 
@@ -88,6 +106,7 @@ class Settings(BaseSettings):
     households: HouseholdSettings = HouseholdSettings()
     partition: PartitionSettings = PartitionSettings()
     requests: RequestSettings = RequestSettings()
+    auth: AuthSettings = AuthSettings()
 
     @property
     def pg_data(self) -> Path:

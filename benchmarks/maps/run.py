@@ -75,7 +75,7 @@ def first_render(url: str) -> list[str]:
     settings = Settings(database_url=url, secret_key=SECRET)
     engine = create_engine(url)
     with session_scope(engine) as session:
-        ensure_user(session=session, username="bench-leader", password="bench", role=Role.leader)
+        ensure_user(session=session, username="bench-leader", password="bench", role=Role.leader, weak_password=True)
     app = create_app(settings, engine=engine)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=18790, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -146,7 +146,7 @@ def layer_requests(url: str) -> list[str]:
     settings = Settings(database_url=url, secret_key=SECRET)
     engine = create_engine(url)
     with session_scope(engine) as session:
-        ensure_user(session=session, username="bench-planner", password="bench", role=Role.planner)
+        ensure_user(session=session, username="bench-planner", password="bench", role=Role.planner, weak_password=True)
         plan = published_plan(session=session)
         assert plan is not None
         extent = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM {}) q"

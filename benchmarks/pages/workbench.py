@@ -111,6 +111,7 @@ def prepare(cluster: LocalCluster, n_open: int, home: Path) -> tuple[Settings, s
             create_user(
                 session=session, username=name, password="bench", role=role, grids=grids, unit_code=unit,
                 department=dept,
+                weak_password=True,
             )
         statuses = [s for s, share in MIX.items() for _ in range(share)]
         session.execute(

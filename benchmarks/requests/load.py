@@ -70,7 +70,7 @@ def prepare() -> tuple[str, list[tuple[float, float]]]:
         simulate_requests(
             session, days=HISTORY_DAYS, per_day=HISTORY_PER_DAY, end=datetime.now(UTC), settings=settings.requests
         )
-        ensure_user(session=session, username="load", password="load-test", role=Role.community)
+        ensure_user(session=session, username="load", password="load-test", role=Role.community, weak_password=True)
         rows = session.execute(
             text(
                 "SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_Dump(ST_GeneratePoints(geom, 20, 1))).geom p FROM grids g "

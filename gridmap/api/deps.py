@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -58,21 +59,35 @@ SessionDep = Annotated[Session, Depends(get_session)]
 Transactions = Annotated[Callable[[], AbstractContextManager[Session]], Depends(get_transactions)]
 
 
+NOT_SIGNED_IN = "未登录或登录已过期 / not signed in: get a token at POST /api/auth/token"
+
+
+def bearer_or_cookie(request: Request, bearer: str | None) -> str | None:
+    """The token of this request: the bearer token, else the web pages' HttpOnly cookie."""
+    return bearer or request.cookies.get(COOKIE)
+
+
 async def get_current_user(
     request: Request, transactions: Transactions, bearer: Annotated[str | None, Depends(oauth2)]
 ) -> User:
-    """The user of the bearer token or, for web pages, of the HttpOnly cookie (cached, see ``identity``)."""
-    token = bearer or request.cookies.get(COOKIE)
+    """The user of an open session named by the bearer token or cookie (cached, see ``identity``)."""
+    token = bearer_or_cookie(request, bearer)
     users: UserDirectory = request.app.state.users
-    username = users.username(token) if token else None
+    settings: Settings = request.app.state.settings
+    now = time.time()
+    claims = users.claims(token, now) if token else None
     user = None
-    if username:
-        user = users.cached(username) or await run_in_threadpool(users.load, username, transactions)
+    if claims is not None:
+        idle = settings.auth.idle_minutes * 60
+        user, state = users.cached(claims.subject), users.cached_session(claims.session_id)
+        # A session that looks idle is read again first: another server process may have seen it used.
+        if user is None or state is None or not users.fresh(state, now):
+            user, state = await run_in_threadpool(users.refresh, claims, transactions, now=now, idle_seconds=idle)
+        if state is None or state.revoked or now - state.last_seen > idle or (user and state.user_id != user.id):
+            user = None
     if user is None or not user.is_active:
         raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="未登录或登录已过期 / not signed in: get a token at POST /api/auth/token",
-            headers={"WWW-Authenticate": "Bearer"},
+            status_code=status.HTTP_401_UNAUTHORIZED, detail=NOT_SIGNED_IN, headers={"WWW-Authenticate": "Bearer"}
         )
     return user
 

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import Query, Response
 
-BBOX = Query(None, description="minlon,minlat,maxlon,maxlat", pattern=r"^-?[\d.]+(,-?[\d.]+){3}$")
+from gridmap.errors import InvalidInput
+
+_NUMBER = r"-?(\d{1,3}(\.\d{1,15})?|\.\d{1,15})"  # -180 … 180: at most three integer digits
+BBOX = Query(
+    None,
+    description="minlon,minlat,maxlon,maxlat in degrees (WGS84), e.g. 118.77,32.04,118.79,32.05",
+    pattern=rf"^{_NUMBER}(,{_NUMBER}){{3}}$",
+    examples=["118.77,32.04,118.79,32.05"],
+)
+BBOX_FORM = rf"{_NUMBER}(,{_NUMBER}){{3}}"
 
 
 def feature_collection(rows: Iterable[Sequence[Any]], names: list[str]) -> Response:
@@ -28,8 +38,15 @@ def feature_collection(rows: Iterable[Sequence[Any]], names: list[str]) -> Respo
 
 
 def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    """The four numbers of a ``bbox`` parameter (already checked by :data:`BBOX`)."""
+    """The four numbers of a ``bbox`` parameter (its form checked by :data:`BBOX`), within the globe and in order."""
     if not bbox:
         return None
+    if not re.fullmatch(BBOX_FORM, bbox):
+        raise InvalidInput(f"bbox {bbox[:60]!r}: 应为四个数 / needs four numbers: minlon,minlat,maxlon,maxlat")
     x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise InvalidInput(
+            f"bbox {bbox!r}: 经度须在 -180…180、纬度在 -90…90 之间,且最小值不大于最大值 / "
+            "needs -180 ≤ minlon ≤ maxlon ≤ 180 and -90 ≤ minlat ≤ maxlat ≤ 90"
+        )
     return x0, y0, x1, y1

@@ -16,9 +16,11 @@ from sqlalchemy import Engine, text
 
 from gridmap import __version__
 from gridmap.api import errors
+from gridmap.api.csrf import SameOriginMiddleware
 from gridmap.api.deps import CurrentUser
 from gridmap.api.headers import SecurityHeaders
 from gridmap.api.identity import UserDirectory
+from gridmap.api.inputs import RefuseNul
 from gridmap.api.routes import (
     auth,
     buildings,
@@ -77,6 +79,8 @@ def create_app(
     app.state.limiter = MovingWindowRateLimiter(MemoryStorage())
     errors.install(app)
     app.add_middleware(SecurityHeaders, tiles=settings.tiles)
+    app.add_middleware(SameOriginMiddleware, settings=settings)
+    app.add_middleware(RefuseNul)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -12,10 +12,13 @@ from gridmap.cli.common import console, engine, progress_bar, settings, user_err
 
 
 def import_command(
-    paths: Annotated[list[Path], typer.Argument(help=".osm, .osm.pbf, .gpkg, .geojson or .zip (Shapefile)")],
+    paths: Annotated[list[Path], typer.Argument(help=".osm, .osm.pbf, .gpkg, .geojson, .zip or .shp (Shapefile)")],
     households_field: Annotated[str | None, typer.Option(help="column with surveyed household counts")] = None,
     crs: Annotated[str | None, typer.Option(help="CRS of the input when the file lacks it, or gcj02/bd09")] = None,
     strict: Annotated[bool, typer.Option(help="refuse invalid geometries instead of repairing them")] = False,
+    encoding: Annotated[
+        str | None, typer.Option(help="text encoding of a Shapefile without .cpg or a non-UTF-8 GeoJSON, e.g. gbk")
+    ] = None,
 ) -> None:
     """Import buildings, streets, compounds (and communities) — all or nothing, re-runnable."""
     from gridmap.db.session import session_scope
@@ -34,6 +37,7 @@ def import_command(
                 crs=declared,
                 strict=strict,
                 progress=progress,
+                encoding=encoding,
             )
     table = Table(title="导入结果 / imported")
     table.add_column("what")

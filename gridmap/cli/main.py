@@ -78,23 +78,32 @@ def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) 
             )
             first = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id).order_by(Grid.code)).first()
             for name in DEMO_USERS:
-                ensure_user(session=session, username=name, password="demo", role=Role(name))
+                ensure_user(session=session, username=name, password="demo", role=Role(name), weak_password=True)
             ensure_user(
                 session=session,
                 username="worker1",
                 password="demo",
                 role=Role.grid_worker,
                 grids=[first] if first else [],
+                weak_password=True,
             )
             grids = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id)).all()
             simulated = session.scalar(select(func.count()).where(ServiceRequest.simulated))
+            # The demo's accounts keep the password "demo" on purpose: the policy is waived for them explicitly.
             for name, role, unit in (
                 ("community", Role.community, DEMO_PREFIX),
                 ("command", Role.command, DEMO_PREFIX[:9]),
             ):
-                ensure_user(session=session, username=name, password="demo", role=role, unit_code=unit)
+                ensure_user(
+                    session=session, username=name, password="demo", role=role, unit_code=unit, weak_password=True
+                )
             ensure_user(
-                session=session, username="chengguan", password="demo", role=Role.department, department="城管执法中队"
+                session=session,
+                username="chengguan",
+                password="demo",
+                role=Role.department,
+                department="城管执法中队",
+                weak_password=True,
             )
     console.print(
         f"[green]新街口 demo:[/] {result.buildings} buildings, {result.streets} streets, "

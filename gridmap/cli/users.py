@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli.common import console, engine, user_errors
+from gridmap.cli.common import console, engine, settings, user_errors
 from gridmap.db.models import Role
 
 app = typer.Typer(help="用户 / users and roles", no_args_is_help=True)
@@ -23,7 +23,7 @@ def add(
     grid: Annotated[list[str] | None, typer.Option(help="grid code of a grid worker (repeatable)")] = None,
     unit: Annotated[str | None, typer.Option(help="社区 (12 digits) or 街道 (9) code")] = None,
 ) -> None:
-    """Add a user (there are no default passwords outside the demo)."""
+    """Add a user; the password must meet the policy (GRIDMAP_AUTH__PASSWORD_MIN_LENGTH, ..._MIN_CLASSES)."""
     from gridmap.auth.service import create_user
     from gridmap.db.session import session_scope
     from gridmap.policy import check_unit
@@ -41,6 +41,7 @@ def add(
             department=department,
             grids=grid,
             unit_code=unit,
+            policy=settings().auth,
         )
     console.print(f"added {username} ({role.value})")
 
@@ -82,3 +83,21 @@ def list_users() -> None:
         for user in session.scalars(select(User).order_by(User.username)):
             state = "active" if user.is_active else "disabled"
             console.print(f"{user.username}\t{user.role.value}\t{user.unit_code or user.department or ''}\t{state}")
+
+
+@app.command("purge-sign-ins")
+def purge_sign_ins(
+    days: Annotated[
+        int | None, typer.Option(min=180, help="keep this many days (default GRIDMAP_AUTH__SIGN_IN_LOG_DAYS, 180)")
+    ] = None,
+) -> None:
+    """Delete sign-in log entries and ended sessions older than the retention period (at least 180 days)."""
+    from datetime import UTC, datetime
+
+    from gridmap.auth.signin import purge_sign_ins as purge
+    from gridmap.db.session import session_scope
+
+    keep = days or settings().auth.sign_in_log_days
+    with session_scope(engine()) as session:
+        events, sessions = purge(session=session, days=keep, now=datetime.now(UTC))
+    console.print(f"删除 / deleted {events} sign-in events and {sessions} sessions older than {keep} days")

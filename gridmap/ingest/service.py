@@ -78,10 +78,12 @@ def import_files(
     crs: CRS | CoordSys | None = None,
     strict: bool = False,
     progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> ImportResult:
-    """Import ``paths``; the caller's transaction makes it all-or-nothing."""
+    """Import ``paths``; the caller's transaction makes it all-or-nothing (``encoding``: see ``read_layered``)."""
     report = CleanReport()
-    layers = clean_layers(read_sources(paths, households_field=households_field, crs=crs), report, strict=strict)
+    raw = read_sources(paths, households_field=households_field, crs=crs, encoding=encoding)
+    layers = clean_layers(raw, report, strict=strict)
     streets, compounds, communities = layers.streets, layers.compounds, layers.communities
     buildings = estimate_households(layers.buildings, compounds, settings.households)
     result = ImportResult(fixes=report.lines())

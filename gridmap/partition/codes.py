@@ -18,6 +18,7 @@ from gridmap.errors import InvalidInput
 PREFIX = re.compile(r"^\d{12}$")
 CODE = re.compile(r"^\d{15}$")
 MAX_SEQUENCE = 999
+COMMUNITY_DIGITS, STREET_DIGITS = 12, 9  # a grid code's 社区 and 街道 prefixes (vectorised lookups use these)
 
 
 @dataclass(frozen=True, order=True)
@@ -40,7 +41,7 @@ class GridCode:
         """A code from its 15 digits; :class:`InvalidInput` otherwise."""
         if not CODE.match(text):
             raise InvalidInput(f"网格编码 {text!r} 须为15位数字 / a grid code has 15 digits")
-        return cls(text[:12], int(text[12:]))
+        return cls(text[:COMMUNITY_DIGITS], int(text[COMMUNITY_DIGITS:]))
 
     @property
     def county(self) -> str:
@@ -50,7 +51,7 @@ class GridCode:
     @property
     def street(self) -> str:
         """The 9-digit 街道 code."""
-        return self.community[:9]
+        return self.community[:STREET_DIGITS]
 
     def __str__(self) -> str:
         return f"{self.community}{self.sequence:03d}"

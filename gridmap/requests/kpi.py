@@ -13,6 +13,7 @@ import enum
 import numpy as np
 import pandas as pd
 
+from gridmap.partition.codes import COMMUNITY_DIGITS, STREET_DIGITS
 from gridmap.requests.states import DONE, Status
 
 INPUT = [
@@ -43,9 +44,9 @@ def _unit(frame: pd.DataFrame, level: Level) -> pd.Series:
     if level is Level.grid:
         return codes
     if level is Level.community:
-        return codes.str[:12]
+        return codes.str[:COMMUNITY_DIGITS]
     if level is Level.street:
-        return codes.str[:9]
+        return codes.str[:STREET_DIGITS]
     if level is Level.department:
         return frame["department"].fillna("未派单").astype(str)
     return pd.Series("全部", index=frame.index)

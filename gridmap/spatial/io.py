@@ -19,6 +19,7 @@ from pyproj import CRS
 
 from gridmap.errors import InvalidInput
 from gridmap.spatial.crs import CoordSys, to_wgs84
+from gridmap.spatial.encoding import GEOJSON, require_utf8_geojson, shapefile_encoding
 
 OSM_CONFIG = Path(__file__).with_name("osmconf.ini")
 LAYERS = ("buildings", "streets", "compounds", "communities")
@@ -67,13 +68,14 @@ def empty_layer(name: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in _COLUMNS[name]}, geometry=[], crs=4326)
 
 
-def _read(path: str, layer: str | None = None) -> gpd.GeoDataFrame:
+def _read(path: str | bytes, layer: str | None = None, encoding: str | None = None) -> gpd.GeoDataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return pyogrio.read_dataframe(path, layer=layer, on_invalid="fix")
+            return pyogrio.read_dataframe(path, layer=layer, on_invalid="fix", encoding=encoding)
     except (DataSourceError, DataLayerError, FeatureError) as exc:
-        raise InvalidInput(f"cannot read {path}{f' layer {layer}' if layer else ''}: {exc}") from exc
+        name = "the converted text" if isinstance(path, bytes) else path
+        raise InvalidInput(f"cannot read {name}{f' layer {layer}' if layer else ''}: {exc}") from exc
 
 
 def _osm_source_ids(frame: gpd.GeoDataFrame) -> pd.Series:
@@ -178,9 +180,19 @@ def _layer_from_file(
     return _select(frame, name)
 
 
-def read_layered(path: Path, households_field: str | None, dataset: str) -> dict[str, gpd.GeoDataFrame]:
-    """Read a GeoPackage, GeoJSON or zipped Shapefile into named layers (with their own CRS)."""
-    source = f"/vsizip/{path}" if path.suffix.lower() == ".zip" else str(path)
+def read_layered(
+    path: Path, households_field: str | None, dataset: str, encoding: str | None = None
+) -> dict[str, gpd.GeoDataFrame]:
+    """Read a GeoPackage, GeoJSON or (zipped) Shapefile into named layers (with their own CRS).
+
+    ``encoding`` is the text encoding of a Shapefile without ``.cpg`` or of a GeoJSON that is not UTF-8.
+    """
+    source: str | bytes = f"/vsizip/{path}" if path.suffix.lower() == ".zip" else str(path)
+    text_encoding = None
+    if path.suffix.lower() in GEOJSON:
+        source = require_utf8_geojson(path, encoding) or source
+    else:
+        text_encoding = shapefile_encoding(path, encoding)
     try:
         listed = pyogrio.list_layers(source)
     except (DataSourceError, DataLayerError) as exc:
@@ -195,16 +207,20 @@ def read_layered(path: Path, households_field: str | None, dataset: str) -> dict
             key = key if key in LAYERS else "buildings" if len(names) == 1 else ""
         if not key:
             continue
-        found[key] = _layer_from_file(_read(source, layer), key, dataset, households_field)
+        found[key] = _layer_from_file(_read(source, layer, text_encoding), key, dataset, households_field)
     if not found:
         raise InvalidInput(f"{path} has none of the layers {', '.join(LAYERS)} (it has: {', '.join(names)})")
     return found
 
 
 def read_sources(
-    paths: list[Path], *, households_field: str | None = None, crs: CRS | CoordSys | None = None
+    paths: list[Path],
+    *,
+    households_field: str | None = None,
+    crs: CRS | CoordSys | None = None,
+    encoding: str | None = None,
 ) -> RawLayers:
-    """Read every file in ``paths`` and stack their layers, converted to EPSG:4326."""
+    """Read every file in ``paths`` and stack their layers, converted to EPSG:4326 (``encoding``: see read_layered)."""
     stacks: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in LAYERS}
     for path in paths:
         if not path.exists():
@@ -216,7 +232,7 @@ def read_sources(
             raw = read_osm(path)
             layers = {n: getattr(raw, n) for n in LAYERS}
         else:
-            layers = read_layered(path, households_field, dataset=path.stem.split(".")[0])
+            layers = read_layered(path, households_field, dataset=path.stem.split(".")[0], encoding=encoding)
         for name, frame in layers.items():
             if not frame.empty:
                 stacks[name].append(to_wgs84(frame, crs))

@@ -50,8 +50,15 @@ def server(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> I
         partition_db(session=session, params=settings.partition, publish=True, code_prefix="320102003000")
         codes = list(session.scalars(text("SELECT code FROM grids ORDER BY code")).all())
         for name, role in (("leader", Role.leader), ("planner", Role.planner)):
-            create_user(session=session, username=name, password="secret", role=role)
-        create_user(session=session, username="worker", password="secret", role=Role.grid_worker, grids=codes[40:42])
+            create_user(session=session, username=name, password="secret", role=role, weak_password=True)
+        create_user(
+            session=session,
+            username="worker",
+            password="secret",
+            role=Role.grid_worker,
+            grids=codes[40:42],
+            weak_password=True,
+        )
         simulate_requests(session, days=14, end=NOW, settings=settings.requests, per_day=30, seed=1)
     port = _free_port()
     app = create_app(settings, engine=engine, clock=lambda: NOW)

@@ -96,7 +96,7 @@ def test_worker_takes_and_resolves_on_a_phone(browser: Browser, server: dict[str
     page.screenshot(path=str(ARTIFACTS / "request-phone.png"), full_page=True)
 
     page.click("#act-take")
-    page.wait_for_function("document.getElementById('status').textContent === '处理中'")
+    page.wait_for_function("() => document.getElementById('status').textContent === '处理中'")
     status, _, trail = _state(server, rid)
     assert status == "taken" and trail[-1] == ("take", "worker", None)
 
@@ -105,7 +105,7 @@ def test_worker_takes_and_resolves_on_a_phone(browser: Browser, server: dict[str
     page.fill("#reason", "垃圾已清运，地面已冲洗")
     page.set_input_files("#photo", {"name": "after.jpg", "mimeType": "image/jpeg", "buffer": _photo()})
     page.click("#form-submit")
-    page.wait_for_function("document.getElementById('status').textContent === '已办结'")
+    page.wait_for_function("() => document.getElementById('status').textContent === '已办结'")
     status, photos, trail = _state(server, rid)
     assert status == "resolved" and len(photos) == 1
     assert trail[-2:] == [("photo", "worker", None), ("resolve", "worker", "垃圾已清运，地面已冲洗")]
@@ -126,7 +126,7 @@ def test_a_refused_action_shows_the_reason_and_reloads(browser: Browser, server:
             session, req, ActionIn(action=Action.take), Actor(None, "colleague", "community"), NOW, RequestSettings()
         )
     page.click("#act-take")
-    page.wait_for_function("document.getElementById('action-error').textContent !== ''")
+    page.wait_for_function("() => document.getElementById('action-error').textContent !== ''")
     assert page.locator("#action-error").inner_text().startswith("无法点单：该诉求状态为处理中")
     assert page.locator("#status").inner_text() == "处理中"  # the page shows the state that is now stored
     assert page.locator("#act-take").count() == 0 and page.locator("#act-resolve").count() == 1
@@ -160,7 +160,8 @@ UNITS = {Role.community: "320102003000", Role.command: "320102003"}  # the 社�
 
 def _staff(server: dict[str, Any], name: str, role: Role) -> None:
     with session_scope(server["engine"]) as session:
-        create_user(session=session, username=name, password="secret", role=role, unit_code=UNITS.get(role))
+        unit = UNITS.get(role)
+        create_user(session=session, username=name, password="secret", role=role, unit_code=unit, weak_password=True)
 
 
 def test_command_dispatches_to_a_listed_department(browser: Browser, server: dict[str, Any]) -> None:
@@ -184,7 +185,7 @@ def test_command_dispatches_to_a_listed_department(browser: Browser, server: dic
     assert set(options) == known and page.locator("#department").input_value() == "城管执法中队"  # the category's
     page.select_option("#department", "环卫所")
     page.click("#form-submit")
-    page.wait_for_function("document.getElementById('status').textContent === '已派单'")
+    page.wait_for_function("() => document.getElementById('status').textContent === '已派单'")
     with server["engine"].connect() as conn:
         row = conn.execute(
             select(ServiceRequest.status, ServiceRequest.department).where(ServiceRequest.id == rid)
@@ -215,7 +216,7 @@ def test_community_records_a_call_back(browser: Browser, server: dict[str, Any])
     page.check("input[name=stars][value='4']")
     page.fill("#reason", "居民表示满意")
     page.click("#form-submit")
-    page.wait_for_function("document.getElementById('status').textContent === '已结案'")
+    page.wait_for_function("() => document.getElementById('status').textContent === '已结案'")
     with server["engine"].connect() as conn:
         row = conn.execute(
             select(ServiceRequest.rating, ServiceRequest.rating_source).where(ServiceRequest.id == rid)

@@ -44,7 +44,15 @@ def staff(server: dict[str, Any]) -> dict[str, Any]:
     """The other roles, and fresh reports in the worker's grids minutes apart (some in time, some late)."""
     with session_scope(server["engine"]) as session:
         for name, (role, unit, dept) in ROLES.items():
-            create_user(session=session, username=name, password="secret", role=role, unit_code=unit, department=dept)
+            create_user(
+                session=session,
+                username=name,
+                password="secret",
+                role=role,
+                unit_code=unit,
+                department=dept,
+                weak_password=True,
+            )
         spots = session.execute(
             text(
                 "SELECT ST_X(p), ST_Y(p) FROM (SELECT g.code, ST_PointOnSurface(g.geom) p FROM grids g "
@@ -154,7 +162,7 @@ def test_worker_works_the_todo_on_a_phone(browser: Browser, staff: dict[str, Any
         page.click("#more")
         page.wait_for_function("() => document.querySelectorAll('#todo-list li').length > 20")
     page.check("#f-overdue")
-    page.wait_for_function("() => [...document.querySelectorAll('.wb-sla')].every(s => s.classList.contains('overdue'))")
+    page.wait_for_function("() => [...document.querySelectorAll('.wb-sla')].every(s => s.matches('.overdue'))")
     assert page.locator(".wb-sla.overdue").count() >= min(overdue, 1)
     page.uncheck("#f-overdue")
     shown = page.locator("#todo-list li").count()

@@ -64,7 +64,7 @@ def hostile(server: dict[str, Any]) -> Iterator[None]:
     engine = server["engine"]
     with session_scope(engine) as session:
         if not session.scalar(text("SELECT count(*) FROM users WHERE username = 'admin'")):
-            create_user(session=session, username="admin", password="secret", role=Role.admin)
+            create_user(session=session, username="admin", password="secret", role=Role.admin, weak_password=True)
     saved = []
     with engine.begin() as conn:
         for table, column, where in FIELDS:

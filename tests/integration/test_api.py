@@ -30,6 +30,7 @@ def client(session: Session, settings: Settings, engine: Engine) -> Iterator[Tes
             password="secret",
             role=role,
             grids=["000000000000001"] if role is Role.grid_worker else None,
+            weak_password=True,
         )
     app = create_app(settings, engine=engine)
     app.dependency_overrides[get_session] = lambda: session

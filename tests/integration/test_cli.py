@@ -80,14 +80,14 @@ def test_import_then_partition_db_mode(cli_db: str, tmp_path: Path) -> None:
 
 
 def test_users_add_refuses_duplicates(cli_db: str, tmp_path: Path) -> None:
-    first = _run(["users", "add", "lihua", "--role", "planner", "--password", "s3cret"], cli_db, tmp_path)
+    first = _run(["users", "add", "lihua", "--role", "planner", "--password", "Xuanwu-2026-map"], cli_db, tmp_path)
     assert first.returncode == 0, first.stderr
-    again = _run(["users", "add", "lihua", "--role", "planner", "--password", "s3cret"], cli_db, tmp_path)
+    again = _run(["users", "add", "lihua", "--role", "planner", "--password", "Xuanwu-2026-map"], cli_db, tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
 def test_users_get_a_unit_by_name(cli_db: str, tmp_path: Path) -> None:
-    args = ["users", "add", "shequ", "--role", "community", "--password", "s3cret", "--unit", "320102003001"]
+    args = ["users", "add", "shequ", "--role", "community", "--password", "Shequ-2026-pw", "--unit", "320102003001"]
     added = _run(args, cli_db, tmp_path)
     assert added.returncode == 0, added.stderr
     moved = _run(["users", "unit", "shequ", "320102003"], cli_db, tmp_path)
@@ -96,6 +96,30 @@ def test_users_get_a_unit_by_name(cli_db: str, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "9 (街道) or 12 (社区)" in bad.stderr
     listed = _run(["users", "list"], cli_db, tmp_path)
     assert ["shequ", "community", "320102003", "active"] in [line.split() for line in listed.stdout.splitlines()]
+
+
+def test_users_add_refuses_a_weak_password(cli_db: str, tmp_path: Path) -> None:
+    done = _run(["users", "add", "wang", "--role", "planner", "--password", "demo"], cli_db, tmp_path)
+    assert done.returncode == 2 and "密码至少 10 个字符" in done.stderr
+    assert _count(cli_db, "users WHERE username = 'wang'") == 0
+
+
+def test_purge_sign_ins_keeps_at_least_180_days(cli_db: str, tmp_path: Path) -> None:
+    engine = create_engine(cli_db)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sign_in_events (at, username, client, outcome, via) VALUES "
+                "(now() - interval '200 days', 'old', '10.0.0.1', 'failure', 'form'), "
+                "(now() - interval '100 days', 'recent', '10.0.0.1', 'failure', 'form')"
+            )
+        )
+    engine.dispose()
+    assert _run(["users", "purge-sign-ins", "--days", "30"], cli_db, tmp_path).returncode == 2
+    done = _run(["users", "purge-sign-ins"], cli_db, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "deleted 1 sign-in events" in done.stdout
+    assert _count(cli_db, "sign_in_events WHERE username = 'recent'") == 1
 
 
 def test_geocode_cli_with_grids(tmp_path: Path) -> None:
@@ -134,3 +158,22 @@ def test_geocode_cli_refuses_a_csv_without_query_column(tmp_path: Path) -> None:
     done = _run(["geocode", str(WANGJING_OSM), "--queries", str(bad), "-o", str(tmp_path / "o.csv")], None, tmp_path)
     assert done.returncode == 2 and "`query` column" in done.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_import_gbk_shapefile_without_cpg_says_to_pass_the_encoding(cli_db: str, tmp_path: Path) -> None:
+    import zipfile
+
+    import geopandas as gpd
+    import pyogrio
+    from shapely.geometry import box
+
+    frame = gpd.GeoDataFrame({"name": ["鼓楼小区1号楼"]}, geometry=[box(118.78, 32.04, 118.7801, 32.0401)], crs=4326)
+    pyogrio.write_dataframe(frame, tmp_path / "b.shp", encoding="GBK")
+    archive = tmp_path / "gbk.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for suffix in (".shp", ".shx", ".dbf", ".prj"):  # no .cpg
+            z.write(tmp_path / f"b{suffix}", f"b{suffix}")
+    buildings = _count(cli_db, "buildings")
+    done = _run(["import", str(archive)], cli_db, tmp_path)
+    assert done.returncode == 2 and "--encoding gbk" in done.stderr and "Traceback" not in done.stderr
+    assert _count(cli_db, "buildings") == buildings

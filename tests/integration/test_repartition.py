@@ -37,7 +37,7 @@ def client(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> I
     with session_scope(engine) as session:
         import_files(session=session, settings=settings, paths=[NANJING_OSM])
         partition_db(session=session, params=settings.partition, publish=True, code_prefix=PREFIX)
-        create_user(session=session, username="planner", password="secret", role=Role.planner)
+        create_user(session=session, username="planner", password="secret", role=Role.planner, weak_password=True)
     with TestClient(create_app(settings, engine=engine)) as c:
         c.headers.update({"Authorization": "Bearer " + _token(c)})
         yield c
@@ -82,7 +82,14 @@ def test_a_worker_keeps_the_grid_when_the_plan_barely_changes(client: TestClient
     published = _published(client)
     code = sorted(set(_assignment(client, published["id"]).values()))[5]
     with session_scope(engine) as session:
-        create_user(session=session, username="keeper", password="secret", role=Role.grid_worker, grids=[code])
+        create_user(
+            session=session,
+            username="keeper",
+            password="secret",
+            role=Role.grid_worker,
+            grids=[code],
+            weak_password=True,
+        )
     plan = _draft(client)
     assert client.post(f"/api/plans/{plan}/repartition", json={}).status_code == 200
     handover = client.get(f"/api/plans/{plan}/handover").json()
@@ -151,9 +158,6 @@ def _open_request_at(client: TestClient, building: int, grid: str, plan: int) ->
     return int(request_id), str(expected)
 
 
-
-
-
 def _merge_somewhere(client: TestClient, plan: int) -> str:
     """Merge a small grid into a touching neighbour (the first pair the rules allow); the grid that grew."""
     grids = client.get(f"/api/plans/{plan}/grids").json()["features"]
@@ -182,9 +186,7 @@ def test_a_draft_whose_codes_leave_their_community_is_not_published(client: Test
     plan = _draft(client)
     engine = client.app.state.engine  # type: ignore[attr-defined]
     with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE grids SET code = '000000000000' || right(code, 3) WHERE plan_id = :p"), {"p": plan}
-        )
+        conn.execute(text("UPDATE grids SET code = '000000000000' || right(code, 3) WHERE plan_id = :p"), {"p": plan})
     response = client.post(f"/api/plans/{plan}/publish")
     assert response.status_code == 422, response.text
     assert "不属于其社区" in response.json()["detail"] and PREFIX in response.json()["detail"]

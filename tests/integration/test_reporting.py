@@ -44,7 +44,14 @@ def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
         import_files(session=session, settings=settings, paths=[NANJING_OSM])
         partition_db(session=session, params=settings.partition, publish=True, code_prefix=COMMUNITY)
         codes = list(session.scalars(text("SELECT code FROM grids ORDER BY code")).all())
-        create_user(session=session, username="worker1", password="secret", role=Role.grid_worker, grids=codes[:1])
+        create_user(
+            session=session,
+            username="worker1",
+            password="secret",
+            role=Role.grid_worker,
+            grids=codes[:1],
+            weak_password=True,
+        )
         spots = {c: p for c, p in session.execute(text("SELECT code, ST_AsText(ST_PointOnSurface(geom)) FROM grids"))}
         compound = session.scalar(
             text("SELECT name FROM compounds WHERE name LIKE '%小区' OR name LIKE '%苑' ORDER BY length(name) LIMIT 1")

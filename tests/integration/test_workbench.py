@@ -66,6 +66,7 @@ def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
             create_user(
                 session=session, username=name, password="secret", role=role, grids=grids, unit_code=unit,
                 department=dept,
+                weak_password=True,
             )
         points = text("SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p FROM grids) g")
         spots = {code: [x, y] for code, x, y in session.execute(points)}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from gridmap.api.deps import KpiUser, NowDep, SessionDep, SettingsDep
+from gridmap.api.params import Moment
 from gridmap.policy import user_scope
 from gridmap.requests.kpi import Level, as_json, kpis
 from gridmap.requests.views import kpi_frame
@@ -23,9 +24,9 @@ def kpi_table(
     settings: SettingsDep,
     now: NowDep,
     level: Level = Level.grid,
-    since: datetime | None = Query(None, description="start of the period (default: `days` before until)"),
+    since: Annotated[Moment, Query(description="start of the period (default: `days` before until)")] = None,
     days: int = Query(30, ge=1, le=3660, description="length of the period when since is not given"),
-    until: datetime | None = Query(None, description="end of the period, exclusive (default: now)"),
+    until: Annotated[Moment, Query(description="end of the period, exclusive (default: now)")] = None,
     format: str = Query("json", pattern="^(json|csv)$"),
     simulated: bool = Query(True, description="include simulated requests"),
 ) -> dict[str, Any] | Response:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from gridmap import policy
 from gridmap.api.deps import NowDep, PageLeader, PagePlanner, PageWorker, SessionDep, SettingsDep
+from gridmap.api.params import Moment
 from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, Role, User
 from gridmap.errors import InvalidInput, NotFound
@@ -113,8 +114,8 @@ def hotspots(
     now: NowDep,
     category: list[str] | None = Query(None),
     days: int = Query(30, ge=1, le=366),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment = None,
+    until: Moment = None,
     top: int = Query(10, ge=1, le=50),
 ) -> HTMLResponse:
     """Request density and Gi* hot spots (H3 cells, FDR 5%) for a category and time window."""
@@ -145,8 +146,8 @@ def lanes(
     settings: SettingsDep,
     now: NowDep,
     days: int = Query(30, ge=1, le=366),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment = None,
+    until: Moment = None,
     min_reports: int = Query(3, ge=1),
     min_days: int = Query(3, ge=1),
     radius_m: float = Query(30.0, gt=0, le=200),

@@ -73,8 +73,8 @@ async def _guarded(request: Request, settings: SettingsDep, work: Callable[[dict
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return _error(400, problems)
-    except (ValueError, json.JSONDecodeError) as exc:
-        return _error(400, f"malformed body: {exc}")
+    except (ValueError, OverflowError, RecursionError) as exc:
+        return _error(400, f"请求体格式不对 / malformed body: {str(exc)[:200]}")
 
 
 @router.get("/services.json")
@@ -97,7 +97,11 @@ def services(session: SessionDep) -> list[dict[str, Any]]:
 
 def _number(fields: dict[str, Any], name: str) -> float | None:
     value = fields.get(name)
-    return None if value in (None, "") else float(value)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidInput(f"{name} 须为数字 / {name} must be a number, not {type(value).__name__}")
+    return float(value)
 
 
 @router.post("/requests.json", status_code=201, response_model=None)
@@ -180,7 +184,7 @@ async def rate(request_id: RequestId, request: Request, session: SessionDep, set
     """评单: the reporter rates a verified request 1-5★ with the ``rating_token`` given at intake."""
 
     def work(fields: dict[str, Any]) -> Any:
-        stars = int(fields.get("stars") or 0)
+        stars = int(_number(fields, "stars") or 0)
         if not 1 <= stars <= 5:
             raise InvalidInput("stars must be 1 to 5")
         req = rate_public(

@@ -1,14 +1,14 @@
 """users get a unit (社区/街道 code); indexes for the scoped 待办 lists
 
 Revision ID: 0006
-Revises: 0007 (re-chained after main's 0005 and 0007 at the merge)
+Revises: 0009 (re-chained after main's 0005, 0007 and 0009 at the merges)
 Create Date: 2026-12-03 17:50:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0006'
-down_revision = '0007'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
