@@ -1,4 +1,5 @@
 // Leader dashboard: KPIs of /api/kpis as tiles, charts (Chart.js, served locally) and a table with numerators.
+// The hot-spot map is embedded only for roles that may open it (the links of /api/me, decided by the policy).
 const lang = gridmapI18n({title: "KPI dashboard", home: "Home", hot: "Hot spots", lanes: "Blocked lanes", coverage: "Coverage",
   level: "Unit", days: "Period", csv: "Download CSV", rates: "Resolution / on-time / satisfaction", response: "Response time (min, p50 / p90)",
   hotmap: "Hot-spot map", table: "Details (numerator / denominator)"});
@@ -12,7 +13,7 @@ async function refresh() {
   const level = document.getElementById("level").value, days = +document.getElementById("days").value;
   const query = `level=${level}&days=${days}`;  // the period ends at the server's clock
   document.getElementById("csv").href = `/api/kpis?${query}&format=csv`;
-  document.getElementById("hotmap").src = `/maps/hotspots?days=${days}`;
+  if (hotspots) document.getElementById("hotmap").src = `/maps/hotspots?days=${days}`;
   const [units, total] = await Promise.all([fetch(`/api/kpis?${query}`).then(r => r.json()), fetch(`/api/kpis?level=all&days=${days}`).then(r => r.json())]);
   const none = {value: null, numerator: 0, denominator: 0};
   const all = total.units[0] || {requests: 0, response_minutes: {p50: null, p90: null}, resolution_rate: none, on_time_rate: none, satisfaction_rate: none};
@@ -47,6 +48,11 @@ async function refresh() {
       `${pct(u.callback_satisfaction_rate)} (${u.callback_satisfaction_rate.numerator}/${u.callback_satisfaction_rate.denominator})`]) tr.insertCell().textContent = v;
   }
 }
+let hotspots = false;
 document.getElementById("level").onchange = refresh;
 document.getElementById("days").onchange = refresh;
-refresh();
+fetch("/api/me").then(r => (r.ok ? r.json() : {links: []})).then(me => {
+  hotspots = me.links.some(l => l.href === "/maps/hotspots");
+  document.getElementById("hotmap-card").hidden = !hotspots;
+  refresh();
+});

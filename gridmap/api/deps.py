@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from gridmap.api.identity import UserDirectory
 from gridmap.db.models import Role, User
 from gridmap.db.session import session_scope
+from gridmap.policy import KPI_VIEWERS, LEADERS, PLANNERS, WORKERS, admits
 from gridmap.settings import Settings
 
 COOKIE = "gridmap_token"
@@ -95,7 +96,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def _admit(user: User, allowed: set[Role]) -> User:
-    if user.role not in allowed:
+    if not admits(user.role, allowed):
         names = ", ".join(sorted(r.value for r in allowed))
         raise HTTPException(
             status_code=status.HTTP_403_FORBIDDEN,
@@ -114,9 +115,10 @@ def require_role(*roles: Role) -> Callable[[User], Awaitable[User]]:
     return check
 
 
-LeaderUser = Annotated[User, Depends(require_role(Role.leader, Role.planner))]
-PlannerUser = Annotated[User, Depends(require_role(Role.planner))]
-KpiUser = Annotated[User, Depends(require_role(Role.leader, Role.planner, Role.community, Role.command))]
+# The role sets come from gridmap.policy, the one place that decides who may do what.
+LeaderUser = Annotated[User, Depends(require_role(*LEADERS))]
+PlannerUser = Annotated[User, Depends(require_role(*PLANNERS))]
+KpiUser = Annotated[User, Depends(require_role(*KPI_VIEWERS))]
 AdminUser = Annotated[User, Depends(require_role())]
 
 
@@ -139,7 +141,7 @@ def page_role(*roles: Role) -> Callable[..., Awaitable[User]]:
     return for_page
 
 
-PageLeader = Annotated[User, Depends(page_role(Role.leader, Role.planner))]
-PagePlanner = Annotated[User, Depends(page_role(Role.planner))]
-PageWorker = Annotated[User, Depends(page_role(Role.grid_worker))]
-PageKpi = Annotated[User, Depends(page_role(Role.leader, Role.planner, Role.community, Role.command))]
+PageLeader = Annotated[User, Depends(page_role(*LEADERS))]
+PagePlanner = Annotated[User, Depends(page_role(*PLANNERS))]
+PageWorker = Annotated[User, Depends(page_role(*WORKERS))]
+PageKpi = Annotated[User, Depends(page_role(*KPI_VIEWERS))]

@@ -20,6 +20,7 @@ def create_user(
     full_name: str | None = None,
     department: str | None = None,
     grids: list[str] | None = None,
+    unit_code: str | None = None,
     policy: AuthSettings | None = None,
     weak_password: bool = False,
 ) -> User:
@@ -47,6 +48,7 @@ def create_user(
         role=role,
         full_name=full_name,
         department=department,
+        unit_code=unit_code,
         is_active=True,
     )
     session.add(user)
@@ -65,9 +67,10 @@ def ensure_user(
     role: Role,
     grids: list[str] | None = None,
     department: str | None = None,
+    unit_code: str | None = None,
     weak_password: bool = False,
 ) -> User:
-    """Create the user unless it exists; set its grids (used by the demo; ``weak_password`` as in create_user)."""
+    """Create the user unless it exists; set its grids and unit (the demo; ``weak_password`` as in create_user)."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         return create_user(
@@ -77,8 +80,11 @@ def ensure_user(
             role=role,
             grids=grids,
             department=department,
+            unit_code=unit_code,
             weak_password=weak_password,
         )
+    if unit_code is not None:
+        user.unit_code = unit_code
     if grids is not None:
         session.query(UserGrid).filter(UserGrid.user_id == user.id).delete()
         for code in grids:

@@ -23,7 +23,9 @@ app.command("partition")(partition_command)
 app.command("geocode")(geocode_command)
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "osm" / "nanjing_xinjiekou_2021-06.osm"
-DEMO_PREFIX = "320102003000"  # 玄武区 新街口街道; the demo area has no 社区 polygons
+# 玄武区 新街口街道 (NBS 320102003); the demo area has no 社区 polygons, so its grids share 社区 part 000 (not an
+# NBS 社区: it is named "新街口街道 000社区"). The demo's 社区 user works for that 社区, the 街道 user for 新街口街道.
+DEMO_PREFIX = "320102003000"
 DEMO_USERS = ("admin", "planner", "leader")
 
 
@@ -90,8 +92,13 @@ def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) 
             grids = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id)).all()
             simulated = session.scalar(select(func.count()).where(ServiceRequest.simulated))
             # The demo's accounts keep the password "demo" on purpose: the policy is waived for them explicitly.
-            for name, role in (("community", Role.community), ("command", Role.command)):
-                ensure_user(session=session, username=name, password="demo", role=role, weak_password=True)
+            for name, role, unit in (
+                ("community", Role.community, DEMO_PREFIX),
+                ("command", Role.command, DEMO_PREFIX[:9]),
+            ):
+                ensure_user(
+                    session=session, username=name, password="demo", role=role, unit_code=unit, weak_password=True
+                )
             ensure_user(
                 session=session,
                 username="chengguan",

@@ -188,6 +188,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
     department: Mapped[str | None] = mapped_column(String(200))
+    unit_code: Mapped[str | None] = mapped_column(String(12))  # 社区 (12 digits) or 街道 (9 digits), see policy
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -221,13 +222,26 @@ class ServiceRequest(Base):
     """A reported problem; ``grid_code`` is the grid at report time and is kept when plans change."""
 
     __tablename__ = "requests"
-    # The duplicate check at intake looks only at open requests near a new report (migration 0004).
+    # The duplicate check at intake looks only at open requests near a new report (migration 0004); lists
+    # filter open requests by status and a 社区/街道 code prefix (LIKE 'prefix%' needs pattern ops, 0006).
     __table_args__ = (
         Index(
             "ix_requests_open_geom",
             "geom",
             postgresql_using="gist",
             postgresql_where=text("status NOT IN ('closed', 'merged')"),
+        ),
+        Index(
+            "ix_requests_open_grid_prefix",
+            text("grid_code varchar_pattern_ops"),
+            "status",
+            postgresql_where=text("status NOT IN ('closed', 'merged')"),
+        ),
+        Index(
+            "ix_requests_open_department",
+            "department",
+            "status",
+            postgresql_where=text("status NOT IN ('closed', 'merged') AND dispatched_at IS NOT NULL"),
         ),
         CheckConstraint("rating_source IN ('resident', 'callback', 'staff')", name="ck_requests_rating_source"),
     )

@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridmap.auth.service import user_grids
-from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
+from gridmap.db.models import RequestCategory, RequestEvent, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.notify.service import on_transition
+from gridmap.policy import check_request, user_scope
 from gridmap.requests.categories import Category, cached_category
 from gridmap.requests.departments import check_department
 from gridmap.requests.intake import intake_values, store
@@ -159,13 +159,8 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Ser
 
 
 def check_scope(session: Session, req: ServiceRequest, user: User) -> None:
-    """A grid worker acts in own grids, a department on its own cases; :class:`Forbidden` otherwise."""
-    if user.role is Role.grid_worker and req.grid_code not in user_grids(session=session, user=user):
-        raise Forbidden(f"网格员只能处理自己网格的事件 / request {req.id} is in grid {req.grid_code}, not yours")
-    if user.role is Role.department and req.department != user.department:
-        raise Forbidden(
-            f"该诉求不属于本部门 / request {req.id} is dispatched to {req.department}, not to {user.department}"
-        )
+    """:class:`Forbidden` unless ``req`` is in the user's scope (decided by :mod:`gridmap.policy`)."""
+    check_request(user_scope(session, user), req, user)
 
 
 STAFF_DO_NOT_RATE = (

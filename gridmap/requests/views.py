@@ -7,11 +7,11 @@ from typing import Any
 
 import pandas as pd
 from geoalchemy2.shape import to_shape
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
+from gridmap.policy import Scope, user_scope
 from gridmap.requests.categories import Category
 from gridmap.requests.kpi import INPUT
 from gridmap.requests.sla import Limits, SlaState, WorkCalendar, deadline, sla_state
@@ -132,18 +132,20 @@ def events(session: Session, request_id: int) -> list[dict[str, Any]]:
 
 
 def visible(session: Session, user: User) -> ColumnElement[bool]:
-    """Which requests ``user`` may see: own grids (grid workers), own cases (departments), else all."""
-    if user.role is Role.grid_worker:
-        return ServiceRequest.grid_code.in_(user_grids(session=session, user=user))
-    if user.role is Role.department:
-        return ServiceRequest.department == user.department
-    return true()
+    """Which requests ``user`` may see: its scope, as :mod:`gridmap.policy` decides."""
+    return user_scope(session, user).clause()
 
 
 def kpi_frame(
-    session: Session, *, since: datetime, until: datetime, settings: RequestSettings, include_simulated: bool = True
+    session: Session,
+    *,
+    since: datetime,
+    until: datetime,
+    settings: RequestSettings,
+    include_simulated: bool = True,
+    scope: Scope | None = None,
 ) -> pd.DataFrame:
-    """Requests reported in [since, until) with their resolve deadline: the input of :func:`kpi.kpis`."""
+    """Requests reported in [since, until) (within ``scope``) with their resolve deadline: the input of ``kpi.kpis``."""
     query = (
         select(ServiceRequest, RequestCategory)
         .join(RequestCategory, RequestCategory.code == ServiceRequest.category)
@@ -151,6 +153,8 @@ def kpi_frame(
     )
     if not include_simulated:
         query = query.where(ServiceRequest.simulated.is_(False))
+    if scope is not None:  # a 社区 or 街道 counts its own unit only
+        query = query.where(scope.clause())
     calendar = WorkCalendar(settings.calendar)
     rows = [
         {

@@ -155,9 +155,13 @@ def _walk(server: dict[str, Any], rid: int, steps: list[tuple[str, ActionIn]]) -
             apply_action(session, req, command, Actor(None, f"sim-{role}", role), NOW, RequestSettings())
 
 
+UNITS = {Role.community: "320102003000", Role.command: "320102003"}  # the 社区 and 街道 of the test grids
+
+
 def _staff(server: dict[str, Any], name: str, role: Role) -> None:
     with session_scope(server["engine"]) as session:
-        create_user(session=session, username=name, password="secret", role=role, weak_password=True)
+        unit = UNITS.get(role)
+        create_user(session=session, username=name, password="secret", role=role, unit_code=unit, weak_password=True)
 
 
 def test_command_dispatches_to_a_listed_department(browser: Browser, server: dict[str, Any]) -> None:

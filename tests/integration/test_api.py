@@ -120,7 +120,10 @@ def test_home_redirects_to_login_without_cookie(client: TestClient) -> None:
 
 def test_me_reports_role_and_grids(client: TestClient) -> None:
     me = client.get("/api/me", headers=_token(client, "grid_worker")).json()
-    assert me == {"username": "grid_worker", "full_name": None, "role": "grid_worker", "grids": ["000000000000001"]}
+    assert (me["username"], me["role"], me["grids"]) == ("grid_worker", "grid_worker", ["000000000000001"])
+    assert me["grid_names"] == [{"code": "000000000000001", "name": "000000000街道 000社区 第1网格"}]
+    assert me["display_name"] == "网格员 · 000000000街道 000社区 第1网格"
+    assert [link["href"] for link in me["links"]] == ["/", "/report", "/maps/my-grid"]
 
 
 PUBLIC = {"/healthz", "/login", "/api/auth/token", "/logout"}

@@ -86,6 +86,18 @@ def test_users_add_refuses_duplicates(cli_db: str, tmp_path: Path) -> None:
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+def test_users_get_a_unit_by_name(cli_db: str, tmp_path: Path) -> None:
+    args = ["users", "add", "shequ", "--role", "community", "--password", "Shequ-2026-pw", "--unit", "320102003001"]
+    added = _run(args, cli_db, tmp_path)
+    assert added.returncode == 0, added.stderr
+    moved = _run(["users", "unit", "shequ", "320102003"], cli_db, tmp_path)
+    assert moved.returncode == 0 and "新街口街道" in moved.stdout, moved.stderr
+    bad = _run(["users", "unit", "shequ", "32010"], cli_db, tmp_path)
+    assert bad.returncode == 2 and "9 (街道) or 12 (社区)" in bad.stderr
+    listed = _run(["users", "list"], cli_db, tmp_path)
+    assert ["shequ", "community", "320102003", "active"] in [line.split() for line in listed.stdout.splitlines()]
+
+
 def test_users_add_refuses_a_weak_password(cli_db: str, tmp_path: Path) -> None:
     done = _run(["users", "add", "wang", "--role", "planner", "--password", "demo"], cli_db, tmp_path)
     assert done.returncode == 2 and "密码至少 10 个字符" in done.stderr

@@ -51,22 +51,18 @@ def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
         partition_db(session=session, params=settings.partition, publish=True)
         codes = session.scalars(text("SELECT code FROM grids ORDER BY code")).all()
         users = [
-            ("worker1", Role.grid_worker, None, [codes[0]]),
-            ("worker2", Role.grid_worker, None, [codes[1]]),
-            ("community", Role.community, None, None),
-            ("command", Role.command, None, None),
-            ("sanitation", Role.department, "环卫所", None),
-            ("chengguan", Role.department, "城管执法中队", None),
-            ("leader", Role.leader, None, None),
+            ("worker1", Role.grid_worker, None, [codes[0]], None),
+            ("worker2", Role.grid_worker, None, [codes[1]], None),
+            ("community", Role.community, None, None, codes[0][:12]),  # the 社区 of the first grids
+            ("command", Role.command, None, None, codes[0][:9]),  # their 街道
+            ("sanitation", Role.department, "环卫所", None, None),
+            ("chengguan", Role.department, "城管执法中队", None, None),
+            ("leader", Role.leader, None, None, None),
         ]
-        for name, role, dept, grids in users:
+        for name, role, dept, grids, unit in users:
             create_user(
-                session=session,
-                username=name,
-                password="secret",
-                role=role,
-                department=dept,
-                grids=grids,
+                session=session, username=name, password="secret", role=role, department=dept, grids=grids,
+                unit_code=unit,
                 weak_password=True,
             )
         spots = session.execute(
@@ -583,7 +579,12 @@ def test_staff_cannot_rate_and_a_callback_is_counted_apart(
     for rid in (called, rated):
         with session_scope(world["engine"]) as session:  # a second 社区 colleague checks the work
             create_user(
-                session=session, username=f"checker{rid}", password="secret", role=Role.community, weak_password=True
+                session=session,
+                username=f"checker{rid}",
+                password="secret",
+                role=Role.community,
+                unit_code=world["codes"][9][:12],  # the 社区 of grid 9
+                weak_password=True,
             )
         do(client, rid, f"checker{rid}", "verify")
     for user in ("worker1", "community", "command", "leader"):

@@ -17,11 +17,14 @@ from fastapi.security import OAuth2PasswordRequestForm
 from gridmap.api.client import client_address, is_https
 from gridmap.api.deps import COOKIE, CurrentUser, SessionDep, SettingsDep, Transactions, bearer_or_cookie, oauth2
 from gridmap.api.identity import UserDirectory
-from gridmap.api.schemas import Token, UserPublic
+from gridmap.api.schemas import Me, NamedUnit, PageLink, Token
 from gridmap.auth.security import create_token
 from gridmap.auth.service import user_grids
 from gridmap.auth.signin import SignInResult, sign_in, sign_out
+from gridmap.policy import LEADERS, ROLE_NAMES, TODO, admits, links, todo_statuses
+from gridmap.requests.states import Status
 from gridmap.settings import Settings
+from gridmap.units import display_name, unit_names, user_unit
 
 router = APIRouter()
 
@@ -167,12 +170,26 @@ def api_logout(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/api/me", response_model=UserPublic, tags=["auth"])
-def me(user: CurrentUser, session: SessionDep) -> UserPublic:
-    """Who I am, my role and (for grid workers) my grids."""
-    return UserPublic(
+@router.get("/api/me", response_model=Me, tags=["auth"])
+def me(user: CurrentUser, session: SessionDep) -> Me:
+    """Who I am: role and unit by name, my grids (grid workers) by name, and the pages I may open."""
+    grids = sorted(user_grids(session=session, user=user))
+    names = unit_names(session, grids)
+    unit_code, unit_name = user_unit(session, user, grids)
+    return Me(
         username=user.username,
         full_name=user.full_name,
         role=user.role.value,
-        grids=user_grids(session=session, user=user),
+        grids=grids,
+        role_name=ROLE_NAMES[user.role][0],
+        display_name=display_name(user, unit_name),
+        display_name_en=display_name(user, unit_name, english=True),
+        unit_code=unit_code,
+        unit_name=unit_name,
+        department=user.department,
+        grid_names=[NamedUnit(code=g, name=names[g]) for g in grids],
+        links=[PageLink(href=p.href, zh=p.zh, en=p.en) for p in links(user.role)],
+        has_todo=user.role in TODO,
+        todo_statuses=[s.value for s in Status if s in todo_statuses(user.role)],
+        overview=admits(user.role, LEADERS),
     )

@@ -1,4 +1,4 @@
-"""Grids of the published plan as GeoJSON; grid workers see their own only."""
+"""Grids of the published plan as GeoJSON, within the user's scope (grid workers: own grids; 社区/街道: their unit)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from gridmap.api.deps import CurrentUser, SessionDep, SettingsDep
 from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
-from gridmap.auth.service import user_grids
-from gridmap.db.models import Grid, GridPlan, PlanStatus, Role, Street
+from gridmap.db.models import Grid, GridPlan, PlanStatus, Street
+from gridmap.policy import user_scope
 
 router = APIRouter(tags=["grids"])
 
@@ -27,8 +27,7 @@ def grids(
         .join(GridPlan, GridPlan.id == Grid.plan_id)
         .where(GridPlan.status == PlanStatus.published)
     )
-    if user.role in {Role.grid_worker, Role.department}:
-        query = query.where(Grid.code.in_(user_grids(session=session, user=user)))
+    query = query.where(user_scope(session, user).grid_clause(Grid.code))
     if box := parse_bbox(bbox):
         query = query.where(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(*box, 4326)))
     names = ["grid_code", "households", "n_buildings", "locked"]

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from gridmap.api.deps import KpiUser, NowDep, SessionDep, SettingsDep
 from gridmap.api.params import Moment
+from gridmap.policy import user_scope
 from gridmap.requests.kpi import Level, as_json, kpis
 from gridmap.requests.views import kpi_frame
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["kpis"])
 
 @router.get("/api/kpis", response_model=None)
 def kpi_table(
-    _: KpiUser,
+    user: KpiUser,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
@@ -29,10 +30,17 @@ def kpi_table(
     format: str = Query("json", pattern="^(json|csv)$"),
     simulated: bool = Query(True, description="include simulated requests"),
 ) -> dict[str, Any] | Response:
-    """Response p50/p90, 办结率, 按时办结率 and 满意率 per grid, 社区, 街道 or department."""
+    """Response p50/p90, 办结率, 按时办结率 and 满意率 per grid, 社区, 街道 or department, of the caller's scope."""
     until = until or now + timedelta(seconds=1)  # requests made this very second count
     since = since or until - timedelta(days=days)
-    frame = kpi_frame(session, since=since, until=until, settings=settings.requests, include_simulated=simulated)
+    frame = kpi_frame(
+        session,
+        since=since,
+        until=until,
+        settings=settings.requests,
+        include_simulated=simulated,
+        scope=user_scope(session, user),
+    )
     table = kpis(frame, level, satisfied_from=settings.requests.satisfied_from)
     if format == "csv":
         name = f"kpis_{level.value}_{since:%Y%m%d}_{until:%Y%m%d}.csv"

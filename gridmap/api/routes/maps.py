@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from gridmap import policy
 from gridmap.api.deps import NowDep, PageLeader, PagePlanner, PageWorker, SessionDep, SettingsDep
 from gridmap.api.params import Moment
 from gridmap.auth.service import user_grids
@@ -35,22 +36,11 @@ from gridmap.partition.service import published_plan
 from gridmap.requests.sla import Limits, WorkCalendar, sla_state
 
 router = APIRouter(include_in_schema=False)
-LINKS = [
-    ("/", "首页", {"*"}),
-    ("/maps/coverage", "网格覆盖", {"leader", "planner", "admin"}),
-    ("/maps/hotspots", "诉求热点", {"leader", "planner", "admin"}),
-    ("/maps/lanes", "堵巷", {"leader", "planner", "admin"}),
-    ("/dashboard", "指标看板", {"leader", "planner", "admin", "community", "command"}),
-    ("/planner", "网格规划", {"planner", "admin"}),
-    ("/maps/my-grid", "我的网格", {"grid_worker", "admin"}),
-]
 
 
 def page(m: folium.Map, user: User, title: str) -> HTMLResponse:
-    """The map as an offline page with the navigation bar."""
-    links = " ".join(
-        f'<a href="{href}">{name}</a>' for href, name, roles in LINKS if "*" in roles or user.role.value in roles
-    )
+    """The map as an offline page with the navigation bar: the pages the user's role may open (``policy``)."""
+    links = " ".join(f'<a href="{escape(p.href)}">{escape(p.zh)}</a>' for p in policy.links(user.role))
     bar = (
         '<div id="gm-bar" style="position:fixed;top:0;left:0;right:0;height:44px;z-index:1100;background:#1a73e8;'
         'color:#fff;display:flex;gap:14px;align-items:center;padding:0 12px;font:14px sans-serif;overflow-x:auto">'

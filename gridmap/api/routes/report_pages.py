@@ -18,14 +18,15 @@ from limits import parse
 from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, page_role
 from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
 from gridmap.api.routes.pages import FRONTEND
-from gridmap.db.models import Role, User
+from gridmap.db.models import User
 from gridmap.errors import InvalidInput, TooManyRequests
+from gridmap.policy import REPORTERS
 from gridmap.requests import reporting
 from gridmap.settings import Settings
 from gridmap.spatial.crs import CoordSys
 
 router = APIRouter(tags=["reporting"])
-PageReporter = Annotated[User, Depends(page_role(Role.grid_worker, Role.community))]
+PageReporter = Annotated[User, Depends(page_role(*REPORTERS))]
 Typed = Annotated[str, Query(min_length=1, max_length=100, description="what was typed so far: 小区, 楼栋 or 门牌")]
 Limit = Annotated[int, Query(ge=1, le=20)]
 Lon = Annotated[float, Query(ge=-180, le=180)]

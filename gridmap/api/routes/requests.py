@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, UploadFile, sta
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, Transactions
 from gridmap.db.models import RequestCategory, ServiceRequest
@@ -21,7 +21,8 @@ from gridmap.requests.photos import MEDIA_TYPES, photo_folder, photo_url
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.service import Actor, act, attach_photo, check_scope, get_request, submit
 from gridmap.requests.sla import WorkCalendar
-from gridmap.requests.views import describe, visible
+from gridmap.requests.views import describe, sla_of
+from gridmap.requests.worklist import ListQuery, find, next_deadline, parse_statuses, places
 
 router = APIRouter(tags=["requests"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -95,38 +96,58 @@ def list_requests(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
-    status_: Annotated[list[str] | None, Query(alias="status")] = None,
-    category: str | None = None,
+    status_: Annotated[
+        list[str] | None, Query(alias="status", description="statuses, repeated or comma-separated: reported,taken")
+    ] = None,
+    category: str | None = Query(None, pattern=r"^[A-Za-z0-9_\-]{1,50}$", description="a code of GET /api/categories"),
     grid_code: str | None = Query(None, pattern=r"^\d{1,15}$", description="a grid code or a prefix (社区/街道)"),
     since: datetime | None = None,
     until: datetime | None = None,
     overdue: bool | None = None,
-    limit: int = Query(200, ge=1, le=5000),
-    offset: int = Query(0, ge=0),
+    todo: bool = Query(False, description="only what the caller must act on (its 待办)"),
+    q: str | None = Query(None, max_length=100, description="a request number (123 or #123) or text to find"),
+    sort: str | None = Query(None, pattern="^(deadline|newest)$", description="default: deadline if todo, else newest"),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ) -> dict[str, Any]:
-    """Requests the user may see (grid workers: own grids; departments: own cases), newest first."""
-    query = (
-        select(ServiceRequest, RequestCategory)
-        .join(RequestCategory, RequestCategory.code == ServiceRequest.category)
-        .where(visible(session, user))
+    """Requests in the caller's scope (grid workers: own grids; 社区/街道: own unit; departments: dispatched to them).
+
+    ``total`` counts every match (before paging); items carry their place and next deadline.
+    """
+    query = ListQuery(
+        statuses=parse_statuses(status_),
+        category=category,
+        grid_code=grid_code,
+        since=since,
+        until=until,
+        overdue=overdue,
+        todo=todo,
+        q=q.strip() if q and q.strip() else None,
+        sort=sort or ("deadline" if todo else "newest"),
+        limit=limit,
+        offset=offset,
     )
-    if status_:
-        query = query.where(ServiceRequest.status.in_(status_))
-    if category:
-        query = query.where(ServiceRequest.category == category)
-    if grid_code:
-        query = query.where(ServiceRequest.grid_code.startswith(grid_code))
-    if since:
-        query = query.where(ServiceRequest.created_at >= since)
-    if until:
-        query = query.where(ServiceRequest.created_at < until)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
     calendar = WorkCalendar(settings.requests.calendar)
-    rows = session.execute(query.order_by(ServiceRequest.created_at.desc()).limit(limit).offset(offset))
-    items = [describe(req, Category.of(cat), now=now, calendar=calendar, user=user) for req, cat in rows]
-    if overdue is not None:
-        items = [item for item in items if item["overdue"] is overdue]
-    return {"total": total, "count": len(items), "items": items}
+    total, ids = find(session, user=user, query=query, now=now, calendar=calendar)
+    found = {
+        req.id: (req, cat)
+        for req, cat in session.execute(
+            select(ServiceRequest, RequestCategory)
+            .join(RequestCategory, RequestCategory.code == ServiceRequest.category)
+            .where(ServiceRequest.id.in_(ids))
+        )
+    }
+    where = places(session, ids) if ids else {}
+    items = []
+    for rid in ids:
+        req, row = found[rid]
+        cat = Category.of(row)
+        item = describe(req, cat, now=now, calendar=calendar, user=user)
+        sla = sla_of(req, cat, now, calendar)
+        item["due"] = next_deadline(sla, created_at=req.created_at, dispatched_at=req.dispatched_at, now=now)
+        items.append(item | where.get(rid, {"place": None, "place_kind": None}))
+    page = {"total": total, "count": len(items), "offset": offset, "limit": limit, "now": now.isoformat()}
+    return page | {"items": items}
 
 
 @router.get("/api/requests/{request_id}")
