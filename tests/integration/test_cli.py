@@ -87,7 +87,7 @@ def test_users_add_refuses_duplicates(cli_db: str, tmp_path: Path) -> None:
 
 
 def test_users_get_a_unit_by_name(cli_db: str, tmp_path: Path) -> None:
-    args = ["users", "add", "shequ", "--role", "community", "--password", "Shequ-2026-pw", "--unit", "320102003001"]
+    args = ["users", "add", "shequ", "--role", "community", "--password", "Xinjiekou-2026-pw", "--unit", "320102003001"]
     added = _run(args, cli_db, tmp_path)
     assert added.returncode == 0, added.stderr
     moved = _run(["users", "unit", "shequ", "320102003"], cli_db, tmp_path)
