@@ -13,11 +13,15 @@ plan, it has proven that none exists for that grid count.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
 
 
 def _bits(mask: int) -> Iterator[int]:
@@ -59,6 +63,7 @@ class ExactSplit:
         self.low, self.high, self.budget, self.keep = low, high, budget, keep
         self._steps = 0
         self._found: list[tuple[float, list[int]]] = []
+        self._dead: set[tuple[int, int]] = set()  # (atoms left, grids): searched to the end without a plan
 
     def solve(self, k: int) -> ExactResult:
         """Search the plans with ``k`` grids; labels 0..k-1 in the order the groups were found."""
@@ -108,6 +113,14 @@ class ExactSplit:
         return fewest <= k <= most
 
     def _recurse(self, rest: int, k: int, groups: list[int]) -> None:
+        if (rest, k) in self._dead:
+            return
+        before = len(self._found)
+        self._recurse_groups(rest, k, groups)
+        if len(self._found) == before and not self._out_of_time():
+            self._dead.add((rest, k))  # the same atoms are left by other first groups: do not search them again
+
+    def _recurse_groups(self, rest: int, k: int, groups: list[int]) -> None:
         if k == 1:
             self._steps += 1
             if len(self._pieces(rest)) == 1 and self.low <= self._households(rest) <= self.high:
@@ -152,6 +165,123 @@ class ExactSplit:
         return total
 
 
+SECONDS = [0.0]  # time spent in exhaustive searches and integer programs (for the benchmarks)
+MILP_SECONDS = 0.5  # per grid count: HiGHS gives up after this and the count stays unproven
+Key = tuple[tuple[tuple[int, ...], ...], tuple[int, ...], int, int]
+_STATUS: dict[Key, bool] = {}  # area -> whether it has an all-in-band plan (absent: unknown)
+_PLANS: dict[tuple[Key, float, int, bytes], ExactResult] = {}
+_CACHE_SIZE = 4096
+
+
+def clear_cache() -> None:
+    """Forget the areas searched before."""
+    _STATUS.clear()
+    _PLANS.clear()
+
+
+def _key(neighbours: list[list[int]], households: NDArray[np.int64], low: int, high: int) -> Key:
+    return tuple(tuple(sorted(row)) for row in neighbours), tuple(int(x) for x in households), low, high
+
+
+def _remember(store: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(store) >= _CACHE_SIZE:
+        store.clear()
+    store[key] = value
+
+
+def milp_split(
+    neighbours: list[list[int]],
+    households: NDArray[np.int64],
+    xy: NDArray[np.float64],
+    k: int,
+    *,
+    low: int,
+    high: int,
+    seconds: float = MILP_SECONDS,
+) -> ExactResult:
+    """A plan of ``k`` connected grids of ``[low, high]`` households as an integer program (HiGHS), or a proof.
+
+    Variables: ``x[i, j]`` atom ``i`` in grid ``j``; ``r[i, j]`` atom ``i`` is grid ``j``'s root (its first
+    atom, so grids are numbered by their first atoms and no plan is searched twice); a flow ``f[a, j]`` on
+    each directed link, sent from the root, of which every other atom of the grid keeps one unit: a grid
+    whose atoms all receive flow through its own atoms is connected. The objective, flow times link length,
+    keeps grids compact around their roots. ``proven``: HiGHS ran to its end.
+    """
+    n = len(households)
+    h = np.asarray(households, dtype=float)
+    arcs = [(u, v) for u, row in enumerate(neighbours) for v in row if u != v]
+    m = len(arcs)
+    nx, nv = n * k, 2 * n * k + m * k
+
+    def x(i: int, j: int) -> int:
+        return i * k + j
+
+    def r(i: int, j: int) -> int:
+        return nx + i * k + j
+
+    def f(a: int, j: int) -> int:
+        return 2 * nx + a * k + j
+
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
+
+    def add(entries: list[tuple[int, float]], lo: float, hi: float) -> None:
+        row = len(lower)
+        for col, val in entries:
+            rows.append(row)
+            cols.append(col)
+            vals.append(val)
+        lower.append(lo)
+        upper.append(hi)
+
+    big = float(max(n - 1, 1))
+    into: list[list[int]] = [[] for _ in range(n)]
+    out: list[list[int]] = [[] for _ in range(n)]
+    for a, (u, v) in enumerate(arcs):
+        out[u].append(a)
+        into[v].append(a)
+    for i in range(n):
+        add([(x(i, j), 1.0) for j in range(k)], 1, 1)
+    for j in range(k):
+        add([(x(i, j), h[i]) for i in range(n)], low, high)
+        add([(r(i, j), 1.0) for i in range(n)], 1, 1)
+        for i in range(n):
+            add([(r(i, j), 1.0), (x(i, j), -1.0)], -np.inf, 0)
+            # the root is the grid's first atom: r >= x[i] - sum of x[i'] before i
+            add([(r(i, j), 1.0), (x(i, j), -1.0), *((x(p, j), 1.0) for p in range(i))], 0, np.inf)
+            flow = [(f(a, j), 1.0) for a in into[i]] + [(f(a, j), -1.0) for a in out[i]]
+            add([*flow, (x(i, j), -1.0), (r(i, j), big + 1)], 0, np.inf)
+        for a, (u, v) in enumerate(arcs):
+            add([(f(a, j), 1.0), (x(u, j), -big)], -np.inf, 0)
+            add([(f(a, j), 1.0), (x(v, j), -big)], -np.inf, 0)
+    bounds_hi = np.ones(nv)
+    bounds_hi[2 * nx :] = big
+    for i in range(n):
+        for j in range(i + 1, k):
+            bounds_hi[x(i, j)] = bounds_hi[r(i, j)] = 0  # atom i can only be in one of the first i + 1 grids
+    cost = np.zeros(nv)
+    pts = np.asarray(xy, dtype=float)
+    for a, (u, v) in enumerate(arcs):
+        cost[[f(a, j) for j in range(k)]] = float(np.hypot(*(pts[u] - pts[v]))) + 1.0
+    integrality = np.zeros(nv)
+    integrality[: 2 * nx] = 1
+    matrix = coo_matrix((vals, (rows, cols)), shape=(len(lower), nv)).tocsr()
+    res = milp(
+        cost,
+        constraints=LinearConstraint(matrix, lower, upper),
+        integrality=integrality,
+        bounds=Bounds(np.zeros(nv), bounds_hi),
+        options={"time_limit": seconds, "mip_rel_gap": 0.05},
+    )
+    if res.x is None:
+        return ExactResult(None, proven=res.status == 2)  # 2: infeasible
+    assign = np.asarray(res.x[:nx]).reshape(n, k)
+    return ExactResult(np.argmax(assign, axis=1).astype(np.int64), proven=res.status == 0)
+
+
 def best_plan(
     neighbours: list[list[int]],
     households: NDArray[np.int64],
@@ -164,13 +294,44 @@ def best_plan(
 ) -> ExactResult:
     """The most compact all-in-band plan of the first grid count that has one, counts nearest ``target`` first.
 
-    ``proven``: no count has such a plan, and every search ran to its end.
+    Each count is searched exhaustively; a count whose search is cut short is handed to the integer program
+    (:func:`milp_split`). ``proven``: no count has such a plan, and every search ran to its end. Areas are
+    remembered: the same area asked again (by the solver, then by the metrics) is answered at once.
     """
+    started = time.perf_counter()
+    key = _key(neighbours, households, low, high)
+    plan_key = (key, float(target), keep, np.asarray(xy, dtype=float).tobytes())
+    try:
+        if plan_key in _PLANS:
+            return _PLANS[plan_key]
+        if _STATUS.get(key) is False:
+            return ExactResult(None, proven=True)
+        found = _best_plan(neighbours, households, xy, low=low, high=high, target=target, keep=keep)
+        _remember(_PLANS, plan_key, found)
+        if found.labels is not None or found.proven:
+            _remember(_STATUS, key, found.labels is not None)
+        return found
+    finally:
+        SECONDS[0] += time.perf_counter() - started
+
+
+def _best_plan(
+    neighbours: list[list[int]],
+    households: NDArray[np.int64],
+    xy: NDArray[np.float64],
+    *,
+    low: int,
+    high: int,
+    target: float,
+    keep: int,
+) -> ExactResult:
     total = int(np.sum(households))
     search = ExactSplit(neighbours, households, xy, low=low, high=high, keep=keep)
     proven = True
     for k in sorted(range(math.ceil(total / high), total // low + 1), key=lambda k: abs(total / k - target)):
         found = search.solve(k)
+        if found.labels is None and not found.proven:
+            found = milp_split(neighbours, households, xy, k, low=low, high=high)
         if found.labels is not None:
             return found
         proven = proven and found.proven
@@ -181,6 +342,9 @@ def has_in_band_plan(
     neighbours: list[list[int]], households: NDArray[np.int64], xy: NDArray[np.float64], *, low: int, high: int
 ) -> bool | None:
     """Whether the atoms can form grids all in ``[low, high]``: True, False (proven), or None (search cut short)."""
+    known = _STATUS.get(_key(neighbours, households, low, high))
+    if known is not None:
+        return known
     found = best_plan(neighbours, households, xy, low=low, high=high, target=(low + high) / 2, keep=1)
     if found.labels is not None:
         return True
