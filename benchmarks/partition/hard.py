@@ -56,8 +56,11 @@ def main() -> None:
         m = result.metrics
         out = [v for v in m.violations if v.rule == "size"]
         worst = min(worst, m.in_band_share_feasible)
-        sizes = sorted(int(s) for s, c in zip(result.grids["households"], result.grids["grid_code"], strict=True)
-                       if c in {v.grid for v in out})
+        sizes = sorted(
+            int(s)
+            for s, c in zip(result.grids["households"], result.grids["grid_code"], strict=True)
+            if c in {v.grid for v in out}
+        )
         print(
             f"| {name} | {band} | {m.grids} | {len(out)} {sizes} | {m.in_band_share_feasible:.1%} | "
             f"{seconds:.2f} | {exact.SECONDS[0]:.2f} |",

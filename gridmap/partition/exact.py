@@ -56,11 +56,13 @@ class ExactSplit:
         high: int,
         budget: int = 50_000,
         keep: int = 200,
+        spare: bool = False,
     ) -> None:
         self._nb = [sum(1 << j for j in row) for row in neighbours]
         self._h = [int(x) for x in households]
         self._xy, self._w = np.asarray(xy, float), np.asarray(households, float)
         self.low, self.high, self.budget, self.keep = low, high, budget, keep
+        self.spare = spare  # the last group found may hold any number of households (one grid out of band)
         self._steps = 0
         self._found: list[tuple[float, list[int]]] = []
         self._dead: set[tuple[int, int]] = set()  # (atoms left, grids): searched to the end without a plan
@@ -69,7 +71,7 @@ class ExactSplit:
         """Search the plans with ``k`` grids; labels 0..k-1 in the order the groups were found."""
         self._steps, self._found = 0, []
         everything = (1 << len(self._h)) - 1
-        if self._counts_fit(everything, k):
+        if self._fits(everything, k):
             self._recurse(everything, k, [])
         finished = self._steps <= self.budget and len(self._found) < self.keep
         if not self._found:
@@ -112,6 +114,25 @@ class ExactSplit:
             fewest, most = fewest + lo, most + hi
         return fewest <= k <= most
 
+    def _fits(self, mask: int, k: int) -> bool:
+        return self._spare_fits(mask, k) if self.spare else self._counts_fit(mask, k)
+
+    def _spare_fits(self, mask: int, k: int) -> bool:
+        """Like :meth:`_counts_fit`, with one piece free to hold the out-of-band grid besides in-band ones."""
+        ranges = []
+        for piece in self._pieces(mask):
+            total = self._households(piece)
+            ranges.append((math.ceil(total / self.high), total // self.low, total))
+        for p, (_, _, total) in enumerate(ranges):
+            others = [r for q, r in enumerate(ranges) if q != p]
+            if any(lo > hi for lo, hi, _ in others):
+                continue
+            fewest = sum(lo for lo, _, _ in others) + 1
+            most = sum(hi for _, hi, _ in others) + total // self.low + 1
+            if fewest <= k <= most:
+                return True
+        return False
+
     def _recurse(self, rest: int, k: int, groups: list[int]) -> None:
         if (rest, k) in self._dead:
             return
@@ -123,13 +144,15 @@ class ExactSplit:
     def _recurse_groups(self, rest: int, k: int, groups: list[int]) -> None:
         if k == 1:
             self._steps += 1
-            if len(self._pieces(rest)) == 1 and self.low <= self._households(rest) <= self.high:
+            size = self._households(rest)
+            miss = max(self.low - size, size - self.high, 0)
+            if len(self._pieces(rest)) == 1 and (miss == 0 or self.spare):
                 plan = [*groups, rest]
-                self._found.append((self._spread(plan), plan))
+                self._found.append((miss * 1e15 + self._spread(plan), plan))
             return
         for group in self._groups_from(rest):
             remaining = rest & ~group
-            if self._counts_fit(remaining, k - 1):
+            if self._fits(remaining, k - 1):
                 self._recurse(remaining, k - 1, [*groups, group])
             if self._out_of_time():
                 return
@@ -166,7 +189,8 @@ class ExactSplit:
 
 
 SECONDS = [0.0]  # time spent in exhaustive searches and integer programs (for the benchmarks)
-MILP_SECONDS = 0.5  # per grid count: HiGHS gives up after this and the count stays unproven
+MILP_SECONDS = 0.3  # per grid count: HiGHS gives up after this and the count stays unproven
+MILP_GRIDS = 3  # the flow program is weak for more grids: a search cut short there stays unproven
 Key = tuple[tuple[tuple[int, ...], ...], tuple[int, ...], int, int]
 _STATUS: dict[Key, bool] = {}  # area -> whether it has an all-in-band plan (absent: unknown)
 _PLANS: dict[tuple[Key, float, int, bytes], ExactResult] = {}
@@ -330,12 +354,48 @@ def _best_plan(
     proven = True
     for k in sorted(range(math.ceil(total / high), total // low + 1), key=lambda k: abs(total / k - target)):
         found = search.solve(k)
-        if found.labels is None and not found.proven:
+        if found.labels is None and not found.proven and k <= MILP_GRIDS:
             found = milp_split(neighbours, households, xy, k, low=low, high=high)
         if found.labels is not None:
             return found
         proven = proven and found.proven
     return ExactResult(None, proven=proven)
+
+
+def one_out_plan(
+    neighbours: list[list[int]],
+    households: NDArray[np.int64],
+    xy: NDArray[np.float64],
+    *,
+    low: int,
+    high: int,
+    target: float,
+    budget: int = 20_000,
+) -> NDArray[np.int64] | None:
+    """For an area without an all-in-band plan: a plan with all grids but one in band, that one nearest the band.
+
+    The grid allowed out is the last one the search builds (the group of the last free atom), so this finds
+    many such plans but does not prove there is none.
+    """
+    started = time.perf_counter()
+    try:
+        total = int(np.sum(households))
+        best: tuple[float, list[int]] | None = None
+        search = ExactSplit(neighbours, households, xy, low=low, high=high, budget=budget, keep=50, spare=True)
+        for k in sorted(range(1, total // low + 2), key=lambda k: abs(total / k - target))[:3]:
+            search.solve(k)
+            if search._found:
+                found = min(search._found, key=lambda f: f[0])
+                if best is None or found[0] < best[0]:
+                    best = found
+        if best is None:
+            return None
+        labels = np.empty(len(households), dtype=np.int64)
+        for label, group in enumerate(best[1]):
+            labels[list(_bits(group))] = label
+        return labels
+    finally:
+        SECONDS[0] += time.perf_counter() - started
 
 
 def has_in_band_plan(

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from gridmap.partition.exact import best_plan
+from gridmap.partition.exact import best_plan, one_out_plan
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -236,6 +236,9 @@ class Partitioner:
                 exact = self._exact()
                 if exact is not None:
                     return exact
+                fewer = self._one_out(best[1])
+                if fewer is not None:
+                    return fewer
             return best[1]
         finally:
             self._xy, self._h, self._adj = full
@@ -244,6 +247,14 @@ class Partitioner:
         """An all-in-band plan of the current component by exhaustive search, if one exists and is found."""
         neighbours = neighbour_lists(self._adj, np.arange(len(self._h)))
         return best_plan(neighbours, self._h, self._xy, low=self.low, high=self.high, target=self.target).labels
+
+    def _one_out(self, labels: IntArray) -> IntArray | None:
+        """A plan with one grid out of band, when ``labels`` have more (no plan has none: the search proved it)."""
+        sums = np.bincount(labels, weights=self._h)
+        if int(((sums < self.low) | (sums > self.high)).sum()) <= 1:
+            return None
+        neighbours = neighbour_lists(self._adj, np.arange(len(self._h)))
+        return one_out_plan(neighbours, self._h, self._xy, low=self.low, high=self.high, target=self.target)
 
     def _split(self, idx: IntArray, k: int) -> list[IntArray]:
         if k <= 1 or len(idx) <= 1:
@@ -379,3 +390,48 @@ class Partitioner:
         if size > self.high:
             return 10.0 * (size - self.high) + abs(size - self.target)
         return abs(size - self.target) * 0.01
+
+
+def solve_atoms(
+    xy: FloatArray,
+    households: IntArray,
+    adjacency: csr_matrix,
+    loose: csr_matrix | None = None,
+    *,
+    target: int = 300,
+    low: int = 240,
+    high: int = 360,
+    seed: int = 0,
+    locked: Mapping[int, int] | None = None,
+) -> IntArray:
+    """Labels per atom; where a large 小区 set apart leaves a grid out of band, its area is solved unsplit.
+
+    ``adjacency`` may cut a large 小区 off from its neighbours (it then gets grids of its own); ``loose`` are
+    the links the rules allow (the same atoms, nothing cut off). Setting a 小区 apart is judged by households
+    alone, so it can leave lumpy pieces (a few large buildings) that no plan fills; such an area is solved
+    again as one, and the new plan is kept when fewer of its grids are out of band.
+    """
+    def partitioner(fixed: Mapping[int, int] | None = None) -> Partitioner:
+        return Partitioner(target=target, low=low, high=high, seed=seed, locked=fixed)
+
+    labels = partitioner(locked).solve(xy, households, adjacency).labels_
+    if loose is None or locked:
+        return labels
+    h = np.asarray(households, dtype=np.int64)
+    sums = np.bincount(labels, weights=h)
+    out = (sums < low) | (sums > high)
+    if not out.any():
+        return labels
+    _, part = connected_components(adjacency, directed=False)
+    _, area = connected_components(loose, directed=False)
+    for a in np.unique(area[out[labels]]).tolist():
+        members = np.flatnonzero(area == a)
+        if len(np.unique(part[members])) == 1:
+            continue  # nothing was set apart here
+        local = partitioner().solve(xy[members], h[members], subgraph(loose, members)).labels_
+        new = np.bincount(local, weights=h[members])
+        before = np.unique(labels[members])
+        if int(((new < low) | (new > high)).sum()) < int(out[before].sum()):
+            labels[members] = local + int(labels.max()) + 1
+    result: IntArray = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    return result
