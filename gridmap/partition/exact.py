@@ -66,10 +66,15 @@ class ExactSplit:
         self._steps = 0
         self._found: list[tuple[float, list[int]]] = []
         self._dead: set[tuple[int, int]] = set()  # (atoms left, grids): searched to the end without a plan
+        self._fit: dict[tuple[int, int], bool] = {}
+        self._sums: dict[int, int] = {}
 
     def solve(self, k: int) -> ExactResult:
-        """Search the plans with ``k`` grids; labels 0..k-1 in the order the groups were found."""
-        self._steps, self._found = 0, []
+        """Search the plans with ``k`` grids; labels 0..k-1 in the order the groups were found.
+
+        The step budget is shared by all calls of one search (one area), and so are its dead ends.
+        """
+        self._found = []
         everything = (1 << len(self._h)) - 1
         if self._fits(everything, k):
             self._recurse(everything, k, [])
@@ -82,11 +87,19 @@ class ExactSplit:
             labels[list(_bits(group))] = label
         return ExactResult(labels, proven=finished)
 
+    @property
+    def steps(self) -> int:
+        """Steps taken so far (all calls)."""
+        return self._steps
+
     def _out_of_time(self) -> bool:
         return self._steps > self.budget or len(self._found) >= self.keep
 
     def _households(self, mask: int) -> int:
-        return sum(self._h[i] for i in _bits(mask))
+        known = self._sums.get(mask)
+        if known is None:
+            known = self._sums[mask] = sum(self._h[i] for i in _bits(mask))
+        return known
 
     def _pieces(self, mask: int) -> list[int]:
         """The connected pieces of ``mask``."""
@@ -105,6 +118,12 @@ class ExactSplit:
 
     def _counts_fit(self, mask: int, k: int) -> bool:
         """Whether ``mask``'s pieces could become ``k`` in-band grids together (by households alone)."""
+        known = self._fit.get((mask, k))
+        if known is None:
+            known = self._fit[(mask, k)] = self._count_check(mask, k)
+        return known
+
+    def _count_check(self, mask: int, k: int) -> bool:
         fewest = most = 0
         for piece in self._pieces(mask):
             total = self._households(piece)
@@ -123,13 +142,13 @@ class ExactSplit:
         for piece in self._pieces(mask):
             total = self._households(piece)
             ranges.append((math.ceil(total / self.high), total // self.low, total))
-        for p, (_, _, total) in enumerate(ranges):
-            others = [r for q, r in enumerate(ranges) if q != p]
-            if any(lo > hi for lo, hi, _ in others):
-                continue
-            fewest = sum(lo for lo, _, _ in others) + 1
-            most = sum(hi for _, hi, _ in others) + total // self.low + 1
-            if fewest <= k <= most:
+        invalid = [p for p, (lo, hi, _) in enumerate(ranges) if lo > hi]
+        if len(invalid) > 1:
+            return False
+        fewest, most = sum(r[0] for r in ranges), sum(r[1] for r in ranges)
+        for p in invalid or range(len(ranges)):  # the piece holding the free grid
+            lo, hi, total = ranges[p]
+            if fewest - lo + 1 <= k <= most - hi + total // self.low + 1:
                 return True
         return False
 
@@ -150,14 +169,17 @@ class ExactSplit:
                 plan = [*groups, rest]
                 self._found.append((miss * 1e15 + self._spread(plan), plan))
             return
-        for group in self._groups_from(rest):
+        left = self._households(rest)
+        low, high = (k - 1) * self.low, (k - 1) * self.high
+        for group, total in self._groups_from(rest):
             remaining = rest & ~group
-            if self._fits(remaining, k - 1):
+            fair = left - total >= low - self.low if self.spare else low <= left - total <= high
+            if fair and self._fits(remaining, k - 1):
                 self._recurse(remaining, k - 1, [*groups, group])
             if self._out_of_time():
                 return
 
-    def _groups_from(self, rest: int) -> Iterator[int]:
+    def _groups_from(self, rest: int) -> Iterator[tuple[int, int]]:
         """Connected groups of ``rest`` holding its first atom, with households in band (each exactly once)."""
         seed = rest & -rest
         first = seed.bit_length() - 1
@@ -168,7 +190,7 @@ class ExactSplit:
             if self._out_of_time():
                 return
             if total >= self.low:
-                yield group
+                yield group, total
             grow &= ~banned
             if not grow:
                 continue
@@ -370,30 +392,44 @@ def one_out_plan(
     low: int,
     high: int,
     target: float,
-    budget: int = 20_000,
+    budget: int = 8_000,
 ) -> NDArray[np.int64] | None:
     """For an area without an all-in-band plan: a plan with all grids but one in band, that one nearest the band.
 
-    The grid allowed out is the last one the search builds (the group of the last free atom), so this finds
-    many such plans but does not prove there is none.
+    The grid allowed out is the last one a search builds (the group of the last free atom); the atoms are
+    searched in a few orders (as given, reversed, by households up and down), so that group can lie in
+    different places. This finds many such plans but does not prove there is none.
     """
     started = time.perf_counter()
     try:
-        total = int(np.sum(households))
-        best: tuple[float, list[int]] | None = None
-        search = ExactSplit(neighbours, households, xy, low=low, high=high, budget=budget, keep=50, spare=True)
-        for k in sorted(range(1, total // low + 2), key=lambda k: abs(total / k - target))[:3]:
-            search.solve(k)
-            if search._found:
-                found = min(search._found, key=lambda f: f[0])
-                if best is None or found[0] < best[0]:
-                    best = found
-        if best is None:
-            return None
-        labels = np.empty(len(households), dtype=np.int64)
-        for label, group in enumerate(best[1]):
-            labels[list(_bits(group))] = label
-        return labels
+        h = np.asarray(households, dtype=np.int64)
+        total = int(h.sum())
+        counts = sorted(range(1, total // low + 2), key=lambda k: abs(total / k - target))[:3]
+        best: tuple[float, NDArray[np.int64]] | None = None
+        orders = [
+            np.arange(len(h)),
+            np.arange(len(h))[::-1],
+            np.argsort(h, kind="stable"),
+            np.argsort(-h, kind="stable"),
+        ]
+        for order in orders:
+            position = np.empty(len(h), dtype=np.int64)
+            position[order] = np.arange(len(h))
+            moved = [[int(position[j]) for j in neighbours[i]] for i in order]
+            search = ExactSplit(
+                moved, h[order], np.asarray(xy)[order], low=low, high=high, budget=budget // 4, keep=50, spare=True
+            )
+            for k in counts:
+                search.solve(k)
+                if not search._found:
+                    continue
+                score, groups = min(search._found, key=lambda f: f[0])
+                if best is None or score < best[0] - 1e-9:
+                    labels = np.empty(len(h), dtype=np.int64)
+                    for label, group in enumerate(groups):
+                        labels[order[list(_bits(group))]] = label
+                    best = (score, labels)
+        return None if best is None else np.unique(best[1], return_inverse=True)[1].astype(np.int64)
     finally:
         SECONDS[0] += time.perf_counter() - started
 

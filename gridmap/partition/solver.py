@@ -23,12 +23,17 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from gridmap.partition.exact import best_plan, one_out_plan
+from gridmap.partition.exact import ExactSplit, best_plan, one_out_plan
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 ANGLES = np.deg2rad(np.arange(0.0, 180.0, 45.0))
-EXACT_ATOMS = 40  # components up to this many atoms get an exhaustive search when bisection leaves a grid out of band
+EXACT_ATOMS = 120  # components up to this many atoms get an exhaustive search when bisection leaves a grid out of band
+REPAIR_ATOMS = 60  # larger ones: an out-of-band grid and neighbours of at most this many atoms are searched
+REPAIR_ROUNDS = 30  # larger components: grids out of band re-planned with their neighbours, at most this often
+REPAIR_UNIONS = 8  # groups of grids tried per out-of-band grid
+REPAIR_STEPS = 5_000  # search steps per group
+REPAIR_BUDGET = 25_000  # search steps for all the groups of one component
 
 
 def choose_k(households: int, target: int, low: int, high: int) -> int:
@@ -178,6 +183,7 @@ class Partitioner:
         self.target, self.low, self.high, self.seed = target, low, high, seed
         self.locked = dict(locked or {})
         self.labels_: IntArray = np.empty(0, dtype=np.int64)
+        self._repair_left = REPAIR_BUDGET
 
     def solve(self, xy: FloatArray, households: IntArray, adjacency: csr_matrix) -> Partitioner:
         """Label every atom; ``xy`` are metric coordinates, ``adjacency`` a symmetric n×n matrix."""
@@ -239,7 +245,8 @@ class Partitioner:
                 fewer = self._one_out(best[1])
                 if fewer is not None:
                     return fewer
-            return best[1]
+                return best[1]
+            return self._repair(best[1])
         finally:
             self._xy, self._h, self._adj = full
 
@@ -247,6 +254,66 @@ class Partitioner:
         """An all-in-band plan of the current component by exhaustive search, if one exists and is found."""
         neighbours = neighbour_lists(self._adj, np.arange(len(self._h)))
         return best_plan(neighbours, self._h, self._xy, low=self.low, high=self.high, target=self.target).labels
+
+    def _repair(self, labels: IntArray) -> IntArray:
+        """Re-plan each out-of-band grid of a large area together with neighbouring grids, exhaustively.
+
+        The grid and one, two or all of its neighbours hold few enough atoms to search every split of them
+        (:class:`ExactSplit`) into as many grids, or one more or fewer; a split with all of them in band
+        replaces theirs. Each success takes one grid into the band, so this ends.
+        """
+        labels = labels.copy()
+        tried: set[tuple[int, ...]] = set()
+        self._repair_left = REPAIR_BUDGET
+        for _ in range(REPAIR_ROUNDS):
+            sums = np.bincount(labels, weights=self._h)
+            used = np.bincount(labels) > 0  # a group of grids re-planned into fewer leaves a label unused
+            bad = [
+                int(g)
+                for g in np.argsort(-np.abs(sums - self.target))
+                if used[g] and not self.low <= sums[g] <= self.high
+            ]
+            if not bad or not any(self._repair_one(labels, g, tried) for g in bad):
+                break
+        result: IntArray = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+        return result
+
+    def _repair_one(self, labels: IntArray, g: int, tried: set[tuple[int, ...]]) -> bool:
+        near = self._neighbour_grids(labels, g, frozenset())
+        sizes = np.bincount(labels, minlength=int(labels.max()) + 1)
+        near.sort(key=lambda n: sizes[n])
+        unions = [[g, n] for n in near] + [[g, a, b] for i, a in enumerate(near) for b in near[i + 1 :]] + [[g, *near]]
+        for grids in unions[:REPAIR_UNIONS]:
+            atoms = np.flatnonzero(np.isin(labels, grids))
+            key = tuple(atoms.tolist())
+            if len(atoms) > REPAIR_ATOMS or key in tried or self._repair_left <= 0:
+                continue
+            tried.add(key)
+            h = self._h[atoms]
+            total = int(h.sum())
+            counts = [
+                k
+                for k in (len(grids), len(grids) + 1, len(grids) - 1)
+                if k >= 1 and self.low * k <= total <= self.high * k
+            ]
+            search = ExactSplit(
+                neighbour_lists(self._adj, atoms),
+                h,
+                self._xy[atoms],
+                low=self.low,
+                high=self.high,
+                budget=min(REPAIR_STEPS, self._repair_left),
+                keep=20,
+            )
+            for k in counts:
+                found = search.solve(k)
+                if found.labels is not None:
+                    names = [*sorted(grids), *range(int(labels.max()) + 1, int(labels.max()) + 1 + k)]
+                    labels[atoms] = np.asarray(names)[found.labels]
+                    self._repair_left -= search.steps
+                    return True
+            self._repair_left -= search.steps
+        return False
 
     def _one_out(self, labels: IntArray) -> IntArray | None:
         """A plan with one grid out of band, when ``labels`` have more (no plan has none: the search proved it)."""
@@ -411,6 +478,7 @@ def solve_atoms(
     alone, so it can leave lumpy pieces (a few large buildings) that no plan fills; such an area is solved
     again as one, and the new plan is kept when fewer of its grids are out of band.
     """
+
     def partitioner(fixed: Mapping[int, int] | None = None) -> Partitioner:
         return Partitioner(target=target, low=low, high=high, seed=seed, locked=fixed)
 

@@ -70,11 +70,11 @@ def test_the_integer_program_finds_a_plan_and_proves_none() -> None:
 
 
 def test_without_an_all_in_band_plan_only_one_grid_is_left_out() -> None:
-    # 150 100 | 140 110 | 200: every plan has a grid out of band, this one only the last (40 short)
+    # 150 100 140 110 200: every plan has a grid out of band; the best leaves one out, 30 over the band
     area = _line([150, 100, 140, 110, 200])
     assert has_in_band_plan(*area, low=240, high=360) is False
     labels = one_out_plan(*area, low=240, high=360, target=300)
-    assert labels is not None and labels.tolist() == [0, 0, 1, 1, 2]
+    assert labels is not None and sorted(np.bincount(labels, weights=area[1]).tolist()) == [310, 390]
 
 
 def test_a_large_compound_set_apart_is_joined_again_when_its_pieces_cannot_fill_grids() -> None:
