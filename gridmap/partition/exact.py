@@ -173,8 +173,11 @@ class ExactSplit:
         low, high = (k - 1) * self.low, (k - 1) * self.high
         for group, total in self._groups_from(rest):
             remaining = rest & ~group
-            fair = left - total >= low - self.low if self.spare else low <= left - total <= high
-            if fair and self._fits(remaining, k - 1):
+            if self.spare:  # households alone: the pieces are checked only at the end (a cheaper, wider search)
+                fair = left - total >= low - self.low
+            else:
+                fair = low <= left - total <= high and self._counts_fit(remaining, k - 1)
+            if fair:
                 self._recurse(remaining, k - 1, [*groups, group])
             if self._out_of_time():
                 return
