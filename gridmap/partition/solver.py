@@ -282,8 +282,10 @@ class Partitioner:
         near = self._neighbour_grids(labels, g, frozenset())
         sizes = np.bincount(labels, minlength=int(labels.max()) + 1)
         near.sort(key=lambda n: sizes[n])
-        unions = [[g, n] for n in near] + [[g, a, b] for i, a in enumerate(near) for b in near[i + 1 :]] + [[g, *near]]
-        for grids in unions[:REPAIR_UNIONS]:
+        ring = sorted({m for n in near for m in self._neighbour_grids(labels, n, frozenset())} - {g, *near})
+        pairs = [[g, a, b] for i, a in enumerate(near) for b in near[i + 1 :]]
+        unions = [*([g, n] for n in near), *pairs[: REPAIR_UNIONS - len(near)], [g, *near], [g, *near, *ring]]
+        for grids in unions:
             atoms = np.flatnonzero(np.isin(labels, grids))
             key = tuple(atoms.tolist())
             if len(atoms) > REPAIR_ATOMS or key in tried or self._repair_left <= 0:

@@ -89,3 +89,31 @@ def test_a_large_compound_set_apart_is_joined_again_when_its_pieces_cannot_fill_
     labels = solve_atoms(xy, h, apart.tocsr(), loose)
     sums = np.bincount(labels, weights=h)
     assert ((sums >= 240) & (sums <= 360)).all()
+
+
+def _lumpy_block(seed: int, width: int = 14, height: int = 10) -> tuple[np.ndarray, np.ndarray, csr_matrix]:
+    rng = np.random.default_rng(seed)
+    n = width * height
+    pairs = [
+        (y * width + x, yy * width + xx)
+        for y in range(height)
+        for x in range(width)
+        for xx, yy in ((x + 1, y), (x, y + 1))
+        if xx < width and yy < height
+    ]
+    rows, cols = [a for a, b in pairs] + [b for a, b in pairs], [b for a, b in pairs] + [a for a, b in pairs]
+    adj = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    xy = np.array([(x * 40.0, y * 40.0) for y in range(height) for x in range(width)])
+    h = rng.choice([5, 10, 20, 110, 170], n, p=[0.15, 0.15, 0.1, 0.35, 0.25]).astype(np.int64)
+    return xy, h, adj
+
+
+def test_a_large_lumpy_block_straight_cuts_leave_out_of_band_is_re_planned_in_band() -> None:
+    # 140 atoms, too many to search whole: bisection leaves two grids out, re-planning them with the
+    # grids around them (exhaustively, a few atoms at a time) puts every grid in band
+    xy, h, adj = _lumpy_block(15)
+    labels = Partitioner().solve(xy, h, adj).labels_
+    sums = np.bincount(labels, weights=h)
+    assert ((sums >= 240) & (sums <= 360)).all()
+    for g in np.unique(labels):
+        assert connected_components(subgraph(adj, np.flatnonzero(labels == g)), directed=False)[0] == 1
