@@ -1,7 +1,10 @@
-"""The peers gridmap is compared with, each given the same atoms-free building graph and households.
+"""The peers gridmap is compared with, each given the graph gridmap's solver gets: the same atoms.
 
-Every peer runs per connected component of the adjacency (components are separated by
-barriers; none of the peers may join them), with the grid count gridmap would choose.
+Atoms are whole 小区 that fit one grid (contracted) and the other buildings, linked as gridmap links them
+(``Prepared.atom_adjacency``, large 小区 set apart where gridmap sets them apart), weighted by households.
+Every peer runs per connected component of that graph (components are separated by barriers; none of the
+peers may join them), with the grid count gridmap would choose; its atom labels are spread back to the
+buildings.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ def _per_component(
     params: PartitionSettings,
     solve_one: Callable[[np.ndarray, csr_matrix, np.ndarray, int], np.ndarray],
 ) -> np.ndarray:
-    adj = prep.adjacency.tocsr()
-    h = prep.buildings["households"].to_numpy().astype(np.int64)
+    adj = prep.atom_adjacency.tocsr()
+    h = np.asarray(prep.atom_households, dtype=np.int64)
     labels = np.zeros(len(h), dtype=np.int64)
     next_label = 0
     for members in _components(adj):
@@ -50,7 +53,7 @@ def _per_component(
         _, local = np.unique(local, return_inverse=True)
         labels[members] = local + next_label
         next_label += int(local.max()) + 1
-    return labels
+    return labels[prep.atom_of]
 
 
 class TimedOut(Exception):
@@ -82,20 +85,20 @@ def maxp(prep: Prepared, params: PartitionSettings) -> np.ndarray:
     from libpysal.weights import WSP
     from spopt.region import MaxPHeuristic
 
-    xy = np.asarray(prep.buildings.geometry.representative_point().get_coordinates())
+    xy = np.asarray(prep.atom_xy, dtype=float)
 
     def one(members: np.ndarray, adj: csr_matrix, h: np.ndarray, k: int) -> np.ndarray:
         try:
             return solve(members, adj, h)
         except TimedOut:
             # Counted in the table; the component is left as one region, as MaxP gave nothing.
-            TIMEOUTS.append(f"MaxP: {len(members)} buildings, {int(h.sum())} households")
+            TIMEOUTS.append(f"MaxP: {len(members)} atoms, {int(h.sum())} households")
             return np.zeros(len(members), dtype=np.int64)
 
     def solve(members: np.ndarray, adj: csr_matrix, h: np.ndarray) -> np.ndarray:
         frame = gpd.GeoDataFrame(
             {"households": h, "x": xy[members, 0], "y": xy[members, 1]},
-            geometry=prep.buildings.geometry.to_numpy()[members],
+            geometry=gpd.points_from_xy(xy[members, 0], xy[members, 1]),
         )
         w = WSP(adj).to_W(silence_warnings=True)
         with warnings.catch_warnings(), time_limit(MAXP_SECONDS):

@@ -34,7 +34,7 @@ from gridmap.partition.exact import has_in_band_plan
 from gridmap.partition.identity import kept_codes, majority_prefixes, previous_prefixes
 from gridmap.partition.metrics import PlanMetrics, evaluate, grid_table
 from gridmap.partition.shapes import grid_polygons
-from gridmap.partition.solver import EXACT_ATOMS, Partitioner, neighbour_lists
+from gridmap.partition.solver import EXACT_ATOMS, neighbour_lists, solve_atoms
 from gridmap.settings import PartitionSettings
 from gridmap.spatial.crs import is_wgs84, metric_crs
 
@@ -353,10 +353,17 @@ def _in_wgs84(buildings: gpd.GeoDataFrame, prep: Prepared) -> gpd.GeoDataFrame:
 
 def solve(prep: Prepared, params: PartitionSettings) -> np.ndarray:
     """Gridmap's solver on the prepared atoms; returns one label per building."""
-    solver = Partitioner(
-        target=params.target, low=params.min, high=params.max, seed=params.seed, locked=prep.locked_atoms
-    )
-    labels: np.ndarray = solver.solve(prep.atom_xy, prep.atom_households, prep.atom_adjacency).labels_[prep.atom_of]
+    labels: np.ndarray = solve_atoms(
+        prep.atom_xy,
+        prep.atom_households,
+        prep.atom_adjacency,
+        contract(prep.adjacency, prep.atom_of),  # the rules' links: no large 小区 set apart
+        target=params.target,
+        low=params.min,
+        high=params.max,
+        seed=params.seed,
+        locked=prep.locked_atoms,
+    )[prep.atom_of]
     return labels
 
 

@@ -23,12 +23,17 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from gridmap.partition.exact import best_plan
+from gridmap.partition.exact import ExactSplit, best_plan, one_out_plan
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 ANGLES = np.deg2rad(np.arange(0.0, 180.0, 45.0))
-EXACT_ATOMS = 40  # components up to this many atoms get an exhaustive search when bisection leaves a grid out of band
+EXACT_ATOMS = 120  # components up to this many atoms get an exhaustive search when bisection leaves a grid out of band
+REPAIR_ATOMS = 60  # larger ones: an out-of-band grid and neighbours of at most this many atoms are searched
+REPAIR_ROUNDS = 30  # larger components: grids out of band re-planned with their neighbours, at most this often
+REPAIR_UNIONS = 8  # groups of grids tried per out-of-band grid
+REPAIR_STEPS = 5_000  # search steps per group
+REPAIR_BUDGET = 25_000  # search steps for all the groups of one component
 
 
 def choose_k(households: int, target: int, low: int, high: int) -> int:
@@ -178,6 +183,7 @@ class Partitioner:
         self.target, self.low, self.high, self.seed = target, low, high, seed
         self.locked = dict(locked or {})
         self.labels_: IntArray = np.empty(0, dtype=np.int64)
+        self._repair_left = REPAIR_BUDGET
 
     def solve(self, xy: FloatArray, households: IntArray, adjacency: csr_matrix) -> Partitioner:
         """Label every atom; ``xy`` are metric coordinates, ``adjacency`` a symmetric n×n matrix."""
@@ -236,7 +242,11 @@ class Partitioner:
                 exact = self._exact()
                 if exact is not None:
                     return exact
-            return best[1]
+                fewer = self._one_out(best[1])
+                if fewer is not None:
+                    return fewer
+                return best[1]
+            return self._repair(best[1])
         finally:
             self._xy, self._h, self._adj = full
 
@@ -244,6 +254,76 @@ class Partitioner:
         """An all-in-band plan of the current component by exhaustive search, if one exists and is found."""
         neighbours = neighbour_lists(self._adj, np.arange(len(self._h)))
         return best_plan(neighbours, self._h, self._xy, low=self.low, high=self.high, target=self.target).labels
+
+    def _repair(self, labels: IntArray) -> IntArray:
+        """Re-plan each out-of-band grid of a large area together with neighbouring grids, exhaustively.
+
+        The grid and one, two or all of its neighbours hold few enough atoms to search every split of them
+        (:class:`ExactSplit`) into as many grids, or one more or fewer; a split with all of them in band
+        replaces theirs. Each success takes one grid into the band, so this ends.
+        """
+        labels = labels.copy()
+        tried: set[tuple[int, ...]] = set()
+        self._repair_left = REPAIR_BUDGET
+        for _ in range(REPAIR_ROUNDS):
+            sums = np.bincount(labels, weights=self._h)
+            used = np.bincount(labels) > 0  # a group of grids re-planned into fewer leaves a label unused
+            bad = [
+                int(g)
+                for g in np.argsort(-np.abs(sums - self.target))
+                if used[g] and not self.low <= sums[g] <= self.high
+            ]
+            if not bad or not any(self._repair_one(labels, g, tried) for g in bad):
+                break
+        result: IntArray = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+        return result
+
+    def _repair_one(self, labels: IntArray, g: int, tried: set[tuple[int, ...]]) -> bool:
+        near = self._neighbour_grids(labels, g, frozenset())
+        sizes = np.bincount(labels, minlength=int(labels.max()) + 1)
+        near.sort(key=lambda n: sizes[n])
+        ring = sorted({m for n in near for m in self._neighbour_grids(labels, n, frozenset())} - {g, *near})
+        pairs = [[g, a, b] for i, a in enumerate(near) for b in near[i + 1 :]]
+        unions = [*([g, n] for n in near), *pairs[: REPAIR_UNIONS - len(near)], [g, *near], [g, *near, *ring]]
+        for grids in unions:
+            atoms = np.flatnonzero(np.isin(labels, grids))
+            key = tuple(atoms.tolist())
+            if len(atoms) > REPAIR_ATOMS or key in tried or self._repair_left <= 0:
+                continue
+            tried.add(key)
+            h = self._h[atoms]
+            total = int(h.sum())
+            counts = [
+                k
+                for k in (len(grids), len(grids) + 1, len(grids) - 1)
+                if k >= 1 and self.low * k <= total <= self.high * k
+            ]
+            search = ExactSplit(
+                neighbour_lists(self._adj, atoms),
+                h,
+                self._xy[atoms],
+                low=self.low,
+                high=self.high,
+                budget=min(REPAIR_STEPS, self._repair_left),
+                keep=20,
+            )
+            for k in counts:
+                found = search.solve(k)
+                if found.labels is not None:
+                    names = [*sorted(grids), *range(int(labels.max()) + 1, int(labels.max()) + 1 + k)]
+                    labels[atoms] = np.asarray(names)[found.labels]
+                    self._repair_left -= search.steps
+                    return True
+            self._repair_left -= search.steps
+        return False
+
+    def _one_out(self, labels: IntArray) -> IntArray | None:
+        """A plan with one grid out of band, when ``labels`` have more (no plan has none: the search proved it)."""
+        sums = np.bincount(labels, weights=self._h)
+        if int(((sums < self.low) | (sums > self.high)).sum()) <= 1:
+            return None
+        neighbours = neighbour_lists(self._adj, np.arange(len(self._h)))
+        return one_out_plan(neighbours, self._h, self._xy, low=self.low, high=self.high, target=self.target)
 
     def _split(self, idx: IntArray, k: int) -> list[IntArray]:
         if k <= 1 or len(idx) <= 1:
@@ -379,3 +459,49 @@ class Partitioner:
         if size > self.high:
             return 10.0 * (size - self.high) + abs(size - self.target)
         return abs(size - self.target) * 0.01
+
+
+def solve_atoms(
+    xy: FloatArray,
+    households: IntArray,
+    adjacency: csr_matrix,
+    loose: csr_matrix | None = None,
+    *,
+    target: int = 300,
+    low: int = 240,
+    high: int = 360,
+    seed: int = 0,
+    locked: Mapping[int, int] | None = None,
+) -> IntArray:
+    """Labels per atom; where a large 小区 set apart leaves a grid out of band, its area is solved unsplit.
+
+    ``adjacency`` may cut a large 小区 off from its neighbours (it then gets grids of its own); ``loose`` are
+    the links the rules allow (the same atoms, nothing cut off). Setting a 小区 apart is judged by households
+    alone, so it can leave lumpy pieces (a few large buildings) that no plan fills; such an area is solved
+    again as one, and the new plan is kept when fewer of its grids are out of band.
+    """
+
+    def partitioner(fixed: Mapping[int, int] | None = None) -> Partitioner:
+        return Partitioner(target=target, low=low, high=high, seed=seed, locked=fixed)
+
+    labels = partitioner(locked).solve(xy, households, adjacency).labels_
+    if loose is None or locked:
+        return labels
+    h = np.asarray(households, dtype=np.int64)
+    sums = np.bincount(labels, weights=h)
+    out = (sums < low) | (sums > high)
+    if not out.any():
+        return labels
+    _, part = connected_components(adjacency, directed=False)
+    _, area = connected_components(loose, directed=False)
+    for a in np.unique(area[out[labels]]).tolist():
+        members = np.flatnonzero(area == a)
+        if len(np.unique(part[members])) == 1:
+            continue  # nothing was set apart here
+        local = partitioner().solve(xy[members], h[members], subgraph(loose, members)).labels_
+        new = np.bincount(local, weights=h[members])
+        before = np.unique(labels[members])
+        if int(((new < low) | (new > high)).sum()) < int(out[before].sum()):
+            labels[members] = local + int(labels.max()) + 1
+    result: IntArray = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    return result

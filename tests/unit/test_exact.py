@@ -6,8 +6,8 @@ import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from gridmap.partition.exact import ExactSplit, has_in_band_plan
-from gridmap.partition.solver import Partitioner, neighbour_lists, subgraph
+from gridmap.partition.exact import ExactSplit, has_in_band_plan, milp_split, one_out_plan
+from gridmap.partition.solver import Partitioner, neighbour_lists, solve_atoms, subgraph
 
 
 def _line(households: list[int]) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
@@ -61,3 +61,59 @@ def test_the_solver_finds_every_all_in_band_plan_of_small_areas() -> None:
             assert connected_components(subgraph(adj, members), directed=False)[0] == 1, seed
         checked += 1
     assert checked >= 20
+
+
+def test_the_integer_program_finds_a_plan_and_proves_none() -> None:
+    assert milp_split(*_line([150, 100, 140, 110]), 2, low=240, high=360).labels.tolist() == [0, 0, 1, 1]
+    proof = milp_split(*_line([200, 300, 200]), 2, low=240, high=360)
+    assert proof.labels is None and proof.proven
+
+
+def test_without_an_all_in_band_plan_only_one_grid_is_left_out() -> None:
+    # 150 100 140 110 200: every plan has a grid out of band; the best leaves one out, 30 over the band
+    area = _line([150, 100, 140, 110, 200])
+    assert has_in_band_plan(*area, low=240, high=360) is False
+    labels = one_out_plan(*area, low=240, high=360, target=300)
+    assert labels is not None and sorted(np.bincount(labels, weights=area[1]).tolist()) == [310, 390]
+
+
+def test_a_large_compound_set_apart_is_joined_again_when_its_pieces_cannot_fill_grids() -> None:
+    # atoms 0-3 (283 53 312 55) are a 小区 set apart: alone no two grids of it are in band; with its
+    # neighbours 4-5 (250 250) the area makes four in-band grids
+    neighbours, h, xy = _line([283, 53, 312, 55, 250, 250])
+    rows = [a for a, row in enumerate(neighbours) for b in row]
+    cols = [b for row in neighbours for b in row]
+    loose = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(6, 6))
+    apart = loose.tolil()
+    apart[3, 4] = apart[4, 3] = 0
+    labels = solve_atoms(xy, h, apart.tocsr(), loose)
+    sums = np.bincount(labels, weights=h)
+    assert ((sums >= 240) & (sums <= 360)).all()
+
+
+def _lumpy_block(seed: int, width: int = 14, height: int = 10) -> tuple[np.ndarray, np.ndarray, csr_matrix]:
+    rng = np.random.default_rng(seed)
+    n = width * height
+    pairs = [
+        (y * width + x, yy * width + xx)
+        for y in range(height)
+        for x in range(width)
+        for xx, yy in ((x + 1, y), (x, y + 1))
+        if xx < width and yy < height
+    ]
+    rows, cols = [a for a, b in pairs] + [b for a, b in pairs], [b for a, b in pairs] + [a for a, b in pairs]
+    adj = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    xy = np.array([(x * 40.0, y * 40.0) for y in range(height) for x in range(width)])
+    h = rng.choice([5, 10, 20, 110, 170], n, p=[0.15, 0.15, 0.1, 0.35, 0.25]).astype(np.int64)
+    return xy, h, adj
+
+
+def test_a_large_lumpy_block_straight_cuts_leave_out_of_band_is_re_planned_in_band() -> None:
+    # 140 atoms, too many to search whole: bisection leaves two grids out, re-planning them with the
+    # grids around them (exhaustively, a few atoms at a time) puts every grid in band
+    xy, h, adj = _lumpy_block(15)
+    labels = Partitioner().solve(xy, h, adj).labels_
+    sums = np.bincount(labels, weights=h)
+    assert ((sums >= 240) & (sums <= 360)).all()
+    for g in np.unique(labels):
+        assert connected_components(subgraph(adj, np.flatnonzero(labels == g)), directed=False)[0] == 1
