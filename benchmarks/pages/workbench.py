@@ -152,10 +152,11 @@ def time_lists(base: str, runs: int) -> list[tuple[str, int, float, float, float
     return rows
 
 
-def time_first_render(base: str, runs: int) -> list[float]:
+def time_first_render(base: str, runs: int) -> tuple[list[float], list[float]]:
+    """First renders of ``/`` (to the first 待办 row) and of that request's page (to its trail and status)."""
     from playwright.sync_api import sync_playwright
 
-    times = []
+    times, request_times = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
         context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
@@ -170,8 +171,15 @@ def time_first_render(base: str, runs: int) -> list[float]:
             page.goto(f"{base}/")
             page.wait_for_selector("#todo-list li")
             times.append(time.perf_counter() - t0)
+        link = page.locator("#todo-list li a").first.get_attribute("href")
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            page.goto(f"{base}{link}")
+            page.wait_for_selector("#trail li")
+            page.wait_for_function("() => document.getElementById('status').textContent !== ''")
+            request_times.append(time.perf_counter() - t0)
         browser.close()
-    return times
+    return times, request_times
 
 
 def main() -> None:
@@ -189,7 +197,7 @@ def main() -> None:
         server, thread, base = serve(settings)
         load_before = os.getloadavg()[0]
         lists = time_lists(base, args.runs)
-        renders = time_first_render(base, args.renders)
+        renders, request_renders = time_first_render(base, args.renders)
         load_after = os.getloadavg()[0]
         server.should_exit = True
         thread.join(timeout=10)
@@ -210,6 +218,11 @@ def main() -> None:
         "| first render of `/` for the 网格员, 390×844 (navigation → first 待办 row) | median s | max s |",
         "|---|---|---|",
         f"| {len(renders)} renders | {statistics.median(renders):.2f} | {max(renders):.2f} |",
+        "",
+        "| first render of `/requests/{id}` (a 待办 row's request) for the 网格员, 390×844 "
+        "(navigation → trail and status drawn) | median s | max s |",
+        "|---|---|---|",
+        f"| {len(request_renders)} renders | {statistics.median(request_renders):.2f} | {max(request_renders):.2f} |",
         "",
         f"Reproduce: `.venv/bin/python -m benchmarks.pages.workbench --open {args.open} --runs {args.runs}`",
         "",
