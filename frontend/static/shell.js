@@ -52,7 +52,8 @@
           .then(r => (r.ok ? r.json() : null))
           .then(page => {
             if (page && page.total > 0) { count.textContent = String(page.total); count.hidden = false; }
-          });
+          })
+          .catch(() => {});  // offline (the report form works without network): no count, no error
       }
       nav.appendChild(a);
     }

@@ -51,6 +51,8 @@ class Notifier:
         """Stop them: a pass under way may finish (a few seconds at most), then the rest is cancelled."""
         self._stop.set()
         self._outbox.set()
+        loop = asyncio.get_running_loop()
+        self._tasks = [t for t in self._tasks if t.get_loop() is loop and not t.done()]  # a closed test loop's are gone
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=5)
             for task in pending:

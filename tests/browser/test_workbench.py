@@ -162,7 +162,10 @@ def test_worker_works_the_todo_on_a_phone(browser: Browser, staff: dict[str, Any
         page.click("#more")
         page.wait_for_function("() => document.querySelectorAll('#todo-list li').length > 20")
     page.check("#f-overdue")
-    page.wait_for_function("() => [...document.querySelectorAll('.wb-sla')].every(s => s.matches('.overdue'))")
+    page.wait_for_function(  # the filtered list has arrived (not the emptied list in between)
+        f"() => {{ const s = [...document.querySelectorAll('.wb-sla')];"
+        f" return s.length >= {min(overdue, 1)} && s.every(x => x.matches('.overdue')); }}"
+    )
     assert page.locator(".wb-sla.overdue").count() >= min(overdue, 1)
     page.uncheck("#f-overdue")
     shown = page.locator("#todo-list li").count()

@@ -43,6 +43,9 @@ USERS = [
 ]
 
 
+UNITS = {Role.community: "000000000000", Role.command: "000000000"}  # the test plan's 社区/街道 (no NBS codes)
+
+
 class Clock:
     """The workflow's clock, moved by the test; each test starts on a day of its own."""
 
@@ -79,6 +82,7 @@ def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
                 department=dept,
                 grids=grids,
                 weak_password=True,
+                unit_code=UNITS.get(role),
             )
         spots = session.execute(
             text("SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p FROM grids) g")
