@@ -39,7 +39,7 @@ class Desk:
     """One signed-in (or anonymous) browser context; records page errors and requests to any other host."""
 
     def __init__(self, browser: Browser, base: str, user: str | None, *, phone: bool = False) -> None:
-        self.base, self.outside, self.errors = base, [], []  # type: ignore[var-annotated]
+        self.base, self.phone, self.outside, self.errors = base, phone, [], []  # type: ignore[var-annotated]
         options: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "zh-CN"}
         if phone:
             options.update(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
@@ -84,8 +84,9 @@ class Desk:
         return self.page
 
     def shot(self, step: str) -> None:
+        """The page as the step left it: whole on a desk, the screen on a phone (its sticky bars break a long shot)."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"five-orders-{step}.png"), full_page=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"five-orders-{step}.png"), full_page=not self.phone)
 
     def clean(self) -> None:
         assert self.outside == [] and self.errors == []
@@ -166,15 +167,15 @@ def _wait_status(page: Page, status: str) -> None:
     page.wait_for_function(f"() => document.getElementById('status').classList.contains('status-{status}')")
 
 
-def _report_on_phone(worker: Desk, server: dict[str, Any]) -> int:
+def _report_on_phone(worker: Desk, server: dict[str, Any], grid: str, category: str, description: str) -> int:
     """The 网格员 reports on the phone form: a category tile, a tap on the map, a description, a photo."""
-    lon, lat = _free_point(server, server["worker_grids"][0], "street_vending")
+    lon, lat = _free_point(server, grid, category)
     page = worker.page
     response = page.goto(worker.base + "/report")
     assert response is not None and response.status == 200
     page.wait_for_function("() => document.querySelectorAll('#tiles .tile').length > 5")
     page.wait_for_function("() => typeof map !== 'undefined' && state.gridNames.size > 0")
-    page.locator(".tile[data-code=street_vending]").tap()
+    page.locator(f".tile[data-code={category}]").tap()
     page.evaluate("() => document.getElementById('map').scrollIntoView({block: 'center'})")
     page.evaluate(f"() => map.setView([{lat}, {lon}], 18, {{animate: false}})")  # where the finger goes
     page.wait_for_timeout(300)
@@ -183,16 +184,15 @@ def _report_on_phone(worker: Desk, server: dict[str, Any]) -> int:
     x, y = page.evaluate(f"() => {{ const p = map.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }}")
     page.touchscreen.tap(box["x"] + x, box["y"] + y)
     page.wait_for_function("() => document.querySelector('#place').textContent.includes('属于')")
-    page.fill("#description", DESCRIPTION)
+    page.fill("#description", description)
     photo = {"name": "stall.png", "mimeType": "image/png", "buffer": _png(640, 480, (200, 120, 30))}
     page.set_input_files("#photos", files=[photo])
     page.wait_for_selector("#thumbs .thumb img")
     page.locator("#submit").tap()
     page.wait_for_selector("#answer.ok .grid-answer")
-    assert page.locator("#answer .grid-answer").inner_text() == server["worker_grids"][0]
+    assert page.locator("#answer .grid-answer").inner_text() == grid
     href = page.locator("#answer a").get_attribute("href")
     assert href is not None and href.startswith("/requests/")
-    worker.shot("01-report")
     return int(href.rsplit("/", 1)[1])
 
 
@@ -210,6 +210,7 @@ def _act(desk: Desk, page: Page, button: str, status: str, step: str, **form: An
         page.click("#form-submit")
     _wait_status(page, status)
     assert page.locator("#action-error").inner_text() == ""
+    page.evaluate("() => window.scrollTo(0, 0)")
     desk.shot(step)
 
 
@@ -218,7 +219,9 @@ def test_one_request_through_the_five_orders_by_pages(desks: dict[str, Desk], ch
     department, resident = desks["fo_chengguan"], desks["resident"]
 
     # 上报: the worker on the phone; the new case is on the worker's 待办 (点单 or 上报 is theirs)
-    rid = _report_on_phone(worker, chain)
+    rid = _report_on_phone(worker, chain, chain["worker_grids"][0], "street_vending", DESCRIPTION)
+    worker.page.evaluate("() => document.getElementById('answer').scrollIntoView({block: 'center'})")
+    worker.shot("01-report")
     row = _row(chain, rid)
     assert (row["status"], len(row["photos"])) == ("reported", 1)
     assert worker.todo_has(rid) and not community.todo_has(rid)
@@ -312,6 +315,7 @@ def test_one_request_through_the_five_orders_by_pages(desks: dict[str, Desk], ch
     page.locator("#send-rating").tap()
     page.wait_for_function("() => document.querySelector('#status').dataset.status === 'closed'")
     assert page.locator("#rated").inner_text() == "★★★★★ · 摊位没有了，谢谢"
+    page.locator("#rated").scroll_into_view_if_needed()
     resident.shot("10-rate")
     row = _row(chain, rid)
     assert (row["status"], row["rating"], row["rating_source"], row["rating_comment"]) == (
@@ -334,5 +338,35 @@ def test_one_request_through_the_five_orders_by_pages(desks: dict[str, Desk], ch
         "verify",
         "rate",
     ]
+    for desk in desks.values():
+        desk.clean()
+
+
+def test_the_worker_does_not_check_own_resolution(desks: dict[str, Desk], chain: dict[str, Any]) -> None:
+    """点单 and 办结 by the 网格员 on the phone: no 核查 for the resolver; the 社区 checks it instead."""
+    worker, community = desks["worker"], desks["fo_community"]
+    grid = chain["worker_grids"][1]
+    rid = _report_on_phone(worker, chain, grid, "stairwell_clutter", "楼道里堆满了纸箱 five-orders own")
+    page = worker.open_from_todo(rid)
+    _act(worker, page, "#act-take", "taken", "own-take")
+    page = worker.open_from_todo(rid)  # 处理中 stays on the worker's 待办
+    _act(
+        worker,
+        page,
+        "#act-resolve",
+        "resolved",
+        "own-resolve",
+        reason="纸箱已清走",
+        photo={"name": "stairs.png", "mimeType": "image/png", "buffer": _png(400, 300, (90, 90, 200))},
+    )
+    assert _row(chain, rid)["status"] == "resolved" and _row(chain, rid)["dispatched"] is False
+    assert page.locator("#act-verify").count() == 0 and page.locator("#act-reject").count() == 0
+    assert page.locator("#no-actions").is_visible()
+    assert not worker.todo_has(rid) and community.todo_has(rid)  # an undispatched case is the 社区's to check
+    page = community.open_from_todo(rid)
+    assert page.locator("#actions button").all_inner_texts() == ["核查", "核查不通过"]
+    _act(community, page, "#act-verify", "verified", "own-verify-by-community")
+    assert _row(chain, rid)["status"] == "verified"
+    assert _trail(chain, rid)[-1] == ("verify", "fo_community", None)
     for desk in desks.values():
         desk.clean()
