@@ -175,8 +175,7 @@ def time_first_render(base: str, runs: int) -> tuple[list[float], list[float]]:
         for _ in range(runs):
             t0 = time.perf_counter()
             page.goto(f"{base}{link}")
-            page.wait_for_selector("#trail li")
-            page.wait_for_function("() => document.getElementById('status').textContent !== ''")
+            page.wait_for_function("() => document.getElementById('status').textContent !== ''")  # state drawn
             request_times.append(time.perf_counter() - t0)
         browser.close()
     return times, request_times
@@ -220,7 +219,7 @@ def main() -> None:
         f"| {len(renders)} renders | {statistics.median(renders):.2f} | {max(renders):.2f} |",
         "",
         "| first render of `/requests/{id}` (a 待办 row's request) for the 网格员, 390×844 "
-        "(navigation → trail and status drawn) | median s | max s |",
+        "(navigation → its state drawn) | median s | max s |",
         "|---|---|---|",
         f"| {len(request_renders)} renders | {statistics.median(request_renders):.2f} | {max(request_renders):.2f} |",
         "",
