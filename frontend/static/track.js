@@ -38,7 +38,7 @@ async function load() {
     const li = document.createElement("li");
     const time = document.createElement("time");
     time.dateTime = e.at;
-    time.textContent = new Date(e.at).toLocaleString(lang === "en" ? "en" : "zh-CN");
+    time.textContent = new Date(e.at).toLocaleString(lang === "en" ? "en" : "zh-CN", {timeZone: "Asia/Shanghai"});  // as staff see it
     const what = document.createElement("span");
     what.textContent = `${e.role_zh} · ${e.action_zh}` + (e.department ? ` → ${e.department}` : "");
     li.append(time, what);
