@@ -73,26 +73,28 @@ def grid_workers(session: Session) -> dict[str, list[str]]:
     return dict(out)
 
 
-def _households_by_code(session: Session, plan_id: int | None) -> tuple[dict[int, str], dict[str, int]]:
+def _assigned(session: Session, plan_id: int | None) -> dict[int, tuple[str, int]]:
+    """Building → (its grid code, its households, at least 1) in plan ``plan_id``."""
     if plan_id is None:
-        return {}, {}
-    codes: dict[int, str] = {}
+        return {}
+    return {int(b): (str(c), int(h)) for b, c, h in session.execute(ASSIGNED, {"plan": plan_id})}
+
+
+def _totals(assigned: dict[int, tuple[str, int]]) -> dict[str, int]:
     totals: dict[str, int] = defaultdict(int)
-    for building, code, households in session.execute(ASSIGNED, {"plan": plan_id}):
-        codes[int(building)] = str(code)
-        totals[str(code)] += int(households)
-    return codes, totals
+    for code, households in assigned.values():
+        totals[code] += households
+    return totals
 
 
 def handover(session: Session, plan_id: int, published_id: int | None) -> Handover:
     """Compare draft ``plan_id`` with the published plan: grids needing staff, grids kept, requests moving."""
-    new_codes, new_totals = _households_by_code(session, plan_id)
-    old_codes, old_totals = _households_by_code(session, published_id)
-    weights = {int(b): int(h) for b, _, h in session.execute(ASSIGNED, {"plan": plan_id})}
+    new, old = _assigned(session, plan_id), _assigned(session, published_id)
+    new_totals, old_totals = _totals(new), _totals(old)
     shared: dict[str, int] = defaultdict(int)
-    for building, code in new_codes.items():
-        if old_codes.get(building) == code:
-            shared[code] += weights[building]
+    for building, (code, households) in new.items():
+        if building in old and old[building][0] == code:
+            shared[code] += households
     workers = grid_workers(session)
     changes: list[GridChange] = []
     kept = 0
