@@ -35,15 +35,7 @@ HEAD_EDITORS = frozenset({Role.community, Role.command, Role.grid_worker})  # �
 UNIT_ROLES = frozenset({Role.community, Role.command})
 UNIT_CODE = re.compile(r"^\d{9}(\d{3})?$")  # 街道 (9 digits) or 社区 (12 digits)
 
-ROLE_NAMES: dict[Role, tuple[str, str]] = {
-    Role.admin: ("管理员", "Administrator"),
-    Role.planner: ("规划员", "Planner"),
-    Role.leader: ("领导", "Leader"),
-    Role.grid_worker: ("网格员", "Grid worker"),
-    Role.community: ("社区工作人员", "Community staff"),
-    Role.command: ("街道指挥中心", "Sub-district command centre"),
-    Role.department: ("职能部门", "Department"),
-}
+ROLE_NAMES: dict[Role, tuple[str, str]] = {role: states.ROLE_NAMES[role.value] for role in Role}
 
 
 def admits(role: Role, allowed: Iterable[Role]) -> bool:
@@ -102,8 +94,12 @@ def act_refusal(role: Role, action: Action) -> str | None:
     """Why ``role`` may not take ``action`` (None: it may)."""
     if may_act(role, action):
         return None
-    names = "、".join(ROLE_NAMES[r][0] for r in sorted(RULES[action].roles))
-    return f"此操作由{names}办理 / {action.value} is done by {', '.join(sorted(RULES[action].roles))}, not {role.value}"
+    roles = sorted(RULES[action].roles)
+    return (
+        f"{states.action_name(action)}由{'、'.join(ROLE_NAMES[r][0] for r in roles)}办理，"
+        f"您的角色是{ROLE_NAMES[role][0]} / {action.value} is done by {', '.join(r.value for r in roles)}, "
+        f"you are {role.value}"
+    )
 
 
 @dataclass(frozen=True)

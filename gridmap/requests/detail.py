@@ -28,7 +28,7 @@ from gridmap.db.models import (
 from gridmap.requests.categories import Category
 from gridmap.requests.service import available_actions
 from gridmap.requests.sla import WorkCalendar
-from gridmap.requests.states import ACTION_NAMES, ROLE_NAMES, Status, action_name, status_name
+from gridmap.requests.states import ACTION_NAMES, Status, action_name, role_name, status_name
 from gridmap.requests.views import describe, lonlat, visible
 
 MERGE_RADIUS_M = 300.0  # how far apart two reports of one problem are shown as merge candidates
@@ -56,7 +56,7 @@ def trail(session: Session, request_id: int) -> list[dict[str, Any]]:
             "actor": e.actor,
             "actor_name": full_name or e.actor,
             "actor_role": e.actor_role,
-            "actor_role_name": ROLE_NAMES.get(e.actor_role, (e.actor_role, e.actor_role))[0],
+            "actor_role_name": role_name(e.actor_role),
             "reason": e.reason,
             "data": e.data,
         }

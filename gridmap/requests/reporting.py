@@ -30,6 +30,7 @@ from gridmap.db.models import (
 from gridmap.errors import Conflict, NotFound
 from gridmap.requests.locate import buildings_version, gazetteer_frames, grid_at, nearest_grid
 from gridmap.requests.photos import MAX_PHOTOS, clean_photo, photo_folder, photo_url, store_photo
+from gridmap.requests.states import role_name
 from gridmap.spatial.crs import to_wgs84_lonlat
 from gridmap.spatial.geocode.suggest import KINDS, Suggester
 
@@ -76,17 +77,6 @@ ACTION_ZH = {
     "close": "结案",
     "merge": "合并",
     "photo": "添加照片",
-}
-ROLE_ZH = {
-    "grid_worker": "网格员",
-    "community": "社区",
-    "command": "街道指挥中心",
-    "department": "职能部门",
-    "public": "居民",
-    "system": "系统",
-    "admin": "管理员",
-    "leader": "领导",
-    "planner": "规划员",
 }
 BACKDROP_LIMIT = 20_000  # features per layer: a phone's view of a few streets holds far fewer
 _cache: dict[str, tuple[tuple[int, int | None], Suggester]] = {}
@@ -186,7 +176,7 @@ def track(session: Session, request_id: int, token: str) -> dict[str, Any]:
             "at": e.at.isoformat(),
             "action": e.action,
             "action_zh": ACTION_ZH.get(e.action, e.action),
-            "role_zh": ROLE_ZH.get(e.actor_role, "工作人员"),
+            "role_zh": role_name(e.actor_role),
             "status": e.to_status,
             # a department is a unit, not a person: the resident may know who handles the case
             "department": (e.data or {}).get("department") if e.action == "dispatch" else None,

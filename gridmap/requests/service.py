@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gridmap.db.models import RequestCategory, RequestEvent, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.notify.service import on_transition
-from gridmap.policy import check_request, user_scope
+from gridmap.policy import act_refusal, check_request, user_scope
 from gridmap.requests.categories import Category, cached_category
 from gridmap.requests.departments import check_department
 from gridmap.requests.intake import intake_values, store
@@ -25,13 +25,11 @@ from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.states import (
     RATINGS,
     RESPONSES,
-    ROLE_NAMES,
     RULES,
     Action,
     Status,
     action_name,
     allowed_actions,
-    may_act,
     next_status,
 )
 from gridmap.settings import RequestSettings
@@ -174,10 +172,6 @@ RESOLVER_DOES_NOT_VERIFY = (
 )
 
 
-def _role_name(role: str) -> str:
-    return ROLE_NAMES.get(role, (role, role))[0]
-
-
 def act(
     session: Session, request_id: int, command: ActionIn, *, user: User, now: datetime, settings: RequestSettings
 ) -> ServiceRequest:
@@ -186,14 +180,9 @@ def act(
     action = command.action
     if action is Action.rate:
         raise Forbidden(STAFF_DO_NOT_RATE)
-    if not may_act(user.role, action):
-        rule = RULES[action]
-        names = "、".join(_role_name(r.value) for r in sorted(rule.roles))
-        codes = ", ".join(sorted(r.value for r in rule.roles))
-        raise Forbidden(
-            f"{action_name(action)}由{names}办理，您的角色是{_role_name(user.role.value)} / "
-            f"{action.value} is done by {codes}, you are {user.role.value}"
-        )
+    refusal = act_refusal(user.role, action)
+    if refusal:
+        raise Forbidden(refusal)
     check_scope(session, req, user)
     if action is Action.merge and command.duplicate_of is not None:
         _check_merge_target(session, command.duplicate_of, user)

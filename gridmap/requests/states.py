@@ -95,17 +95,22 @@ ACTION_NAMES: dict[str, tuple[str, str]] = {
     "report": ("上报", "report"),  # audit-trail entries that are no transition
     "photo": ("上传照片", "photo"),
 }
-ROLE_NAMES: dict[str, tuple[str, str]] = {
-    "admin": ("管理员", "administrator"),
-    "planner": ("规划员", "planner"),
-    "leader": ("领导", "leader"),
-    "grid_worker": ("网格员", "grid worker"),
-    "community": ("社区", "community"),
-    "command": ("街道指挥中心", "street command centre"),
-    "department": ("职能部门", "department"),
-    "public": ("居民", "resident"),
-    "system": ("系统", "system"),
+ROLE_NAMES: dict[str, tuple[str, str]] = {  # every actor of the audit trail: the roles, residents and the system
+    "admin": ("管理员", "Administrator"),
+    "planner": ("规划员", "Planner"),
+    "leader": ("领导", "Leader"),
+    "grid_worker": ("网格员", "Grid worker"),
+    "community": ("社区工作人员", "Community staff"),
+    "command": ("街道指挥中心", "Sub-district command centre"),
+    "department": ("职能部门", "Department"),
+    "public": ("居民", "Resident"),
+    "system": ("系统", "System"),
 }
+
+
+def role_name(role: str) -> str:
+    """The 简体中文 name of a role or actor (the code itself when unknown)."""
+    return ROLE_NAMES.get(role, (role, role))[0]
 
 
 def status_name(status: str) -> str:

@@ -95,4 +95,4 @@ def test_unit_codes_are_checked() -> None:
 def test_act_refusal_names_the_roles_in_chinese_first() -> None:
     assert policy.act_refusal(Role.community, Action.triage) is None
     refusal = policy.act_refusal(Role.grid_worker, Action.dispatch)
-    assert refusal is not None and refusal.startswith("此操作由街道指挥中心办理")
+    assert refusal is not None and refusal.startswith("派单由街道指挥中心办理，您的角色是网格员")
