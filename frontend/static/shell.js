@@ -2,6 +2,7 @@
 // the signed-in role and unit by name, the pages this role may open (links from /api/me, decided by the server's
 // policy), the notification slot <span id="gm-notify"> (filled by notify.js), the 待办 count, language and sign out.
 // Everything a user or data can set goes in with textContent. window.gridmapShell.me is the /api/me promise.
+// What a page puts inside the div (e.g. the report form's online/offline badge) stays, beside the title.
 (function () {
   const root = document.getElementById("gm-shell");
   const lang = localStorage.getItem("gridmap.lang") || "zh";
@@ -22,6 +23,7 @@
   const top = make("div", {class: "gm-top"});
   const home = make("a", {class: "gm-brand", href: "/"}, T("网格化管理", "gridmap"));
   const title = make("strong", {class: "gm-title"}, T(root.dataset.title || "", root.dataset.titleEn || root.dataset.title || ""));
+  const own = Array.from(root.children);
   const who = make("span", {class: "gm-who", id: "gm-who"});
   const notify = document.getElementById("gm-notify") || make("span", {id: "gm-notify"});
   const toggle = make("a", {href: "#", id: "gm-lang", class: "gm-button"}, lang === "en" ? "简体中文" : "English");
@@ -32,7 +34,7 @@
   });
   const out = make("form", {method: "post", action: "/logout", class: "gm-out"});
   out.appendChild(make("button", {type: "submit", class: "gm-button", id: "gm-signout"}, T("退出", "Sign out")));
-  top.append(home, title, who, notify, toggle, out);
+  top.append(home, title, ...own, who, notify, toggle, out);
   const nav = make("nav", {class: "gm-nav", "aria-label": T("页面", "Pages")});
   bar.append(top, nav);
   root.replaceChildren(bar);

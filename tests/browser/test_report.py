@@ -309,9 +309,9 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_stored_once(browser: Bro
 def test_report_form_in_english(phone: Phone, server: dict[str, Any]) -> None:
     phone.page.evaluate("() => localStorage.setItem('gridmap.lang', 'en')")
     page = phone.open("/report")
-    assert page.locator("[data-i18n=title]").inner_text() == "Report a problem"
+    assert page.locator(".gm-title").inner_text() == "Report a problem"
     assert page.locator(".tile[data-code=garbage]").inner_text() == "Garbage piles"
     assert page.get_attribute("#address", "placeholder") == "or type a compound, building or address"
     page.locator("#submit").tap()
     assert page.locator("#answer").inner_text() == "Choose a category first"
-    assert page.locator("#lang").inner_text() == "简体中文"
+    assert page.locator("#gm-lang").inner_text() == "简体中文"

@@ -102,6 +102,9 @@ def test_worker_takes_and_resolves_on_a_phone(browser: Browser, server: dict[str
 
     page.click("#act-resolve")
     page.wait_for_selector("#action-form", state="visible")
+    page.click("#form-submit")  # no 办结说明 yet: the page's own Chinese message, not the browser's bubble
+    assert page.locator("#form-error").inner_text() == "请填写办结说明（必填）"
+    assert _state(server, rid)[0] == "taken"
     page.fill("#reason", "垃圾已清运，地面已冲洗")
     page.set_input_files("#photo", {"name": "after.jpg", "mimeType": "image/jpeg", "buffer": _photo()})
     page.click("#form-submit")
@@ -229,7 +232,7 @@ def test_community_records_a_call_back(browser: Browser, server: dict[str, Any])
 def test_the_page_in_english(browser: Browser, server: dict[str, Any]) -> None:
     rid = _new_request(server, server["worker_grids"][0], category="broken_facility")
     visit, page = _phone_page(browser, server, rid)
-    page.click("#lang")
+    page.click("#gm-lang")
     page.wait_for_selector("#actions button")
     assert page.locator("#actions button").first.inner_text() == "take"
     assert page.locator("#status").inner_text() == "reported" and page.locator("h2").first.inner_text() == "Actions"
