@@ -26,7 +26,7 @@ async function refresh() {
     add(T("按时办结率", "On time"), pct(all.on_time_rate), `${all.on_time_rate.numerator} / ${all.on_time_rate.denominator}`);
     add(T("满意率", "Satisfied"), pct(all.satisfaction_rate), `${all.satisfaction_rate.numerator} / ${all.satisfaction_rate.denominator}`);
   }
-  const rows = units.units.slice(0, 40), labels = rows.map(u => u.unit);
+  const rows = units.units.slice(0, 40), labels = rows.map(u => u.unit_name);
   const value = k => rows.map(u => (u[k].value === null ? null : +(u[k].value * 100).toFixed(1)));
   chart("rates", {type: "bar", data: {labels, datasets: [
     {label: T("办结率", "Resolved") + " %", data: value("resolution_rate"), backgroundColor: "#1a73e8"},
@@ -41,7 +41,7 @@ async function refresh() {
   body.innerHTML = "";
   for (const u of units.units) {
     const tr = body.insertRow();
-    for (const v of [u.unit, u.requests, u.response_minutes.p50 ?? "—", u.response_minutes.p90 ?? "—",
+    for (const v of [u.unit_name, u.requests, u.response_minutes.p50 ?? "—", u.response_minutes.p90 ?? "—",
       `${pct(u.resolution_rate)} (${u.resolution_rate.numerator}/${u.resolution_rate.denominator})`,
       `${pct(u.on_time_rate)} (${u.on_time_rate.numerator}/${u.on_time_rate.denominator})`,
       `${pct(u.satisfaction_rate)} (${u.satisfaction_rate.numerator}/${u.satisfaction_rate.denominator})`,

@@ -106,6 +106,7 @@ def as_json(table: pd.DataFrame) -> list[dict[str, object]]:
             {
                 "level": row["level"],
                 "unit": row["unit"],
+                "unit_name": row.get("unit_name", row["unit"]),
                 "requests": n,
                 "response_minutes": {
                     "p50": row["response_p50_min"],

@@ -44,6 +44,7 @@ def test_dashboard_shows_kpis_and_charts(browser: Browser, server: dict[str, Any
     page.wait_for_selector(".kpi-tile")
     assert page.locator(".kpi-tile").count() == 5
     assert page.locator("#kpi tbody tr").count() >= 1
+    assert page.locator("#kpi tbody tr td").first.inner_text().endswith("社区")  # 社区 by name, not by code
     assert page.evaluate("() => Object.keys(Chart.instances).length") == 2
     visit.shot("leader_dashboard")
     assert visit.outside == [] and visit.errors == []

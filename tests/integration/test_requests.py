@@ -303,6 +303,7 @@ def test_kpis_json_and_csv(client: TestClient, world: dict[str, Any], clock: Clo
     body = client.get("/api/kpis", params=params, headers=auth(client, "leader")).json()
     unit = body["units"][0]
     assert unit["unit"] == world["codes"][8][:12] and unit["requests"] == 1
+    assert unit["unit_name"].endswith(f" {world['codes'][8][9:12]}社区")  # by name, as people call it
     assert unit["resolution_rate"] == {"value": 1.0, "numerator": 1, "denominator": 1}
     csv = client.get("/api/kpis", params=params | {"format": "csv"}, headers=auth(client, "command"))
     assert csv.headers["content-type"].startswith("text/csv") and "satisfaction_rate" in csv.text

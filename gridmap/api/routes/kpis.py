@@ -13,6 +13,9 @@ from gridmap.api.params import Moment
 from gridmap.policy import user_scope
 from gridmap.requests.kpi import Level, as_json, kpis
 from gridmap.requests.views import kpi_frame
+from gridmap.units import unit_names
+
+CODED_LEVELS = frozenset({Level.grid, Level.community, Level.street})
 
 router = APIRouter(tags=["kpis"])
 
@@ -42,6 +45,9 @@ def kpi_table(
         scope=user_scope(session, user),
     )
     table = kpis(frame, level, satisfied_from=settings.requests.satisfied_from)
+    if not table.empty:  # 街道, 社区 and grids by name, as people call them (codes stay in `unit`)
+        names = unit_names(session, table["unit"]) if level in CODED_LEVELS else {}
+        table.insert(2, "unit_name", [names.get(unit, unit) for unit in table["unit"]])
     if format == "csv":
         name = f"kpis_{level.value}_{since:%Y%m%d}_{until:%Y%m%d}.csv"
         return Response(
