@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 from sqlalchemy import create_engine, text
 
@@ -24,18 +20,12 @@ from gridmap.ingest.service import import_files
 from gridmap.partition.service import partition_db
 from gridmap.requests.simulate import simulate_requests
 from gridmap.settings import Settings
-from tests.conftest import NANJING_OSM, make_database
+from tests.conftest import NANJING_OSM, make_database, serving
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 NOW = datetime(2026, 6, 30, 4, 0, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -60,18 +50,8 @@ def server(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> I
             weak_password=True,
         )
         simulate_requests(session, days=14, end=NOW, settings=settings.requests, per_day=30, seed=1)
-    port = _free_port()
-    app = create_app(settings, engine=engine, clock=lambda: NOW)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.1)
-    yield {"base": f"http://127.0.0.1:{port}", "engine": engine, "worker_grids": codes[40:42]}
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings, engine=engine, clock=lambda: NOW)) as base:
+        yield {"base": base, "engine": engine, "worker_grids": codes[40:42]}
     engine.dispose()
 
 

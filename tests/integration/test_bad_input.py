@@ -8,9 +8,6 @@ default 12) so that ``make test`` stays quick;
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +16,6 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from sqlalchemy import Engine, create_engine, text
 
 from benchmarks.security.fuzz import fuzz
@@ -32,17 +28,11 @@ from gridmap.ingest.service import import_files
 from gridmap.partition.service import partition_db
 from gridmap.requests.simulate import simulate_requests
 from gridmap.settings import Settings
-from tests.conftest import NANJING_OSM, make_database
+from tests.conftest import NANJING_OSM, make_database, serving
 
 pytestmark = pytest.mark.db
 EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "12"))
 NOW = datetime(2026, 6, 30, 4, 0, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +46,12 @@ def fuzz_server(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
         partition_db(session=session, params=config.partition, publish=True, code_prefix="320102003000")
         create_user(session=session, username="fuzz-admin", password="Xuanwu-Fuzz-2026", role=Role.admin)
         simulate_requests(session, days=7, end=NOW, settings=config.requests, per_day=20, seed=3)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config, engine=engine), port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
+    with serving(create_app(config, engine=engine)) as base:
+        yield _world(base, engine)
+    engine.dispose()
+
+
+def _world(base: str, engine: Engine) -> dict[str, Any]:
     token = requests.post(
         f"{base}/api/auth/token", data={"username": "fuzz-admin", "password": "Xuanwu-Fuzz-2026"}, timeout=30
     ).json()["access_token"]
@@ -71,16 +60,13 @@ def fuzz_server(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
             text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grids) g")
         ).first()
         building = conn.execute(text("SELECT min(id) FROM buildings")).scalar_one()
-    yield {
+    return {
         "base": base,
         "admin": {"Authorization": f"Bearer {token}"},
         "engine": engine,
         "point": (lon, lat),
         "building": building,
     }
-    server.should_exit = True
-    thread.join(timeout=10)
-    engine.dispose()
 
 
 def _count(engine: Engine, table: str) -> int:

@@ -1,49 +1,42 @@
-"""Public intake: Open311 GeoReport v2 (services, create and read requests) plus the reporter's rating.
+"""Public intake and reads: Open311 GeoReport v2, in JSON and XML, plus the reporter's rating.
+
+Discovery, services, service definitions, create, search and read requests.
 
 Form-encoded bodies as the standard says, or JSON. Errors are Open311 error lists with a 4xx status. POSTs are
-rate-limited per client address and limited in size; an ``Idempotency-Key`` header makes retries safe.
+rate-limited per client address and limited in size; an ``Idempotency-Key`` header makes retries safe. Reads show
+public requests only (see :mod:`gridmap.requests.open311`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 from limits import parse
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gridmap.api.deps import NowDep, SessionDep, SettingsDep
 from gridmap.api.errors import status_for
-from gridmap.db.models import RequestCategory, ServiceRequest
+from gridmap.api.params import Moment
+from gridmap.db.models import ServiceRequest
 from gridmap.errors import GridmapError, InvalidInput, TooManyRequests
+from gridmap.requests import open311
+from gridmap.requests.open311 import PUBLIC_CHANNEL, STATUS_NOTES
 from gridmap.requests.schemas import NewRequest
 from gridmap.requests.service import PUBLIC, rate_public, submit
-from gridmap.requests.states import OPEN, Status
-from gridmap.requests.views import lonlat
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="service_request_id")]
-PUBLIC_CHANNEL = "open311"
-PUBLIC_DECIMALS = 3  # 0.001° is about 100 m north-south (90 m east-west here): the street, not the door
-STATUS_NOTES = {s.value: s.value for s in Status} | {
-    "reported": "已上报",
-    "taken": "网格员已接单",
-    "escalated": "已上报社区",
-    "triaged": "社区已分单",
-    "dispatched": "已派单",
-    "accepted": "部门已接单",
-    "returned": "部门退单,待重新派单",
-    "resolved": "已办结,待核查",
-    "verified": "已核查,待评价",
-    "closed": "已结案",
-    "reopened": "评价不满意,已重新打开",
-    "merged": "重复上报,已合并",
-}
+Format = Annotated[Literal["json", "xml"], Path(description="json or xml")]
+FIRST_CHANGESET = datetime(2024, 1, 1, tzinfo=ZoneInfo("UTC"))
+CONTACT = "gridmap 网格化管理服务 (the 街道 command centre answers the 12345 hotline)"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -77,22 +70,40 @@ async def _guarded(request: Request, settings: SettingsDep, work: Callable[[dict
         return _error(400, f"请求体格式不对 / malformed body: {str(exc)[:200]}")
 
 
-@router.get("/services.json")
-def services(session: SessionDep) -> list[dict[str, Any]]:
+def answer(fmt: str, root: str, content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """``content`` as JSON, or as the spec's XML under ``root``."""
+    if fmt == "xml":
+        return Response(open311.as_xml(root, content), status, headers, media_type="text/xml; charset=utf-8")
+    return JSONResponse(content, status, headers)
+
+
+def _missing(fmt: str, what: str) -> Response:
+    return answer(fmt, "errors", [{"code": 404, "description": what}], 404)
+
+
+@router.get("/discovery.{fmt}", response_model=None)
+def discovery(fmt: Format, request: Request, session: SessionDep) -> Response:
+    """Where the GeoReport v2 endpoint is and which formats it speaks."""
+    changed = session.scalar(select(func.max(ServiceRequest.created_at))) or FIRST_CHANGESET
+    base = str(request.url_for("services", fmt="json")).rsplit("/", 1)[0]
+    return answer(fmt, "discovery", open311.discovery(base, contact=CONTACT, changeset=changed))
+
+
+@router.get("/services.{fmt}", response_model=None)
+def services(fmt: Format, session: SessionDep) -> Response:
     """The request categories as Open311 services."""
-    rows = session.scalars(select(RequestCategory).where(RequestCategory.active).order_by(RequestCategory.code))
-    return [
-        {
-            "service_code": c.code,
-            "service_name": c.name_zh,
-            "description": c.name_en,
-            "metadata": False,
-            "type": "realtime",
-            "keywords": "blocks_lane" if c.blocks_lane else "",
-            "group": c.department,
-        }
-        for c in rows
-    ]
+    return answer(fmt, "services", open311.services(session))
+
+
+@router.get("/services/{service_code}.{fmt}", response_model=None)
+def service_definition(
+    fmt: Format, session: SessionDep, service_code: Annotated[str, Path(max_length=50)]
+) -> Response:
+    """A service's definition (gridmap's services have no extra attributes)."""
+    definition = open311.service_definition(session, service_code)
+    if definition is None:
+        return _missing(fmt, f"没有这类事件 {service_code[:50]} / no service {service_code[:50]}")
+    return answer(fmt, "service_definition", definition)
 
 
 def _number(fields: dict[str, Any], name: str) -> float | None:
@@ -151,32 +162,59 @@ def track_url(request: Request, req: ServiceRequest) -> str:
     return str(request.url_for("public_track_page", request_id=req.id).include_query_params(token=req.rating_token))
 
 
-@router.get("/requests/{request_id}.json", response_model=None)
-def read(request_id: RequestId, session: SessionDep) -> Any:
+def _local(value: datetime | None, settings: SettingsDep) -> datetime | None:
+    """A W3C date-time; one without a UTC offset is read in the service's time zone (China Standard Time)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=ZoneInfo(settings.requests.calendar.timezone))
+
+
+@router.get("/requests.{fmt}", response_model=None)
+def search(
+    fmt: Format,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    service_request_id: Annotated[str | None, Query(max_length=2000, description="ids, comma separated")] = None,
+    service_code: Annotated[str | None, Query(max_length=2000, description="codes, comma separated")] = None,
+    start_date: Moment = None,
+    end_date: Moment = None,
+    status: Annotated[str | None, Query(max_length=20, description="open, closed or both")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=open311.MAX_PAGE)] = open311.MAX_PAGE,
+) -> Response:
+    """Public requests, newest first, in pages of up to 1000 with a ``Link`` to the next.
+
+    By ids (which override every other filter), or by service codes, status and a period of at most 90 days (the
+    most recent 90 days by default).
+    """
+    try:
+        query = open311.Search(
+            ids=open311.parse_ids(service_request_id),
+            codes=open311.parse_list(service_code, name="service_code"),
+            start=_local(start_date, settings),
+            end=_local(end_date, settings),
+            statuses=open311.parse_list(status, ("open", "closed"), name="status"),
+            page=page,
+            page_size=page_size,
+        )
+        rows, total = open311.search_requests(session, query, now=now)
+    except InvalidInput as exc:
+        return answer(fmt, "errors", [{"code": 400, "description": str(exc)}], 400)
+    headers = {"X-Total-Count": str(total)}
+    if page * page_size < total:
+        headers["Link"] = f'<{request.url.include_query_params(page=page + 1)}>; rel="next"'
+    return answer(fmt, "service_requests", rows, headers=headers)
+
+
+@router.get("/requests/{request_id}.{fmt}", response_model=None)
+def read(request_id: RequestId, fmt: Format, session: SessionDep) -> Response:
     """A public request's view: no reporter data, the point rounded to about 100 m (staff reports are not public)."""
-    req = session.get(ServiceRequest, request_id)
-    if req is None or req.channel != PUBLIC_CHANNEL:
-        return _error(404, f"没有公开事件 {request_id} / no public request {request_id}")
-    cat = session.get_one(RequestCategory, req.category)
-    lon, lat = lonlat(req)
-    return [
-        {
-            "service_request_id": str(req.id),
-            "status": "open" if Status(req.status) in OPEN else "closed",
-            "status_notes": STATUS_NOTES[req.status],
-            "service_name": cat.name_zh,
-            "service_code": cat.code,
-            "description": req.description,
-            "agency_responsible": req.department,
-            "requested_datetime": req.created_at.isoformat(),
-            "updated_datetime": (req.updated_at or req.created_at).isoformat(),
-            # the address a resident typed names a home as exactly as a point: left out, like the point's decimals
-            "address": None,
-            "lat": None if lat is None else round(lat, PUBLIC_DECIMALS),
-            "long": None if lon is None else round(lon, PUBLIC_DECIMALS),
-            "media_url": next((p for p in req.photos if not p.startswith("/api/")), None),  # staff-only photos stay
-        }
-    ]
+    view = open311.public_request(session, request_id)
+    if view is None:
+        return _missing(fmt, f"没有公开事件 {request_id} / no public request {request_id}")
+    return answer(fmt, "service_requests", [view])
 
 
 @router.post("/requests/{request_id}/rating.json", response_model=None)
