@@ -33,6 +33,8 @@ REPORTERS = frozenset({Role.grid_worker, Role.community})  # the staff 上报 fo
 KPI_VIEWERS = frozenset({Role.leader, Role.planner, Role.community, Role.command})
 HEAD_EDITORS = frozenset({Role.community, Role.command, Role.grid_worker})  # 楼栋长 records
 UNIT_ROLES = frozenset({Role.community, Role.command})
+LEDGER_READERS = KPI_VIEWERS  # 网格台账 and plan exports, scoped to the reader's unit
+HOUSEHOLD_EDITORS = frozenset({Role.planner, Role.community, Role.command})  # surveyed 户数 from a 台账
 UNIT_CODE = re.compile(r"^\d{9}(\d{3})?$")  # 街道 (9 digits) or 社区 (12 digits)
 
 ROLE_NAMES: dict[Role, tuple[str, str]] = {role: states.ROLE_NAMES[role.value] for role in Role}
@@ -66,6 +68,7 @@ PAGES: tuple[Page, ...] = (
     Page("/maps/hotspots", "诉求热点", "Hot spots", LEADERS),
     Page("/maps/lanes", "堵巷", "Blocked lanes", LEADERS),
     Page("/planner", "网格规划", "Planner", PLANNERS),
+    Page("/households", "户数台账", "Household ledger", HOUSEHOLD_EDITORS),
     Page("/maps/plan-diff", "方案对比", "Plan diff", PLANNERS, nav=False),
 )
 _BY_HREF = {p.href: p for p in PAGES}

@@ -1,6 +1,6 @@
 // Planner: move buildings (or whole compounds) between grids, lock, split, merge, re-run, undo, publish.
 // Every edit goes to the JSON API, which refuses edits that break contiguity or cross a barrier.
-const EN = {title: "Grid planning", home: "Home", diff: "Compare with published", newDraft: "New draft from published",
+const EN = {title: "Grid planning", home: "Home", diff: "Compare with published", export: "Export: ", exportXlsx: "Grid ledger (Excel)", newDraft: "New draft from published",
   undo: "Undo", rerun: "Re-partition unlocked grids", publish: "Publish as new version", compoundMode: "Pick whole compounds",
   hint: "Click buildings (several allowed), then click the target grid to move them; click a grid to lock, split or merge it.",
   metrics: "Plan metrics", below: "Too few households", inband: "In band", above: "Too many households", clear: "Clear selection",
@@ -153,6 +153,7 @@ async function choosePlan(id) {
     ? `${T(...STATUS[plan.status])}${T("(只读)", " (read-only)")} <b>v${escapeHtml(plan.version)}</b> — ${T("新建草稿后即可编辑", "create a draft to edit")}`
     : `${T("草稿", "Draft")} <b>v${escapeHtml(plan.version)}</b> · ${escapeHtml(plan.name)}`;
   document.getElementById("diff").href = `/maps/plan-diff?plan_id=${plan.id}`;
+  for (const fmt of ["xlsx", "gpkg", "geojson"]) document.getElementById(`export-${fmt}`).href = `/api/plans/${plan.id}/export.${fmt}`;
   showMetrics(plan.metrics); await load(true);
 }
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from gridmap.api.identity import UserDirectory
 from gridmap.db.models import Role, User
 from gridmap.db.session import session_scope
-from gridmap.policy import KPI_VIEWERS, LEADERS, PLANNERS, WORKERS, admits
+from gridmap.policy import HOUSEHOLD_EDITORS, KPI_VIEWERS, LEADERS, LEDGER_READERS, PLANNERS, WORKERS, admits
 from gridmap.settings import Settings
 
 COOKIE = "gridmap_token"
@@ -119,6 +119,8 @@ def require_role(*roles: Role) -> Callable[[User], Awaitable[User]]:
 LeaderUser = Annotated[User, Depends(require_role(*LEADERS))]
 PlannerUser = Annotated[User, Depends(require_role(*PLANNERS))]
 KpiUser = Annotated[User, Depends(require_role(*KPI_VIEWERS))]
+LedgerUser = Annotated[User, Depends(require_role(*LEDGER_READERS))]
+HouseholdEditor = Annotated[User, Depends(require_role(*HOUSEHOLD_EDITORS))]
 AdminUser = Annotated[User, Depends(require_role())]
 
 
@@ -145,3 +147,4 @@ PageLeader = Annotated[User, Depends(page_role(*LEADERS))]
 PagePlanner = Annotated[User, Depends(page_role(*PLANNERS))]
 PageWorker = Annotated[User, Depends(page_role(*WORKERS))]
 PageKpi = Annotated[User, Depends(page_role(*KPI_VIEWERS))]
+PageHouseholds = Annotated[User, Depends(page_role(*HOUSEHOLD_EDITORS))]

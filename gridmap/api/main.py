@@ -24,6 +24,7 @@ from gridmap.api.inputs import RefuseNul
 from gridmap.api.routes import (
     auth,
     buildings,
+    exports,
     grids,
     kpis,
     maps,
@@ -101,7 +102,7 @@ def create_app(
 
     # Routes are matched in order: the busiest (intake) first.
     routers = (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages, workflow)
-    for module in (*routers, notifications, request_pages):
+    for module in (*routers, notifications, request_pages, exports):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():

@@ -47,9 +47,8 @@ def live(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with serving(create_app(settings, engine=engine, clock=lambda: clock["now"])) as base:
         root = f"{base}/open311/v2"
         made = []
-        for (lon, lat), (code, description) in zip(
-            points, [("garbage", "垃圾桶满了"), ("garbage", HOSTILE), ("illegal_parking", "车辆乱停堵住消防通道")], strict=True
-        ):
+        reports = [("garbage", "垃圾桶满了"), ("garbage", HOSTILE), ("illegal_parking", "车辆乱停堵住消防通道")]
+        for (lon, lat), (code, description) in zip(points, reports, strict=True):
             form = {"service_code": code, "lat": lat, "long": lon, "description": description, "phone": "13812345678"}
             answer = requests.post(f"{root}/requests.json", data=form, timeout=30)
             assert answer.status_code == 201, answer.text
