@@ -123,7 +123,7 @@ def _building_frame(buildings: pd.DataFrame) -> gpd.GeoDataFrame:
             "households": buildings["households"].astype(int),
             "source": buildings["source"].map(SOURCES).fillna(buildings["source"]),
             "head_name": buildings["head_name"].fillna(""),
-            "head_phone": [mask_phone(p) or "" for p in buildings["head_phone"]],
+            "head_phone": [mask_phone(p) if isinstance(p, str) else "" for p in buildings["head_phone"]],
         }
     )
     return gpd.GeoDataFrame(out, geometry=_geo(buildings))

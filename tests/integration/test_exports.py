@@ -54,7 +54,7 @@ def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
                 full_name=full, weak_password=True,
             )  # fmt: skip
         head = session.execute(
-            text("SELECT a.building_id FROM grid_assignments a JOIN grids g ON g.id = a.grid_id WHERE g.code = :c"),
+            text("SELECT min(a.building_id) FROM grid_assignments a JOIN grids g ON g.id = a.grid_id WHERE g.code = :c"),
             {"c": codes[0]},
         ).scalar_one()
         session.execute(
@@ -144,7 +144,7 @@ def _ledger(rows: list[list[Any]], title: str | None = "新街口街道 某社�
 
 
 def _unique_names(world: dict[str, Any], n: int) -> list[tuple[int, str, int]]:
-    """Buildings whose name no other building has, with their id and household count."""
+    """Buildings in grids whose name no other building has, with their id and household count."""
     with world["engine"].connect() as conn:
         return [
             (int(i), str(name), int(h))
@@ -152,6 +152,7 @@ def _unique_names(world: dict[str, Any], n: int) -> list[tuple[int, str, int]]:
                 text(
                     "SELECT min(id), name, min(households) FROM buildings"
                     " WHERE name IS NOT NULL AND compound_id IS NULL AND char_length(name) >= 4"
+                    " AND id IN (SELECT building_id FROM grid_assignments)"
                     " GROUP BY name HAVING count(*) = 1 ORDER BY name LIMIT :n"
                 ),
                 {"n": n},
