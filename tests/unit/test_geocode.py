@@ -269,4 +269,12 @@ def test_named_points_of_the_osm_file_are_landmarks() -> None:
     post = gazetteer_from_files([NANJING_OSM]).lookup("新街口邮局门口有人乱停车")  # a POI node, not a building
     assert post.entry is not None and post.entry.name == "新街口邮局" and post.relation == "门口"
     stop = gazetteer_from_files([WANGJING_OSM]).lookup("望京西站附近有人发小广告")  # a stop, named with 站
-    assert stop.entry is not None and stop.entry.name == "望京西站" and stop.level == "in_text"
+    assert stop.entry is not None and stop.entry.name == "望京西站" and stop.level == "landmark"
+
+
+def test_a_landmark_named_by_sound_is_answered_as_a_pinyin_match() -> None:
+    from gridmap.spatial.geocode.batch import gazetteer_from_files
+    from tests.conftest import NANJING_OSM
+
+    post = gazetteer_from_files([NANJING_OSM]).lookup("新街口油局门口有人乱停车")  # 油 for 邮: same sound
+    assert post.entry is not None and post.entry.name == "新街口邮局" and post.level == "pinyin"

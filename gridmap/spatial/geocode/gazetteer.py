@@ -47,6 +47,7 @@ class Entry:
     lon: float
     lat: float
     radius_m: float = 15.0  # how far the place reaches from its point: the stated uncertainty
+    kind: str = "building"  # building | compound | landmark (a named point: shop, gate, stop…) | address
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Match:
 
     query: str
     entry: Entry | None
-    level: str  # exact|structured|fuzzy|in_text|pinyin|interpolated; not_found|ambiguous|outside_area|out_of_range
+    level: str  # exact|structured|fuzzy|in_text|pinyin|landmark|interpolated; not_found|ambiguous|outside_area|…
     score: float
     matched_text: str = ""  # the span of the (normalised) text that named the place, or was understood
     uncertainty_m: float | None = None  # how far the place may be from the point: its size, widened by 附近…
@@ -147,13 +148,13 @@ class Gazetteer:
                 _add(self._full, key, entry)
                 _add(self._short, strip_admin(key), entry)
         self._places: dict[str, list[Entry]] = defaultdict(list)  # compounds and landmarks: after buildings
-        for frame in (compounds, landmarks):
+        for kind, frame in (("compound", compounds), ("landmark", landmarks)):
             if frame is None or frame.empty:
                 continue
             inside = frame.geometry.representative_point().to_crs(4326)
             for name, point, radius in zip(frame["name"], inside, _radii(frame), strict=True):
                 if isinstance(name, str) and name.strip():
-                    entry = Entry("", name, float(point.x), float(point.y), radius)
+                    entry = Entry("", name, float(point.x), float(point.y), radius, kind)
                     for key in admin_chain(normalize(name)):
                         _add(self._places, _without_xiaoqu(key), entry)
         every: dict[str, list[Entry]] = defaultdict(list)
@@ -228,7 +229,7 @@ class Gazetteer:
                 note = f"「{span}」两侧已知门牌相距 {gap:.0f} 米，无法插值 / mapped neighbours {gap:.0f} m apart"
                 return Match(query, None, "not_found", 0.0, matched_text=span, note=note)
             uncertainty = max(15.0, gap * min(t, 1 - t)) + 10.0  # the nearer neighbour is the best evidence
-            entry = Entry("", span, float(lon), float(lat), uncertainty)
+            entry = Entry("", span, float(lon), float(lat), uncertainty, "address")
             return Match(query, entry, "interpolated", 100.0 * (1 - min(t, 1 - t)), span, uncertainty)
         return None
 
@@ -325,11 +326,12 @@ class Gazetteer:
         return replace(match, relation=relation, uncertainty_m=(match.uncertainty_m or 0.0) + extra)
 
     def _answer(self, query: str, entries: list[Entry], level: str, score: float, span: str = "") -> Match:
-        if len(entries) == 1:
-            return Match(query, entries[0], level, score, span, entries[0].radius_m)
-        place = _common_place(entries)
+        """One place for ``entries`` (or ambiguous); a landmark named as written answers at level ``landmark``."""
+        place = entries[0] if len(entries) == 1 else _common_place(entries)
         if place is None:
             return _ambiguous(query, entries, level, span, score)
+        if place.kind == "landmark" and level in {"exact", "in_text"}:
+            level = "landmark"  # by sound stays ``pinyin``: the 网格员 should check that one
         return Match(query, place, level, score, span, place.radius_m)
 
 
@@ -470,4 +472,4 @@ def _common_place(entries: list[Entry]) -> Entry | None:
     cx, cy = shapely.get_coordinates(shapely.centroid(shapely.minimum_bounding_circle(points)))[0]
     nearest = entries[int(np.argmin(np.hypot(xy[:, 0] - cx, xy[:, 1] - cy)))]
     reach = max(float(np.hypot(x - cx, y - cy)) + e.radius_m for (x, y), e in zip(xy, entries, strict=True))
-    return Entry(nearest.building_id, nearest.name, float(cx / kx), float(cy / ky), reach)
+    return Entry(nearest.building_id, nearest.name, float(cx / kx), float(cy / ky), reach, nearest.kind)
