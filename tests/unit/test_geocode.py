@@ -278,3 +278,12 @@ def test_a_landmark_named_by_sound_is_answered_as_a_pinyin_match() -> None:
 
     post = gazetteer_from_files([NANJING_OSM]).lookup("新街口油局门口有人乱停车")  # 油 for 邮: same sound
     assert post.entry is not None and post.entry.name == "新街口邮局" and post.level == "pinyin"
+
+
+@pytest.mark.parametrize("query", ["融科望京中心长期有人占道经营", "反映人称望京西园三区长期有车乱停，要求处理"])
+def test_an_everyday_word_ending_in_qi_after_a_place_is_no_building_phase(query: str) -> None:
+    from gridmap.spatial.geocode.batch import gazetteer_from_files
+    from tests.conftest import WANGJING_OSM
+
+    match = gazetteer_from_files([WANGJING_OSM]).lookup(query)  # 长期: for a long time, not a mistyped 二期
+    assert match.entry is not None and match.level == "in_text"

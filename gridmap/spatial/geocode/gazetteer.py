@@ -170,6 +170,7 @@ class Gazetteer:
             self._with_numbers[found].append(key)
         self._in_text = _text_keys(self._full, self._by_key, self._places)
         self._streets = _street_numbers(buildings, points)
+        self._longest_street = max(map(len, self._streets), default=0)
         self._finder = TextFinder(self._in_text)
         if area is None:
             area = counties_at(points.x.to_numpy(), points.y.to_numpy()) or counties_named(list(self._full))
@@ -203,7 +204,8 @@ class Gazetteer:
         """
         for found in _HOUSE_NUMBER.finditer(text):
             head = text[: found.start()]
-            street = next((head[-k:] for k in range(min(len(head), 16), 1, -1) if head[-k:] in self._streets), None)
+            longest = min(len(head), self._longest_street)  # the longest street name the text can end with
+            street = next((head[-k:] for k in range(longest, 1, -1) if head[-k:] in self._streets), None)
             if street is None:
                 continue
             number = int(found.group(1))
@@ -347,7 +349,13 @@ _HOUSE_NUMBER = re.compile(r"(\d+)号(?!楼)")
 MAX_GAP_M = 300.0  # mapped neighbours farther apart than this say too little about a number between them
 _CODE_AFTER = re.compile(r"#?\d|[a-z]")  # 上海路#502, 望京街bus604站: a number or code the key lacks
 # A number, or one character where a numeral was mistyped (德基广场出期), before a unit the key lacks.
-_NUMBER_AFTER = re.compile(r"\d+[a-z]?(?:号楼|号|座|区|期|栋)|[\u4e00-\u9fff](?:号楼|座|区|期|栋)")
+# Everyday words ending in 期/区/座 that follow a place in a sentence (融科望京中心长期…, 小区 and 社区 of a place):
+# no mistyped numeral.
+_PLAIN_WORDS = (
+    "长期|近期|定期|同期|早期|后期|晚期|中期|初期|末期|前期|假期|学期|日期|时期|星期|周期|为期|如期|到期|逾期|过期|"
+    "延期|分期|短期|预期|工期|汛期|社区|小区|城区|市区|地区|街区|片区|辖区|景区|园区|校区|郊区|禁区|山区|讲座|在座|满座"
+)
+_NUMBER_AFTER = re.compile(rf"\d+[a-z]?(?:号楼|号|座|区|期|栋)|(?!{_PLAIN_WORDS})[\u4e00-\u9fff](?:号楼|座|区|期|栋)")
 # What makes a text name another, more specific place than a key it begins with (金鹰 + 国际购物中心 ≠ 金鹰).
 _NAME_GOES_ON = re.compile(
     r"(?:分店|分院|分校|分局|大厦|中心|广场|花园|公寓|新村|家园|大楼|公园|医院|学校|小学|中学|大学|幼儿园|酒店|宾馆|超市|"
