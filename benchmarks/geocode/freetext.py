@@ -405,7 +405,8 @@ def main() -> None:
         *interpolated,
         "",
         "Every mapped plain house number of a street is hidden in turn (all its copies) and asked for; it is placed"
-        " between its nearest mapped neighbours of the same parity, or refused when it has none on one side"
+        " by the interpolation step (its own address key would answer it exactly), between its nearest mapped"
+        " neighbours of the same parity, or refused when it has none on one side"
         " (`out_of_range`) or they are more than 300 m apart (`not_found`). Error: metres from the answer to the"
         " hidden building. Beyond the range: for each side, its highest number + 2 and + 100 and its lowest − 2,"
         " each must be refused. The shipped extracts map very few plain 门牌 (望京 1, 新街口 17 buildings), so the"

@@ -1,11 +1,12 @@
 """门牌 interpolation measured by leave-one-out, and numbers beyond a street's mapped range.
 
 For every plain mapped house number (18, 18号; not 18-1 or 18a) of a street, all its copies are hidden from the
-street's numbers, and the number is asked for: gridmap places it between its nearest mapped neighbours of the
-same parity (odd/even side) or refuses it (no neighbour on one side: ``out_of_range``; neighbours more than
-300 m apart: ``not_found``). The error is the distance from the answer to the nearest hidden copy. The hidden
-number is asked alone and inside a complaint sentence. Then for each street side, numbers beyond its lowest and
-highest mapped ones (same parity) are asked: every one of them must be refused.
+street's numbers, and the number is asked of the interpolation step (``Gazetteer._along_street``; the full lookup
+would answer the hidden building's own address key exactly): gridmap places it between its nearest mapped
+neighbours of the same parity (odd/even side) or refuses it (no neighbour on one side: ``out_of_range``;
+neighbours more than 300 m apart: ``not_found``). The error is the distance from the answer to the nearest hidden
+copy. The hidden number is asked alone and inside a complaint sentence. Then for each street side, numbers beyond
+its lowest and highest mapped ones (same parity) are asked of the full lookup: every one must be refused.
 """
 
 from __future__ import annotations

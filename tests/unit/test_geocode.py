@@ -256,6 +256,13 @@ def test_a_house_number_between_mapped_ones_is_placed_along_the_street() -> None
     assert match.uncertainty_m is not None and 15 < match.uncertainty_m < 100
 
 
+def test_a_house_number_with_louxia_is_placed_along_the_street() -> None:
+    match = _nanjing().lookup("有人占道经营，地点在中山东路300号楼下")  # 楼下: below the building at 300号
+    assert match.entry is not None and match.level == "interpolated" and match.matched_text == "中山东路300号"
+    plain = _nanjing().lookup("中山东路300号")
+    assert match.relation == "楼下" and match.uncertainty_m == pytest.approx((plain.uncertainty_m or 0) + 10)
+
+
 @pytest.mark.parametrize("query", ["中山东路400号", "中山东路200号门口", "中山东路303号"])
 def test_a_house_number_beyond_the_mapped_range_of_its_side_is_refused(query: str) -> None:
     match = _nanjing().lookup(query)  # 303: the odd side has only 301 mapped

@@ -231,8 +231,10 @@ class Gazetteer:
                 note = f"「{span}」两侧已知门牌相距 {gap:.0f} 米，无法插值 / mapped neighbours {gap:.0f} m apart"
                 return Match(query, None, "not_found", 0.0, matched_text=span, note=note)
             uncertainty = max(15.0, gap * min(t, 1 - t)) + 10.0  # the nearer neighbour is the best evidence
+            relation, extra = _relation(text, Hit(found.start() - len(street), found.end(), span, 0))  # 门口, 楼下…
             entry = Entry("", span, float(lon), float(lat), uncertainty, "address")
-            return Match(query, entry, "interpolated", 100.0 * (1 - min(t, 1 - t)), span, uncertainty)
+            score = 100.0 * (1 - min(t, 1 - t))
+            return Match(query, entry, "interpolated", score, span, uncertainty + extra, relation=relation)
         return None
 
     def _clean(self, query: str) -> Match:
@@ -345,7 +347,7 @@ RELATIONS = {  # words of place relation after a place, and how far they reach b
     "附近": 150.0, "周边": 150.0, "周围": 150.0, "一带": 150.0,
 }  # fmt: skip
 _UNIT_FLOOR_ROOM = re.compile(r"(?:\d{1,2}单元)?(?:\d{1,2}(?:层|楼))?(?:\d{1,4}(?:室|号房))?")
-_HOUSE_NUMBER = re.compile(r"(\d+)号(?!楼)")
+_HOUSE_NUMBER = re.compile(r"(\d+)号(?!楼(?!下))")  # 300号楼 is a building; 300号楼下 is below 300号
 MAX_GAP_M = 300.0  # mapped neighbours farther apart than this say too little about a number between them
 _CODE_AFTER = re.compile(r"#?\d|[a-z]")  # 上海路#502, 望京街bus604站: a number or code the key lacks
 # A number, or one character where a numeral was mistyped (德基广场出期), before a unit the key lacks.
