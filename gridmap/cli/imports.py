@@ -49,6 +49,7 @@ def import_command(
         ("道路 streets", result.streets),
         ("小区 compounds", result.compounds),
         ("社区 communities", result.communities),
+        ("地标 landmarks", result.landmarks),
     ]:
         table.add_row(name, f"{value:,}")
     for source, value in sorted(result.households_by_source.items()):

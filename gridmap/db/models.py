@@ -9,6 +9,7 @@ from typing import Any
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -126,6 +127,19 @@ class Street(Base):
     street_class: Mapped[str] = mapped_column(String(50))
     is_barrier: Mapped[bool] = mapped_column(Boolean)
     geom: Mapped[Any] = mapped_column(Geometry("MULTILINESTRING", srid=SRID))
+
+
+class Landmark(Base):
+    """A named point people name a place by (a shop, school, gate of a 小区, bus stop): from OSM nodes."""
+
+    __tablename__ = "landmarks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(100), unique=True)  # osm:n<node id>
+    osm_id: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255))  # as the data writes it (OSM values are at most 255 characters)
+    kind: Mapped[str] = mapped_column(String(30))  # gridmap.spatial.landmarks.KINDS: shop, amenity, entrance, stop…
+    source: Mapped[str] = mapped_column(String(255))  # the file it was imported from
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=SRID))
 
 
 class GridPlan(Base):

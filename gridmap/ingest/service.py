@@ -15,12 +15,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridmap.db.convert import to_db
-from gridmap.db.models import AdminLevel, AdminUnit, Building, Compound, Street
+from gridmap.db.models import AdminLevel, AdminUnit, Building, Compound, Landmark, Street
 from gridmap.partition.households import estimate_households
 from gridmap.partition.pipeline import is_barrier
 from gridmap.settings import Settings
 from gridmap.spatial.crs import CoordSys
 from gridmap.spatial.io import read_sources
+from gridmap.spatial.landmarks import read_landmarks
 from gridmap.spatial.validate import CleanReport, clean_layers
 
 Progress = Callable[[str, int, int], None]
@@ -38,6 +39,7 @@ class ImportResult:
     streets: int = 0
     compounds: int = 0
     communities: int = 0
+    landmarks: int = 0
     fixes: list[str] = field(default_factory=list)
 
 
@@ -130,6 +132,7 @@ def import_files(
         for i, r in enumerate(streets.itertuples())
     ]
     upsert(session, Street, street_rows, "source_id", progress, "道路 streets")
+    result.landmarks = _store_landmarks(session, paths, progress)
     session.flush()
 
     result.buildings, result.streets, result.compounds = len(buildings), len(streets), len(compounds)
@@ -139,6 +142,24 @@ def import_files(
         str(k): int(v) for k, v in residential.groupby("households_source")["households"].sum().items()
     }
     return result
+
+
+def _store_landmarks(session: Session, paths: list[Path], progress: Progress | None) -> int:
+    """Named OSM points as landmarks, by node id: importing the same extract again updates, never duplicates."""
+    landmarks = read_landmarks(paths)
+    rows = [
+        {
+            "source_id": r.source_id,
+            "osm_id": int(r.osm_id),
+            "name": str(r.name),
+            "kind": str(r.kind),
+            "source": str(r.source),
+            "geom": to_db(r.geometry),
+        }
+        for r in landmarks.itertuples()
+    ]
+    upsert(session, Landmark, rows, "source_id", progress, "地标 landmarks")
+    return len(rows)
 
 
 def _store_communities(session: Session, communities: gpd.GeoDataFrame) -> int:

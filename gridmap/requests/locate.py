@@ -9,10 +9,11 @@ import geopandas as gpd
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from gridmap.db.models import Building, Compound
+from gridmap.db.models import Building, Compound, Landmark
 from gridmap.errors import InvalidInput
 from gridmap.spatial.crs import to_wgs84_lonlat
 from gridmap.spatial.geocode.gazetteer import Gazetteer, Match
+from gridmap.spatial.landmarks import spoken_places
 
 _COVERING = text(
     "SELECT g.code, p.version FROM grids g JOIN grid_plans p ON p.id = g.plan_id "
@@ -24,7 +25,8 @@ _NEAREST = text(
     "FROM grids g JOIN grid_plans p ON p.id = g.plan_id WHERE p.status = 'published' "
     "ORDER BY g.geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) LIMIT 1"
 )
-_cache: dict[str, tuple[tuple[int, int | None], Gazetteer]] = {}
+Fingerprint = tuple[int, int | None, int, int | None]
+_cache: dict[str, tuple[Fingerprint, Gazetteer]] = {}
 _cache_lock = Lock()
 
 
@@ -63,10 +65,11 @@ def grid_at_version(session: Session, code: str) -> int:
     return int(session.execute(query, {"code": code}).scalar_one())
 
 
-def buildings_version(session: Session) -> tuple[str, tuple[int, int | None]]:
-    """The database (its URL) and a fingerprint of its buildings: indexes built from them are cached under it."""
+def buildings_version(session: Session) -> tuple[str, Fingerprint]:
+    """The database (its URL) and a fingerprint of its buildings and landmarks: indexes of them are cached under it."""
     count, last = session.execute(select(func.count(Building.id), func.max(Building.id))).one()
-    return str(session.get_bind().engine.url), (int(count), last)
+    points, newest = session.execute(select(func.count(Landmark.id), func.max(Landmark.id))).one()
+    return str(session.get_bind().engine.url), (int(count), last, int(points), newest)
 
 
 def gazetteer_frames(session: Session) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -93,14 +96,20 @@ def gazetteer_frames(session: Session) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFra
     return frame, compounds
 
 
+def landmark_frame(session: Session) -> gpd.GeoDataFrame:
+    """The imported landmarks (``name``, ``kind``, point), in id order."""
+    query = select(Landmark.name, Landmark.kind, Landmark.geom).order_by(Landmark.id)
+    return gpd.read_postgis(query, session.connection(), geom_col="geom", crs=4326)
+
+
 def gazetteer(session: Session) -> Gazetteer:
-    """The gazetteer of the imported buildings, rebuilt when buildings change."""
+    """The gazetteer of the imported buildings, 小区 and landmarks, rebuilt when buildings or landmarks change."""
     key, version = buildings_version(session)
     with _cache_lock:
         cached = _cache.get(key)
         if cached and cached[0] == version:
             return cached[1]
-        built = Gazetteer(*gazetteer_frames(session))
+        built = Gazetteer(*gazetteer_frames(session), landmarks=spoken_places(landmark_frame(session)))
         _cache[key] = (version, built)
         return built
 

@@ -28,11 +28,19 @@ from gridmap.db.models import (
     Street,
 )
 from gridmap.errors import Conflict, NotFound
-from gridmap.requests.locate import buildings_version, gazetteer_frames, grid_at, nearest_grid
+from gridmap.requests.locate import (
+    Fingerprint,
+    buildings_version,
+    gazetteer_frames,
+    grid_at,
+    landmark_frame,
+    nearest_grid,
+)
 from gridmap.requests.photos import MAX_PHOTOS, clean_photo, photo_folder, photo_url, store_photo
 from gridmap.requests.states import role_name
 from gridmap.spatial.crs import to_wgs84_lonlat
 from gridmap.spatial.geocode.suggest import KINDS, Suggester
+from gridmap.spatial.landmarks import spoken_places
 
 STATUS_ZH = {
     "reported": "已上报,等待网格员处理",
@@ -79,7 +87,7 @@ ACTION_ZH = {
     "photo": "添加照片",
 }
 BACKDROP_LIMIT = 20_000  # features per layer: a phone's view of a few streets holds far fewer
-_cache: dict[str, tuple[tuple[int, int | None], Suggester]] = {}
+_cache: dict[str, tuple[Fingerprint, Suggester]] = {}
 _cache_lock = Lock()
 
 
@@ -129,13 +137,13 @@ def where(session: Session, *, lon: float, lat: float, coord_sys: str, snap_outs
 
 
 def suggester(session: Session) -> Suggester:
-    """The suggestion index of the database's buildings and 小区, rebuilt when buildings change."""
+    """The suggestion index of the database's buildings, 小区 and landmarks, rebuilt when they change."""
     key, version = buildings_version(session)
     with _cache_lock:
         cached = _cache.get(key)
         if cached and cached[0] == version:
             return cached[1]
-        built = Suggester(*gazetteer_frames(session))
+        built = Suggester(*gazetteer_frames(session), spoken_places(landmark_frame(session)))
         _cache[key] = (version, built)
         return built
 

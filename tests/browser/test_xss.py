@@ -119,3 +119,29 @@ def test_the_worker_sees_the_hostile_head_name_as_text(browser: Browser, server:
     assert PAYLOAD in page.locator(".leaflet-tooltip, .leaflet-popup-content").all_inner_texts()[-1] or any(
         PAYLOAD in t for t in page.locator(".leaflet-tooltip").all_inner_texts()
     )
+
+
+def test_a_hostile_landmark_name_is_suggested_as_text(browser: Browser, server: dict[str, Any]) -> None:
+    engine = server["engine"]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO landmarks (source_id, osm_id, name, kind, source, geom) SELECT 'osm:n-xss', -1, :name, "
+                "'shop', 'hostile.osm', ST_PointOnSurface(geom) FROM compounds WHERE name IS NOT NULL LIMIT 1"
+            ),
+            {"name": PAYLOAD + "超市"},
+        )
+    try:
+        visit = Visit(browser, server["base"], "worker")
+        visit.page.add_init_script(WATCH)
+        page = visit.open("/report")
+        page.locator("#address").fill("onerror")
+        page.wait_for_selector("#suggestions li")
+        choice = page.locator("#suggestions li").first
+        assert choice.inner_text() == "地标" + PAYLOAD + "超市"
+        page.wait_for_timeout(300)  # an <img onerror> fires after its failed load
+        assert page.evaluate("() => document.querySelectorAll('img[src=\"x\"]').length") == 0
+        assert page.evaluate("() => window.__pwned") is None and visit.errors == []
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM landmarks WHERE source_id = 'osm:n-xss'"))

@@ -8,7 +8,7 @@ from shapely.geometry import Polygon, box
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gridmap.db.models import Building, Compound, HouseholdsSource, Street
+from gridmap.db.models import Building, Compound, HouseholdsSource, Landmark, Street
 from gridmap.errors import CRSError, InvalidGeometry, InvalidInput
 from gridmap.ingest.service import import_files
 from gridmap.settings import Settings
@@ -52,6 +52,32 @@ def test_reimport_is_idempotent(session: Session, settings: Settings) -> None:
     before = (_count(session, Building), _count(session, Street), _count(session, Compound))
     import_files(session=session, settings=settings, paths=[WANGJING_OSM])
     assert (_count(session, Building), _count(session, Street), _count(session, Compound)) == before
+
+
+def test_named_points_become_landmarks_once_however_often_imported(session: Session, settings: Settings) -> None:
+    first = import_files(session=session, settings=settings, paths=[NANJING_OSM])
+    again = import_files(session=session, settings=settings, paths=[NANJING_OSM])
+    assert first.landmarks == again.landmarks == _count(session, Landmark) == 379
+    post = session.execute(select(Landmark.kind, Landmark.osm_id, Landmark.source).where(Landmark.name == "新街口邮局"))
+    assert tuple(post.one()) == ("amenity", 1069278232, NANJING_OSM.name)
+    assert session.scalar(select(Landmark.kind).where(Landmark.name == "杨公井")) == "bus_stop"
+    assert not session.scalar(select(func.count()).select_from(Landmark).where(Landmark.name == "玄武区"))  # a place
+
+
+HOSTILE = "<img src=x onerror=alert(1)>'; DROP TABLE landmarks;--超市"
+
+
+def test_a_hostile_poi_name_is_stored_as_text(session: Session, settings: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "hostile.osm"
+    ring = [(118.780, 32.040), (118.7802, 32.040), (118.7802, 32.0402), (118.780, 32.0402)]
+    nodes = "".join(f'<node id="{i + 1}" lat="{y}" lon="{x}"/>' for i, (x, y) in enumerate(ring))
+    way = '<way id="10">' + "".join(f'<nd ref="{i}"/>' for i in (1, 2, 3, 4, 1)) + '<tag k="building" v="yes"/></way>'
+    escaped = HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&apos;")
+    poi = f'<node id="9" lat="32.0401" lon="118.7801"><tag k="name" v="{escaped}"/><tag k="shop" v="x"/></node>'
+    path.write_text(f'<?xml version="1.0"?><osm version="0.6">{nodes}{poi}{way}</osm>', encoding="utf-8")
+    assert import_files(session=session, settings=settings, paths=[path]).landmarks == 1
+    stored = session.execute(select(Landmark.name, Landmark.kind, Landmark.source_id)).one()
+    assert tuple(stored) == (HOSTILE, "shop", "osm:n9")
 
 
 def test_surveyed_households_from_geopackage(session: Session, settings: Settings, tmp_path: Path) -> None:

@@ -674,3 +674,45 @@ def test_an_admin_prefix_of_another_city_is_refused(client: TestClient, world: d
     response = client.post("/api/requests", json=body, headers=auth(client, "worker1"))
     assert response.status_code == 422 and "outside_area" in response.text and "上海市" in response.text
     assert rows(world["engine"]) == before
+
+
+POST_OFFICE = "新街口邮局"  # amenity=post_office, an OSM node of the 新街口 extract (no building carries the name)
+
+
+def _grid_of_landmark(world: dict[str, Any], name: str) -> str:
+    with world["engine"].connect() as conn:
+        return str(
+            conn.scalar(
+                text(
+                    "SELECT g.code FROM grids g JOIN grid_plans p ON p.id = g.plan_id JOIN landmarks l "
+                    "ON ST_Covers(g.geom, l.geom) WHERE p.status = 'published' AND l.name = :n ORDER BY g.code LIMIT 1"
+                ),
+                {"n": name},
+            )
+        )
+
+
+def test_a_staff_report_naming_a_shop_door_goes_to_the_landmarks_grid(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    made = report(client, world, lon=None, lat=None, address=f"{POST_OFFICE}门口有人乱停车，堵住了人行道")
+    assert (made["match_level"], made["grid_code"]) == ("landmark", _grid_of_landmark(world, POST_OFFICE))
+    with world["engine"].connect() as conn:
+        data = conn.scalar(
+            text("SELECT data FROM request_events WHERE request_id = :id AND action = 'report'"), {"id": made["id"]}
+        )
+    assert data["matched_text"] == POST_OFFICE and data["uncertainty_m"] >= 25  # a point (5 m) + 门口 (20 m)
+
+
+def test_an_open311_address_string_naming_a_landmark_is_placed_at_it(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    form = {"service_code": "garbage", "description": "垃圾没人清理", "address_string": f"{POST_OFFICE}门口垃圾桶满了"}
+    made = client.post("/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "landmark-open311"})
+    assert made.status_code == 201, made.text
+    with world["engine"].connect() as conn:
+        stored = conn.execute(
+            text("SELECT match_level, grid_code FROM requests WHERE id = :id"),
+            {"id": int(made.json()[0]["service_request_id"])},
+        ).one()
+    assert tuple(stored) == ("landmark", _grid_of_landmark(world, POST_OFFICE))

@@ -256,6 +256,13 @@ def test_a_house_number_between_mapped_ones_is_placed_along_the_street() -> None
     assert match.uncertainty_m is not None and 15 < match.uncertainty_m < 100
 
 
+def test_a_house_number_with_louxia_is_placed_along_the_street() -> None:
+    match = _nanjing().lookup("有人占道经营，地点在中山东路300号楼下")  # 楼下: below the building at 300号
+    assert match.entry is not None and match.level == "interpolated" and match.matched_text == "中山东路300号"
+    plain = _nanjing().lookup("中山东路300号")
+    assert match.relation == "楼下" and match.uncertainty_m == pytest.approx((plain.uncertainty_m or 0) + 10)
+
+
 @pytest.mark.parametrize("query", ["中山东路400号", "中山东路200号门口", "中山东路303号"])
 def test_a_house_number_beyond_the_mapped_range_of_its_side_is_refused(query: str) -> None:
     match = _nanjing().lookup(query)  # 303: the odd side has only 301 mapped
@@ -269,4 +276,21 @@ def test_named_points_of_the_osm_file_are_landmarks() -> None:
     post = gazetteer_from_files([NANJING_OSM]).lookup("新街口邮局门口有人乱停车")  # a POI node, not a building
     assert post.entry is not None and post.entry.name == "新街口邮局" and post.relation == "门口"
     stop = gazetteer_from_files([WANGJING_OSM]).lookup("望京西站附近有人发小广告")  # a stop, named with 站
-    assert stop.entry is not None and stop.entry.name == "望京西站" and stop.level == "in_text"
+    assert stop.entry is not None and stop.entry.name == "望京西站" and stop.level == "landmark"
+
+
+def test_a_landmark_named_by_sound_is_answered_as_a_pinyin_match() -> None:
+    from gridmap.spatial.geocode.batch import gazetteer_from_files
+    from tests.conftest import NANJING_OSM
+
+    post = gazetteer_from_files([NANJING_OSM]).lookup("新街口油局门口有人乱停车")  # 油 for 邮: same sound
+    assert post.entry is not None and post.entry.name == "新街口邮局" and post.level == "pinyin"
+
+
+@pytest.mark.parametrize("query", ["融科望京中心长期有人占道经营", "反映人称望京西园三区长期有车乱停，要求处理"])
+def test_an_everyday_word_ending_in_qi_after_a_place_is_no_building_phase(query: str) -> None:
+    from gridmap.spatial.geocode.batch import gazetteer_from_files
+    from tests.conftest import WANGJING_OSM
+
+    match = gazetteer_from_files([WANGJING_OSM]).lookup(query)  # 长期: for a long time, not a mistyped 二期
+    assert match.entry is not None and match.level == "in_text"

@@ -77,7 +77,7 @@ def service_worker() -> FileResponse:
 
 @router.get("/api/geocode/suggest")
 def suggest(_: CurrentUser, session: SessionDep, q: Typed, limit: Limit = 8) -> list[dict[str, Any]]:
-    """小区, 楼栋 and 门牌 whose name contains ``q``, with their points (for the address box of the form)."""
+    """小区, 地标 (landmarks), 楼栋 and 门牌 whose name contains ``q``, with their points (for the address box)."""
     return reporting.suggestions(session, q, limit)
 
 

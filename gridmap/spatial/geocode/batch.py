@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 
@@ -15,7 +14,8 @@ from gridmap.errors import InvalidInput
 from gridmap.spatial.crs import CoordSys, to_wgs84_lonlat
 from gridmap.spatial.geocode.gazetteer import Gazetteer, with_compound_names
 from gridmap.spatial.geocode.grids import GridIndex
-from gridmap.spatial.io import OSM_CONFIG, building_id, read_sources
+from gridmap.spatial.io import building_id, read_sources
+from gridmap.spatial.landmarks import read_landmarks, spoken_places
 from gridmap.spatial.validate import POLYGONAL, CleanReport, clean_layer
 
 COLUMNS = [
@@ -43,44 +43,9 @@ def gazetteer_layers(paths: list[Path]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFr
     return with_compound_names(buildings, compounds), compounds
 
 
-_TRANSPORT = re.compile(r'"(?:public_transport|railway|highway)"=>"(?:stop_position|platform|station|bus_stop|halt)"')
-_NOT_A_LANDMARK = re.compile(r'"(?:place|boundary|admin_level)"=>')
-
-
 def landmark_layer(paths: list[Path]) -> gpd.GeoDataFrame:
-    """Named points of the OSM files in ``paths`` (shops, amenities, gates, stops) as places to name.
-
-    A stop is named as people say it, with 站 (望京西站, and 公交站 for a bus stop), not by its bare name, which is
-    usually the name of the area around it. Place nodes (玄武区, 新街口 as a place) are no landmark.
-    """
-    frames = []
-    for path in paths:
-        if path.suffix.lower() not in {".osm", ".pbf"}:
-            continue
-        pyogrio.set_gdal_config_options({"OSM_CONFIG_FILE": str(OSM_CONFIG)})
-        points = pyogrio.read_dataframe(path, layer="points")
-        tags = points["other_tags"].fillna("") if "other_tags" in points.columns else pd.Series("", index=points.index)
-        named = points["name"].fillna("").str.strip() != ""
-        points, tags = (
-            points[named & ~tags.str.contains(_NOT_A_LANDMARK)],
-            tags[named & ~tags.str.contains(_NOT_A_LANDMARK)],
-        )
-        rows: list[tuple[str, object]] = []
-        for name, tag, bus, geom in zip(
-            points["name"], tags, points["highway"].fillna(""), points.geometry, strict=True
-        ):
-            name = str(name).strip()
-            if bus == "bus_stop" or _TRANSPORT.search(tag):
-                stop = name if name.endswith("站") else name + "站"
-                rows.append((stop, geom))
-                if bus == "bus_stop" or "bus" in tag:
-                    rows.append((name.removesuffix("站") + "公交站", geom))
-            else:
-                rows.append((name, geom))
-        frames.append(gpd.GeoDataFrame({"name": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=4326))
-    if not frames:
-        return gpd.GeoDataFrame({"name": []}, geometry=[], crs=4326)
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+    """Named points of the OSM files in ``paths``, under every name people call them (see ``spoken_places``)."""
+    return spoken_places(read_landmarks(paths))
 
 
 def gazetteer_from_files(paths: list[Path]) -> Gazetteer:

@@ -47,6 +47,7 @@ class Entry:
     lon: float
     lat: float
     radius_m: float = 15.0  # how far the place reaches from its point: the stated uncertainty
+    kind: str = "building"  # building | compound | landmark (a named point: shop, gate, stop…) | address
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Match:
 
     query: str
     entry: Entry | None
-    level: str  # exact|structured|fuzzy|in_text|pinyin|interpolated; not_found|ambiguous|outside_area|out_of_range
+    level: str  # exact|structured|fuzzy|in_text|pinyin|landmark|interpolated; not_found|ambiguous|outside_area|…
     score: float
     matched_text: str = ""  # the span of the (normalised) text that named the place, or was understood
     uncertainty_m: float | None = None  # how far the place may be from the point: its size, widened by 附近…
@@ -147,13 +148,13 @@ class Gazetteer:
                 _add(self._full, key, entry)
                 _add(self._short, strip_admin(key), entry)
         self._places: dict[str, list[Entry]] = defaultdict(list)  # compounds and landmarks: after buildings
-        for frame in (compounds, landmarks):
+        for kind, frame in (("compound", compounds), ("landmark", landmarks)):
             if frame is None or frame.empty:
                 continue
             inside = frame.geometry.representative_point().to_crs(4326)
             for name, point, radius in zip(frame["name"], inside, _radii(frame), strict=True):
                 if isinstance(name, str) and name.strip():
-                    entry = Entry("", name, float(point.x), float(point.y), radius)
+                    entry = Entry("", name, float(point.x), float(point.y), radius, kind)
                     for key in admin_chain(normalize(name)):
                         _add(self._places, _without_xiaoqu(key), entry)
         every: dict[str, list[Entry]] = defaultdict(list)
@@ -169,6 +170,7 @@ class Gazetteer:
             self._with_numbers[found].append(key)
         self._in_text = _text_keys(self._full, self._by_key, self._places)
         self._streets = _street_numbers(buildings, points)
+        self._longest_street = max(map(len, self._streets), default=0)
         self._finder = TextFinder(self._in_text)
         if area is None:
             area = counties_at(points.x.to_numpy(), points.y.to_numpy()) or counties_named(list(self._full))
@@ -202,7 +204,8 @@ class Gazetteer:
         """
         for found in _HOUSE_NUMBER.finditer(text):
             head = text[: found.start()]
-            street = next((head[-k:] for k in range(min(len(head), 16), 1, -1) if head[-k:] in self._streets), None)
+            longest = min(len(head), self._longest_street)  # the longest street name the text can end with
+            street = next((head[-k:] for k in range(longest, 1, -1) if head[-k:] in self._streets), None)
             if street is None:
                 continue
             number = int(found.group(1))
@@ -228,8 +231,10 @@ class Gazetteer:
                 note = f"「{span}」两侧已知门牌相距 {gap:.0f} 米，无法插值 / mapped neighbours {gap:.0f} m apart"
                 return Match(query, None, "not_found", 0.0, matched_text=span, note=note)
             uncertainty = max(15.0, gap * min(t, 1 - t)) + 10.0  # the nearer neighbour is the best evidence
-            entry = Entry("", span, float(lon), float(lat), uncertainty)
-            return Match(query, entry, "interpolated", 100.0 * (1 - min(t, 1 - t)), span, uncertainty)
+            relation, extra = _relation(text, Hit(found.start() - len(street), found.end(), span, 0))  # 门口, 楼下…
+            entry = Entry("", span, float(lon), float(lat), uncertainty, "address")
+            score = 100.0 * (1 - min(t, 1 - t))
+            return Match(query, entry, "interpolated", score, span, uncertainty + extra, relation=relation)
         return None
 
     def _clean(self, query: str) -> Match:
@@ -325,11 +330,12 @@ class Gazetteer:
         return replace(match, relation=relation, uncertainty_m=(match.uncertainty_m or 0.0) + extra)
 
     def _answer(self, query: str, entries: list[Entry], level: str, score: float, span: str = "") -> Match:
-        if len(entries) == 1:
-            return Match(query, entries[0], level, score, span, entries[0].radius_m)
-        place = _common_place(entries)
+        """One place for ``entries`` (or ambiguous); a landmark named as written answers at level ``landmark``."""
+        place = entries[0] if len(entries) == 1 else _common_place(entries)
         if place is None:
             return _ambiguous(query, entries, level, span, score)
+        if place.kind == "landmark" and level in {"exact", "in_text"}:
+            level = "landmark"  # by sound stays ``pinyin``: the 网格员 should check that one
         return Match(query, place, level, score, span, place.radius_m)
 
 
@@ -341,11 +347,17 @@ RELATIONS = {  # words of place relation after a place, and how far they reach b
     "附近": 150.0, "周边": 150.0, "周围": 150.0, "一带": 150.0,
 }  # fmt: skip
 _UNIT_FLOOR_ROOM = re.compile(r"(?:\d{1,2}单元)?(?:\d{1,2}(?:层|楼))?(?:\d{1,4}(?:室|号房))?")
-_HOUSE_NUMBER = re.compile(r"(\d+)号(?!楼)")
+_HOUSE_NUMBER = re.compile(r"(\d+)号(?!楼(?!下))")  # 300号楼 is a building; 300号楼下 is below 300号
 MAX_GAP_M = 300.0  # mapped neighbours farther apart than this say too little about a number between them
 _CODE_AFTER = re.compile(r"#?\d|[a-z]")  # 上海路#502, 望京街bus604站: a number or code the key lacks
 # A number, or one character where a numeral was mistyped (德基广场出期), before a unit the key lacks.
-_NUMBER_AFTER = re.compile(r"\d+[a-z]?(?:号楼|号|座|区|期|栋)|[\u4e00-\u9fff](?:号楼|座|区|期|栋)")
+# Everyday words ending in 期/区/座 that follow a place in a sentence (融科望京中心长期…, 小区 and 社区 of a place):
+# no mistyped numeral.
+_PLAIN_WORDS = (
+    "长期|近期|定期|同期|早期|后期|晚期|中期|初期|末期|前期|假期|学期|日期|时期|星期|周期|为期|如期|到期|逾期|过期|"
+    "延期|分期|短期|预期|工期|汛期|社区|小区|城区|市区|地区|街区|片区|辖区|景区|园区|校区|郊区|禁区|山区|讲座|在座|满座"
+)
+_NUMBER_AFTER = re.compile(rf"\d+[a-z]?(?:号楼|号|座|区|期|栋)|(?!{_PLAIN_WORDS})[\u4e00-\u9fff](?:号楼|座|区|期|栋)")
 # What makes a text name another, more specific place than a key it begins with (金鹰 + 国际购物中心 ≠ 金鹰).
 _NAME_GOES_ON = re.compile(
     r"(?:分店|分院|分校|分局|大厦|中心|广场|花园|公寓|新村|家园|大楼|公园|医院|学校|小学|中学|大学|幼儿园|酒店|宾馆|超市|"
@@ -470,4 +482,4 @@ def _common_place(entries: list[Entry]) -> Entry | None:
     cx, cy = shapely.get_coordinates(shapely.centroid(shapely.minimum_bounding_circle(points)))[0]
     nearest = entries[int(np.argmin(np.hypot(xy[:, 0] - cx, xy[:, 1] - cy)))]
     reach = max(float(np.hypot(x - cx, y - cy)) + e.radius_m for (x, y), e in zip(xy, entries, strict=True))
-    return Entry(nearest.building_id, nearest.name, float(cx / kx), float(cy / ky), reach)
+    return Entry(nearest.building_id, nearest.name, float(cx / kx), float(cy / ky), reach, nearest.kind)

@@ -1,4 +1,4 @@
-"""Address suggestions while typing: 小区, 楼栋 and 门牌 whose name contains what was typed so far.
+"""Address suggestions while typing: 小区, 地标, 楼栋 and 门牌 whose name contains what was typed so far.
 
 The gazetteer answers a finished address with one building or none; a reporter typing on a phone wants a short
 list to tap instead. Each suggestion carries its point, so the chosen one is reported by point (no second guess).
@@ -18,8 +18,8 @@ from gridmap.spatial.geocode.admin import strip_admin
 from gridmap.spatial.geocode.gazetteer import _in_compound
 from gridmap.spatial.geocode.normalize import normalize
 
-KINDS = {"compound": "小区", "building": "楼栋", "address": "门牌"}
-_RANK = {"compound": 0, "building": 1, "address": 2}
+KINDS = {"compound": "小区", "landmark": "地标", "building": "楼栋", "address": "门牌"}
+_RANK = {"compound": 0, "landmark": 1, "building": 2, "address": 3}
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Suggestion:
     """A place to offer: its label as people write it, its kind, its point and building (if one)."""
 
     label: str
-    kind: str  # compound | building | address
+    kind: str  # compound | landmark | building | address
     lon: float
     lat: float
     building_id: str | None
@@ -48,8 +48,16 @@ class Suggester:
     ``str.find`` calls in C (a city's 10^5 labels answer in about a millisecond) and the first hits are the best.
     """
 
-    def __init__(self, buildings: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame | None = None) -> None:
-        """Index ``buildings`` (``building_id``, ``name``, ``addr_street``, ``addr_housenumber``, ``compound_name``)."""
+    def __init__(
+        self,
+        buildings: gpd.GeoDataFrame,
+        compounds: gpd.GeoDataFrame | None = None,
+        landmarks: gpd.GeoDataFrame | None = None,
+    ) -> None:
+        """Index ``buildings`` (``building_id``, ``name``, ``addr_street``, ``addr_housenumber``, ``compound_name``).
+
+        ``compounds`` and ``landmarks`` (named points under the names people call them) need ``name`` and a geometry.
+        """
         found: dict[tuple[str, str], Suggestion] = {}
         points = buildings.geometry.representative_point().to_crs(4326)
         columns = [buildings.get(c, [None] * len(buildings)) for c in ("name", "compound_name", "addr_street")]
@@ -65,12 +73,14 @@ class Suggester:
             if street and number:
                 label = street + _housenumber(number)
                 found.setdefault(("address", label), Suggestion(label, "address", x, y, str(bid)))
-        if compounds is not None and not compounds.empty:
-            inside = compounds.geometry.representative_point().to_crs(4326)
-            for name, point in zip(compounds["name"], inside, strict=True):
+        for kind, places in (("compound", compounds), ("landmark", landmarks)):
+            if places is None or places.empty:
+                continue
+            inside = places.geometry.representative_point().to_crs(4326)
+            for name, point in zip(places["name"], inside, strict=True):
                 if _text(name):
                     label = _text(name)
-                    found.setdefault(("compound", label), Suggestion(label, "compound", point.x, point.y, None))
+                    found.setdefault((kind, label), Suggestion(label, kind, point.x, point.y, None))
         self._items = sorted(found.values(), key=lambda s: (_RANK[s.kind], len(s.label), s.label))
         keys = [normalize(s.label).replace("\n", "") for s in self._items]
         self._text = "".join("\n" + k for k in keys)
