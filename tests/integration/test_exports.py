@@ -54,7 +54,7 @@ def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
                 full_name=full, weak_password=True,
             )  # fmt: skip
         head = session.execute(
-            text("SELECT min(a.building_id) FROM grid_assignments a JOIN grids g ON g.id = a.grid_id WHERE g.code = :c"),
+            text("SELECT min(building_id) FROM grid_assignments a JOIN grids g ON g.id = a.grid_id WHERE g.code = :c"),
             {"c": codes[0]},
         ).scalar_one()
         session.execute(

@@ -12,11 +12,12 @@ from gridmap.requests.states import Action, Status, allowed_actions
 # role -> pages it may open (every other page of policy.PAGES must be refused)
 OPENS = {
     Role.admin: {p.href for p in policy.PAGES},
-    Role.planner: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/planner", "/maps/plan-diff"},
+    Role.planner: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/planner", "/maps/plan-diff"}
+    | {"/households"},
     Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes"},
     Role.grid_worker: {"/", "/report", "/maps/my-grid"},
-    Role.community: {"/", "/report", "/dashboard"},
-    Role.command: {"/", "/dashboard"},
+    Role.community: {"/", "/report", "/dashboard", "/households"},
+    Role.command: {"/", "/dashboard", "/households"},
     Role.department: {"/"},
 }
 
