@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from gridmap import policy
 from gridmap.api.deps import get_session, get_transactions
 from gridmap.api.main import create_app
 from gridmap.auth.service import create_user
@@ -127,6 +128,8 @@ def test_me_reports_role_and_grids(client: TestClient) -> None:
 
 
 PUBLIC = {"/healthz", "/login", "/api/auth/token", "/logout"}
+# pages send a visitor to the sign-in: the policy's pages, maps, a request's page and the notifications
+PAGE_PATHS = (*(p.href for p in policy.PAGES if p.href != "/"), "/maps/", "/requests/", "/notifications")
 
 
 def test_every_route_but_the_public_ones_refuses_anonymous_users(client: TestClient) -> None:
@@ -148,7 +151,7 @@ def test_every_route_but_the_public_ones_refuses_anonymous_users(client: TestCli
             response = client.request(method, route.path, follow_redirects=False)
             if route.path == "/":
                 assert response.status_code in (302, 307) and response.headers["location"] == "/login"
-            elif route.path.startswith(("/maps/", "/planner", "/dashboard", "/report", "/requests/", "/notifications")):
+            elif route.path.startswith(PAGE_PATHS):
                 assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
             else:
                 assert response.status_code == 401, (method, route.path, response.status_code)
