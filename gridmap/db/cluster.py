@@ -130,7 +130,7 @@ class LocalCluster:
             os.chown(handover, uid, gid)
             auth = ["--auth-local=peer", "--auth-host=scram-sha-256", f"--pwfile={handover}"]
         try:
-            subprocess.run(
+            done = subprocess.run(
                 self._cmd(
                     "initdb",
                     "-D",
@@ -141,11 +141,13 @@ class LocalCluster:
                     "--encoding=UTF8",
                     "--locale=C.UTF-8",
                 ),
-                check=True,
                 capture_output=True,
+                text=True,
             )
         finally:
             handover.unlink(missing_ok=True)
+        if done.returncode != 0:
+            raise DatabaseUnavailable(f"initdb failed in {self.data_dir}: {done.stderr.strip()}")
 
     def running(self) -> bool:
         """Whether this cluster's server runs (not merely something on its port)."""
