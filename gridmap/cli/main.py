@@ -50,12 +50,8 @@ def serve(
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Serve the web app and API (Ctrl-C stops it, and the embedded PostgreSQL if this command started it)."""
-    from gridmap.db.session import bring_up_started
-
     s = settings()
-    with user_errors():
-        _, started = bring_up_started(s)
-    with stops_what_it_started(s, started):
+    with database_while_running(s):
         run_server(s, host, port)
 
 
@@ -70,38 +66,50 @@ def run_server(s: Settings, host: str | None, port: int | None) -> None:
 
 
 @contextmanager
-def stops_what_it_started(s: Settings, started_db: bool) -> Iterator[None]:
-    """On the way out (Ctrl-C included): stop the embedded cluster if this command started it, else say it runs."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        pass  # Ctrl-C before the server took over the signal: the same way out
-    finally:
-        if not s.database_url:
-            from gridmap.db.session import embedded_cluster
+def database_while_running(s: Settings) -> Iterator[Engine]:
+    """The database, brought up for this command (the embedded cluster started, the schema migrated).
 
-            if started_db:
-                embedded_cluster(s).stop()
-                console.print(
-                    "已停止本命令启动的内置数据库 PostgreSQL / stopped the embedded PostgreSQL this command started"
-                )
-            else:
-                console.print(
-                    "内置数据库 PostgreSQL 仍在运行（不是本命令启动的），停止它：[bold]gridmap db stop[/] / "
-                    "the embedded PostgreSQL keeps running (this command did not start it): stop it with "
-                    "[bold]gridmap db stop[/]"
-                )
+    On the way out, Ctrl-C included, the embedded cluster is stopped if this command started it; else the command
+    says that it keeps running and how to stop it.
+    """
+    from gridmap.db.session import bring_up_started, embedded_cluster
+
+    embedded = not s.database_url
+    ran_before = embedded and embedded_cluster(s).running()
+    started = ready = False
+    try:
+        with user_errors():
+            eng, started = bring_up_started(s)
+        ready = True
+        yield eng
+    except KeyboardInterrupt:
+        # Ctrl-C before the server took over the signal (starting, preparing): the same way out, exit code 130.
+        started, ready = embedded and not ran_before, True
+        raise typer.Exit(code=130) from None
+    finally:
+        if embedded and ready:
+            _leave(s, started_db=started)
+
+
+def _leave(s: Settings, *, started_db: bool) -> None:
+    from gridmap.db.session import embedded_cluster
+
+    if started_db:
+        embedded_cluster(s).stop()
+        console.print("已停止本命令启动的内置数据库 PostgreSQL / stopped the embedded PostgreSQL this command started")
+    else:
+        console.print(
+            "内置数据库 PostgreSQL 仍在运行（不是本命令启动的），停止它：[bold]gridmap db stop[/] / "
+            "the embedded PostgreSQL keeps running (this command did not start it): stop it with "
+            "[bold]gridmap db stop[/]"
+        )
 
 
 @app.command()
 def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
     """Set up the 新街口 demo (database, data, grids, users) and serve it; Ctrl-C stops what it started."""
-    from gridmap.db.session import bring_up_started
-
     s = settings()
-    with user_errors():
-        eng, started = bring_up_started(s)
-    with stops_what_it_started(s, started):
+    with database_while_running(s) as eng:
         prepare_demo(s, eng)
         if serve_app:
             run_server(s, None, None)

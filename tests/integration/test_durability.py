@@ -437,3 +437,28 @@ def test_ctrl_c_stops_the_postgresql_the_server_started(scratch: Path) -> None:
 def test_ctrl_c_says_how_to_stop_a_postgresql_it_did_not_start(durable: dict[str, Any]) -> None:
     done = _serve_then_interrupt(_env(durable))
     assert (done.returncode, "gridmap db stop" in done.stdout, durable["cluster"].running()) == (0, True, True)
+
+
+def test_ctrl_c_while_the_demo_prepares_stops_the_postgresql_it_started(scratch: Path) -> None:
+    home, port = scratch / "home", _free_port()
+    env = {**os.environ, "GRIDMAP_HOME": str(home), "GRIDMAP_DB_PORT": str(port), "GRIDMAP_DATABASE_URL": ""}
+    proc = subprocess.Popen(
+        [*GRIDMAP, "demo"],
+        env={**env, "COLUMNS": "300", "GRIDMAP_PORT": str(_free_port())},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    cluster = LocalCluster(data_dir=home / "pg", port=port)
+    try:
+        deadline = time.monotonic() + 120
+        while not cluster.running() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)  # migrating or importing by now
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    running = cluster.running()
+    cluster.destroy()
+    assert (proc.returncode, "stopped the embedded PostgreSQL" in out, running) == (130, True, False)
