@@ -65,6 +65,9 @@ class RequestSettings(BaseModel):
     public_read_rate: str = Field("300/minute", description="public reads (suggestions, map, tracking) per client")
     max_body_bytes: int = Field(64 * 1024, gt=0)
     max_photo_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest photo upload accepted")
+    audit_log_days: int = Field(
+        180, ge=180, description="a finished request's audit trail (its events) is kept this long (at least 180 days)"
+    )
     calendar: CalendarSettings = CalendarSettings()
 
 
@@ -132,10 +135,12 @@ class Settings(BaseSettings):
         return self.home.resolve() / "pg"
 
     def effective_database_url(self) -> str:
-        """The SQLAlchemy URL: the configured server, else the embedded cluster."""
+        """The SQLAlchemy URL: the configured server, else the embedded cluster (with its password)."""
         if self.database_url:
             return self.database_url
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.db_port}/{self.db_name}"
+        from gridmap.db.cluster import LocalCluster
+
+        return LocalCluster(data_dir=self.pg_data, port=self.db_port, pg_bin=self.pg_bin).url(self.db_name)
 
     def effective_secret_key(self) -> str:
         """JWT signing key: configured, else generated once and kept in ``home``."""

@@ -37,13 +37,13 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[LocalCluster]:
-    """A PostgreSQL cluster in a temporary directory, removed afterwards."""
+    """A throwaway PostgreSQL cluster in a temporary directory (fsync off, trust), removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="gridmap-test-"))
     root.chmod(0o755)  # the postgres OS user (when we are root) must reach its data directory
     url = os.environ.get("GRIDMAP_TEST_DATABASE_URL")
     if url:
         pytest.fail("GRIDMAP_TEST_DATABASE_URL is not supported: tests always run their own cluster")
-    c = LocalCluster(data_dir=root / "pg", port=_free_port())
+    c = LocalCluster(data_dir=root / "pg", port=_free_port(), throwaway=True)
     c.start()
     yield c
     c.destroy()

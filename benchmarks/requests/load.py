@@ -25,7 +25,6 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
-import psycopg2
 from sqlalchemy import create_engine, text
 
 from gridmap.auth.service import ensure_user
@@ -55,13 +54,13 @@ def prepare() -> tuple[str, list[tuple[float, float]]]:
     settings = Settings()
     cluster = embedded_cluster(settings)
     cluster.start()
-    admin = psycopg2.connect(host="127.0.0.1", port=settings.db_port, user="postgres", dbname="postgres")
+    admin = cluster.connect("postgres")
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute("DROP DATABASE IF EXISTS gridmap_load")
     admin.close()
     cluster.ensure_database("gridmap_load")
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:{settings.db_port}/gridmap_load"
+    url = cluster.url("gridmap_load")
     migrate(url)
     engine = create_engine(url)
     with session_scope(engine) as session:

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import requests
 import schemathesis
 import uvicorn
@@ -97,13 +96,13 @@ def prepare(settings_: Settings) -> str:
     """A new fuzz database with data, a published plan, requests and one user per role; its URL."""
     cluster = embedded_cluster(settings_)
     cluster.start()
-    admin = psycopg2.connect(host="127.0.0.1", port=settings_.db_port, user="postgres", dbname="postgres")
+    admin = cluster.connect("postgres")
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute("DROP DATABASE IF EXISTS gridmap_fuzz")
     admin.close()
     cluster.ensure_database("gridmap_fuzz")
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:{settings_.db_port}/gridmap_fuzz"
+    url = cluster.url("gridmap_fuzz")
     migrate(url)
     engine = create_engine(url)
     local = settings_.model_copy(update={"database_url": url})

@@ -4,6 +4,11 @@ Domain errors map to their status codes; FastAPI's own errors (401/403/404 from 
 request validation) are given the same shape. Input that slips past validation and is refused deeper down (a
 number beyond ``bigint``, a date beyond what Python or PostgreSQL can hold, a NUL character PostgreSQL cannot
 store) is the client's fault as well: 422, after the request's transaction was rolled back, never a 500.
+
+A database that cannot be reached (down, restarting, out of connections) is nobody's input: 503 with
+``Retry-After``, so that clients retry (reports with their ``Idempotency-Key``: stored once however often they
+retry). The pools recover by themselves: a connection found dead is dropped, and SQLAlchemy then replaces every
+connection older than it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridmap.errors import (
@@ -42,6 +48,21 @@ STATUS: list[tuple[type[GridmapError], int]] = [
     (PartitionInfeasible, 422),
     (DatabaseUnavailable, 503),
 ]
+RETRY_AFTER_SECONDS = 5
+DATABASE_DOWN = (
+    "数据库暂时无法连接，请稍后重试（上报请带同一个 Idempotency-Key 重试，不会重复） / the database cannot be "
+    "reached right now: retry in a few seconds (retry a report with the same Idempotency-Key: it is stored once)"
+)
+# What a database that is down, restarting or out of connections raises, in SQLAlchemy and in asyncpg (the intake).
+UNREACHABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    ConnectionError,
+)
 NUL_TEXT = "文本和参数不能含 NUL 字符 (\\u0000) / text and parameters must not contain NUL characters (\\u0000)"
 
 
@@ -92,7 +113,21 @@ def install(app: FastAPI) -> None:
 
     async def domain(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GridmapError)
-        return error_response(status_for(exc), str(exc), type(exc).__name__)
+        code = status_for(exc)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if code == 503 else None
+        return error_response(code, str(exc), type(exc).__name__, headers=headers)
+
+    async def unreachable(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(
+            503, DATABASE_DOWN, "DatabaseUnavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
+
+    async def dbapi(request: Request, exc: Exception) -> JSONResponse:
+        # Any other driver error is a bug (500), unless it says the connection was lost.
+        assert isinstance(exc, DBAPIError)
+        if exc.connection_invalidated:
+            return await unreachable(request, exc)
+        raise exc
 
     async def framework(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -129,6 +164,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DataError, out_of_range)
     app.add_exception_handler(asyncpg.exceptions.DataError, out_of_range)
     app.add_exception_handler(ValueError, value_error)
+    for kind in UNREACHABLE:
+        app.add_exception_handler(kind, unreachable)
+    app.add_exception_handler(DBAPIError, dbapi)
     app.add_exception_handler(OverflowError, value_error)
     _document(app)
 

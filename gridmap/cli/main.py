@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from gridmap.cli import db, notify, simulate, users
 from gridmap.cli.common import console, engine, settings, user_errors
@@ -13,6 +16,7 @@ from gridmap.cli.exports import export_command, import_households_command
 from gridmap.cli.geocode import geocode_command
 from gridmap.cli.imports import import_command
 from gridmap.cli.partition import partition_command
+from gridmap.settings import Settings
 
 app = typer.Typer(help="gridmap 网格化管理: grids of ~300 households for Chinese communities", no_args_is_help=True)
 app.add_typer(db.app, name="db")
@@ -48,21 +52,74 @@ def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """Serve the web app and API."""
+    """Serve the web app and API (Ctrl-C stops it, and the embedded PostgreSQL if this command started it)."""
+    s = settings()
+    with database_while_running(s):
+        run_server(s, host, port)
+
+
+def run_server(s: Settings, host: str | None, port: int | None) -> None:
+    """Serve until interrupted."""
     import uvicorn
 
     from gridmap.api.main import create_app
 
-    s = settings()
-    with user_errors():
-        engine()
     # Open event streams (通知) would hold a shutdown up for minutes: they get 5 s, then are closed.
     uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info", timeout_graceful_shutdown=5)
 
 
+@contextmanager
+def database_while_running(s: Settings) -> Iterator[Engine]:
+    """The database, brought up for this command (the embedded cluster started, the schema migrated).
+
+    On the way out, Ctrl-C included, the embedded cluster is stopped if this command started it; else the command
+    says that it keeps running and how to stop it.
+    """
+    from gridmap.db.session import bring_up_started, embedded_cluster
+
+    embedded = not s.database_url
+    ran_before = embedded and embedded_cluster(s).running()
+    started = ready = False
+    try:
+        with user_errors():
+            eng, started = bring_up_started(s)
+        ready = True
+        yield eng
+    except KeyboardInterrupt:
+        # Ctrl-C before the server took over the signal (starting, preparing): the same way out, exit code 130.
+        started, ready = embedded and not ran_before, True
+        raise typer.Exit(code=130) from None
+    finally:
+        if embedded and ready:
+            _leave(s, started_db=started)
+
+
+def _leave(s: Settings, *, started_db: bool) -> None:
+    from gridmap.db.session import embedded_cluster
+
+    if started_db:
+        embedded_cluster(s).stop()
+        console.print("已停止本命令启动的内置数据库 PostgreSQL / stopped the embedded PostgreSQL this command started")
+    else:
+        console.print(
+            "内置数据库 PostgreSQL 仍在运行（不是本命令启动的），停止它：[bold]gridmap db stop[/] / "
+            "the embedded PostgreSQL keeps running (this command did not start it): stop it with "
+            "[bold]gridmap db stop[/]"
+        )
+
+
 @app.command()
 def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
-    """Set up the 新街口 demo (database, data, grids, users) and serve it."""
+    """Set up the 新街口 demo (database, data, grids, users) and serve it; Ctrl-C stops what it started."""
+    s = settings()
+    with database_while_running(s) as eng:
+        prepare_demo(s, eng)
+        if serve_app:
+            run_server(s, None, None)
+
+
+def prepare_demo(s: Settings, eng: Engine) -> None:
+    """Load the demo's data, grids, users and simulated requests (each only once)."""
     from sqlalchemy import func, select
 
     from gridmap.auth.service import ensure_user
@@ -72,44 +129,41 @@ def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) 
     from gridmap.ingest.service import import_files
     from gridmap.partition.service import partition_db, published_plan
 
-    s = settings()
-    with user_errors():
-        eng = engine()
-        with console.status("准备演示数据 / preparing the demo…"), session_scope(eng) as session:
-            load_ref(session=session)
-            result = import_files(session=session, settings=s, paths=[DEMO_DATA])
-            plan = published_plan(session=session) or partition_db(
-                session=session, params=s.partition, publish=True, code_prefix=DEMO_PREFIX
-            )
-            first = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id).order_by(Grid.code)).first()
-            for name in DEMO_USERS:
-                ensure_user(session=session, username=name, password="demo", role=Role(name), weak_password=True)
+    with user_errors(), console.status("准备演示数据 / preparing the demo…"), session_scope(eng) as session:
+        load_ref(session=session)
+        result = import_files(session=session, settings=s, paths=[DEMO_DATA])
+        plan = published_plan(session=session) or partition_db(
+            session=session, params=s.partition, publish=True, code_prefix=DEMO_PREFIX
+        )
+        first = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id).order_by(Grid.code)).first()
+        for name in DEMO_USERS:
+            ensure_user(session=session, username=name, password="demo", role=Role(name), weak_password=True)
+        ensure_user(
+            session=session,
+            username="worker1",
+            password="demo",
+            role=Role.grid_worker,
+            grids=[first] if first else [],
+            weak_password=True,
+        )
+        grids = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id)).all()
+        simulated = session.scalar(select(func.count()).where(ServiceRequest.simulated))
+        # The demo's accounts keep the password "demo" on purpose: the policy is waived for them explicitly.
+        for name, role, unit in (
+            ("community", Role.community, DEMO_PREFIX),
+            ("command", Role.command, DEMO_PREFIX[:9]),
+        ):
             ensure_user(
-                session=session,
-                username="worker1",
-                password="demo",
-                role=Role.grid_worker,
-                grids=[first] if first else [],
-                weak_password=True,
+                session=session, username=name, password="demo", role=role, unit_code=unit, weak_password=True
             )
-            grids = session.scalars(select(Grid.code).where(Grid.plan_id == plan.id)).all()
-            simulated = session.scalar(select(func.count()).where(ServiceRequest.simulated))
-            # The demo's accounts keep the password "demo" on purpose: the policy is waived for them explicitly.
-            for name, role, unit in (
-                ("community", Role.community, DEMO_PREFIX),
-                ("command", Role.command, DEMO_PREFIX[:9]),
-            ):
-                ensure_user(
-                    session=session, username=name, password="demo", role=role, unit_code=unit, weak_password=True
-                )
-            ensure_user(
-                session=session,
-                username="chengguan",
-                password="demo",
-                role=Role.department,
-                department="城管执法中队",
-                weak_password=True,
-            )
+        ensure_user(
+            session=session,
+            username="chengguan",
+            password="demo",
+            role=Role.department,
+            department="城管执法中队",
+            weak_password=True,
+        )
     console.print(
         f"[green]新街口 demo:[/] {result.buildings} buildings, {result.streets} streets, "
         f"{len(grids)} grids (plan v{plan.version})"
@@ -121,5 +175,3 @@ def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) 
         f"打开 / open [bold]{url}[/]  登录 / logins: admin, planner, leader, worker1, community, command, "
         "chengguan — 密码 / password: demo"
     )
-    if serve_app:
-        serve(None, None)

@@ -104,9 +104,15 @@ def migrate(url: str) -> None:
 
 def bring_up(settings: Settings) -> Engine:
     """Start the embedded cluster when no URL is configured, migrate, return an engine."""
+    return bring_up_started(settings)[0]
+
+
+def bring_up_started(settings: Settings) -> tuple[Engine, bool]:
+    """Like :func:`bring_up`; also whether this call started the embedded cluster (then it may stop it)."""
+    started = False
     if not settings.database_url:
         cluster = embedded_cluster(settings)
-        cluster.start()
+        started = cluster.start()
         cluster.ensure_database(settings.db_name)
     migrate(settings.effective_database_url())
-    return make_engine(settings)
+    return make_engine(settings), started
