@@ -80,12 +80,14 @@ def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, 
         return np.empty(0, dtype=object)
     tips, points = tips[ends], points[ends]
     units = directions[ends] / norms[ends, None]
-    rays = shapely.linestrings(np.stack([tips + units * 1.0, tips + units * reach_m], axis=1))
+    rays: GeomArray = np.asarray(shapely.linestrings(np.stack([tips + units * 1.0, tips + units * reach_m], axis=1)))
     lines = streets if len(streets) else barriers  # streets include the barriers
     ray_of, line_of = shapely.STRtree(lines).query(rays, predicate="intersects")
     # Points are streets crossing the ray; a street running along it (a lane continuing the road) is not a stop.
-    street = _nearest_point(shapely.intersection(lines[line_of], rays[ray_of]), ray_of, points, len(ends))
-    leave = _nearest_point(shapely.intersection(area.boundary, rays), np.arange(len(ends)), points, len(ends))
+    crossings: GeomArray = np.asarray(shapely.intersection(lines[line_of], rays[ray_of]))
+    exits: GeomArray = np.asarray(shapely.intersection(area.boundary, rays))
+    street = _nearest_point(crossings, ray_of, points, len(ends))
+    leave = _nearest_point(exits, np.arange(len(ends)), points, len(ends))
     d_street = np.array([np.inf if g is None else shapely.distance(p, g) for p, g in zip(points, street, strict=True)])
     d_leave = np.array([np.inf if g is None else shapely.distance(p, g) for p, g in zip(points, leave, strict=True)])
     out: list[BaseGeometry] = []

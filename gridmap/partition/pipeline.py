@@ -207,8 +207,9 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
     whole = tess.cells
     tess.cells, offcuts = split_cells(whole, points, walls)
     cut = np.fromiter((a is not b for a, b in zip(whole, tess.cells, strict=True)), dtype=bool, count=len(whole))
-    occupied = set(tess.block_of.tolist())
-    pieces = [shapely.set_precision(b, 0.01) for i, b in enumerate(blocks) if i not in occupied] + offcuts
+    empty = np.ones(len(blocks), dtype=bool)
+    empty[tess.block_of] = False
+    pieces = list(shapely.set_precision(np.asarray(blocks, dtype=object)[empty], 0.01)) + offcuts
     adjacency = cell_adjacency(
         tess.cells, points, walls, group=parent[tess.block_of], check_edges=cut, block=tess.block_of
     )
@@ -265,7 +266,7 @@ def finish(
     """Grid polygons, codes and metrics for building ``labels`` (from any solver)."""
     started = time.perf_counter() if started is None else started
     labels = np.unique(labels, return_inverse=True)[1] if not prep.locked_codes else labels
-    polygons = grid_polygons(prep.cells, labels, prep.pieces, prep.walls)
+    polygons = grid_polygons(prep.cells, labels, prep.pieces, prep.walls, prep.area)
     grids = gpd.GeoDataFrame({"label": list(polygons)}, geometry=list(polygons.values()), crs=prep.crs)
     # Locked grids are labels 0..L-1 and keep their codes; the others are numbered around them.
     n_locked = len(prep.locked_codes)
@@ -387,9 +388,7 @@ def _fresh_codes(prep: Prepared, labels: np.ndarray, fresh: gpd.GeoDataFrame, de
     """
     reps = fresh.geometry.representative_point()
     in_polygon = _prefixes(reps, prep.communities)
-    recorded = (
-        majority_prefixes(labels, prep.buildings["community"]) if "community" in prep.buildings.columns else {}
-    )
+    recorded = majority_prefixes(labels, prep.buildings["community"]) if "community" in prep.buildings.columns else {}
     before = previous_prefixes(labels, prep.previous)
     prefixes = {
         int(k): p or recorded.get(int(k)) or before.get(int(k)) or default
