@@ -138,7 +138,7 @@ def run(engine: Engine, *, skip_maxp: bool) -> None:
         "`in band where sizes allow` leaves out the grids whose size the rules force out of [240, 360].",
         "`overlap m²` and `gap m²` are measured in PostGIS on the grids as stored (EPSG:4326, areas on the",
         "spheroid): the sum of `ST_Area(ST_Intersection(a, b))` over neighbouring pairs, and the study area",
-        "minus the union of the grids.",
+        "minus the union of the grids (the grids' vertices are snapped to 1 cm, the study area's are not).",
         "",
         header,
         *rows,

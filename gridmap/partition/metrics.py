@@ -150,7 +150,7 @@ def evaluate(
                 why = f"楼栋分成 {n} 个互不相连的片区 / buildings fall into {n} unconnected groups"
                 violations.append(Violation("contiguity", code, why))
         core = cores.get(code, geom) if cores else geom
-        crossed = barriers[barriers.intersects(geom)]
+        crossed = barriers[barriers.intersects(geom).to_numpy()]
         inner, core_inner = geom.buffer(-TOLERANCE_M), core.buffer(-TOLERANCE_M)
         lines = crossed.geometry.to_numpy()
         in_core = shapely.length(shapely.intersection(lines, core_inner)) > TOLERANCE_M

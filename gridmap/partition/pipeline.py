@@ -68,10 +68,15 @@ def is_barrier(street_class: pd.Series, params: PartitionSettings) -> pd.Series:
 
 
 def barrier_lines(streets: gpd.GeoDataFrame, params: PartitionSettings) -> gpd.GeoSeries:
-    """The streets grids may not cross."""
+    """The streets grids may not cross, indexed by what a planner calls them: the street's name, else ``#id``."""
     if streets.empty or "street_class" not in streets.columns:
         return gpd.GeoSeries([], crs=streets.crs)
-    return streets.loc[is_barrier(streets["street_class"], params)].geometry
+    chosen = streets.loc[is_barrier(streets["street_class"], params)]
+    names = chosen["name"] if "name" in chosen.columns else pd.Series(None, index=chosen.index, dtype=object)
+    labels = [
+        n.strip() if isinstance(n, str) and n.strip() else f"#{i}" for i, n in zip(chosen.index, names, strict=True)
+    ]
+    return gpd.GeoSeries(chosen.geometry.to_numpy(), index=labels, crs=streets.crs)
 
 
 def _streets_near(streets: gpd.GeoDataFrame, crs: CRS, area: BaseGeometry) -> gpd.GeoDataFrame:
@@ -266,7 +271,7 @@ def finish(
     """Grid polygons, codes and metrics for building ``labels`` (from any solver)."""
     started = time.perf_counter() if started is None else started
     labels = np.unique(labels, return_inverse=True)[1] if not prep.locked_codes else labels
-    polygons = grid_polygons(prep.cells, labels, prep.pieces, prep.walls, prep.area)
+    polygons = grid_polygons(prep.cells, labels, prep.pieces, prep.walls)
     grids = gpd.GeoDataFrame({"label": list(polygons)}, geometry=list(polygons.values()), crs=prep.crs)
     # Locked grids are labels 0..L-1 and keep their codes; the others are numbered around them.
     n_locked = len(prep.locked_codes)

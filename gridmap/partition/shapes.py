@@ -18,12 +18,11 @@ def grid_polygons(
     labels: NDArray[np.int64],
     pieces: list[BaseGeometry],
     barriers: NDArray[np.object_] | None = None,
-    area: BaseGeometry | None = None,
 ) -> dict[int, BaseGeometry]:
     """Union the cells of each label, then hand out the rest of the area.
 
     ``pieces`` (faces without buildings, offcuts) and stray fragments go to the grid
-    they share most non-barrier edge with. With the study ``area``, the grids' outline is its boundary exactly.
+    they share most non-barrier edge with.
     """
     geoms: dict[int, BaseGeometry] = {}
     orphans: list[BaseGeometry] = []
@@ -33,13 +32,13 @@ def grid_polygons(
         geoms[int(label)] = parts[0]
         orphans.extend(parts[1:])
     orphans.extend(p for p in pieces if p.area > 0.01)
-    return exact_coverage(_absorb(geoms, orphans, barriers), area)
+    return exact_coverage(_absorb(geoms, orphans, barriers))
 
 
 SLIVER_WIDTH_M = 0.1  # an uncovered face narrower than this on average is a gap left by rounding, not a hole
 
 
-def exact_coverage(geoms: dict[int, BaseGeometry], area: BaseGeometry | None = None) -> dict[int, BaseGeometry]:
+def exact_coverage(geoms: dict[int, BaseGeometry]) -> dict[int, BaseGeometry]:
     """The same grids rebuilt from one noded arrangement of their boundaries, so that neighbours share edges exactly.
 
     Grids unioned one by one (each snapped on its own) disagree along shared edges by slivers: a point there
@@ -47,25 +46,19 @@ def exact_coverage(geoms: dict[int, BaseGeometry], area: BaseGeometry | None = N
     face goes to the one grid that contains it (the first, where two overlapped); a sliver that no grid contains
     goes to the neighbour it shares most edge with. A grid is then the coverage union of its faces, whose edges
     are those of its neighbours vertex for vertex (also after reprojection, which moves each vertex alike).
-    With the study ``area``, its boundary is noded in too: faces outside it are dropped and the slivers between
-    it and the grids (left by snapping the cells to 1 cm) go to the grids, so the grids' union is the area.
     """
     labels = list(geoms)
     if len(labels) < 2:
         return geoms
     polys = np.asarray([geoms[k] for k in labels], dtype=object)
-    lines = shapely.boundary(polys) if area is None else np.append(shapely.boundary(polys), area.boundary)
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(lines))))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(shapely.boundary(polys)))))
     owner = np.full(len(faces), -1, dtype=np.int64)
-    inner = shapely.point_on_surface(faces)
-    face, poly = shapely.STRtree(polys).query(inner, predicate="within")
+    face, poly = shapely.STRtree(polys).query(shapely.point_on_surface(faces), predicate="within")
     for f, g in sorted(zip(face.tolist(), poly.tolist(), strict=True)):
         if owner[f] < 0:
             owner[f] = g
-    outside = np.zeros(len(faces), dtype=bool) if area is None else ~shapely.within(inner, area)
-    owner[outside] = -1
     widths = 2 * shapely.area(faces) / np.maximum(shapely.length(faces), 1e-9)
-    holes = ((owner < 0) & (widths >= SLIVER_WIDTH_M)) | outside  # real holes in the outline stay holes
+    holes = (owner < 0) & (widths >= SLIVER_WIDTH_M)  # real holes in the outline stay holes
     for _ in range(3):  # slivers first, then parts split off a grid by the slivers' removal
         _give_to_neighbours(faces, owner, (owner < 0) & ~holes)
         split = _minor_parts(faces, owner)
