@@ -123,5 +123,13 @@ def _summary(metrics: dict[str, object]) -> None:
     console.print(table)
     for v in violations[:20]:
         console.print(f"[red]violation[/] {v}")
-    for line in infeasible[:20]:
+    # Every grid the rules force out of band is explained; the other notes (blocks merged for tiling) up to 20.
+    forced = {str(c) for c in metrics.get("size_infeasible_grids") or []}  # type: ignore[attr-defined]
+    explained = [str(line) for line in infeasible if str(line).split(":", 1)[0] in forced]
+    notes = [str(line) for line in infeasible if str(line).split(":", 1)[0] not in forced]
+    for line in explained:
+        console.print(f"[yellow]规则所致超标 forced[/] {line}")
+    for line in notes[:20]:
         console.print(f"[yellow]infeasible[/] {line}")
+    if len(notes) > 20:
+        console.print(f"[yellow]infeasible[/] … 另有 {len(notes) - 20} 条 / {len(notes) - 20} more")

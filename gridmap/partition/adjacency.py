@@ -58,45 +58,64 @@ def extend_dangles(barriers: GeomArray, streets: GeomArray, area: BaseGeometry, 
     of the main road and hold land on both sides of it. The wall runs straight on from the
     road's last segment until a street crosses it or it leaves the area (at most ``reach_m``).
     """
-    ends: list[tuple[np.ndarray, np.ndarray]] = []
-    for line in barriers:
-        for part in shapely.get_parts(line):
-            coords = shapely.get_coordinates(part)
-            if len(coords) >= 2:
-                ends.append((coords[0], coords[0] - coords[1]))
-                ends.append((coords[-1], coords[-1] - coords[-2]))
-    if not ends:
+    parts = shapely.get_parts(np.asarray(barriers, dtype=object))
+    coords, part_of = shapely.get_coordinates(parts, return_index=True)
+    counts = np.bincount(part_of, minlength=len(parts))
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    last = first + counts - 1
+    long_enough = np.flatnonzero(counts >= 2)
+    # Both ends of every part, in order: start then end; each with the direction the line runs out at it.
+    tip_at = np.stack([first[long_enough], last[long_enough]], axis=1).ravel()
+    next_at = np.stack([first[long_enough] + 1, last[long_enough] - 1], axis=1).ravel()
+    if not len(tip_at):
         return np.empty(0, dtype=object)
-    barrier_tree = shapely.STRtree(barriers)
+    tips, directions = coords[tip_at], coords[tip_at] - coords[next_at]
+    points = shapely.points(tips)
+    near_tip, _ = shapely.STRtree(barriers).query(points, predicate="dwithin", distance=0.5)
+    # An end continuing as another barrier, or already outside the area, gets no wall.
+    norms = np.hypot(directions[:, 0], directions[:, 1])
+    loose = (np.bincount(near_tip, minlength=len(tips)) <= 1) & shapely.contains(area, points) & (norms > 0)
+    ends = np.flatnonzero(loose)
+    if not len(ends):
+        return np.empty(0, dtype=object)
+    tips, points = tips[ends], points[ends]
+    units = directions[ends] / norms[ends, None]
+    rays: GeomArray = np.asarray(shapely.linestrings(np.stack([tips + units * 1.0, tips + units * reach_m], axis=1)))
     lines = streets if len(streets) else barriers  # streets include the barriers
-    tree_lines = shapely.STRtree(lines)
-    edge = area.boundary
+    ray_of, line_of = shapely.STRtree(lines).query(rays, predicate="intersects")
+    # Points are streets crossing the ray; a street running along it (a lane continuing the road) is not a stop.
+    crossings: GeomArray = np.asarray(shapely.intersection(lines[line_of], rays[ray_of]))
+    exits: GeomArray = np.asarray(shapely.intersection(area.boundary, rays))
+    street = _nearest_point(crossings, ray_of, points, len(ends))
+    leave = _nearest_point(exits, np.arange(len(ends)), points, len(ends))
+    d_street = np.array([np.inf if g is None else shapely.distance(p, g) for p, g in zip(points, street, strict=True)])
+    d_leave = np.array([np.inf if g is None else shapely.distance(p, g) for p, g in zip(points, leave, strict=True)])
     out: list[BaseGeometry] = []
-    for tip, direction in ends:
-        point = shapely.Point(tip)
-        if len(barrier_tree.query(point, predicate="dwithin", distance=0.5)) > 1 or not area.contains(point):
-            continue  # continues as another barrier, or already outside the area
-        norm = float(np.hypot(*direction))
-        if norm == 0:
-            continue
-        unit = direction / norm
-        ray = shapely.LineString([tip + unit * 1.0, tip + unit * reach_m])
-        crossed = lines[tree_lines.query(ray, predicate="intersects")]
-        # Points are streets crossing the ray; a street running along it (a lane continuing the road) is not a stop.
-        stops = [g for h in shapely.intersection(crossed, ray) for g in shapely.get_parts(h) if g.geom_type == "Point"]
-        street = min(stops, key=point.distance) if stops else None
-        exits = [g for g in shapely.get_parts(shapely.intersection(edge, ray)) if g.geom_type == "Point"]
-        leave = min(exits, key=point.distance) if exits else None
-        if leave is not None and (street is None or point.distance(leave) < point.distance(street)):
+    for i in range(len(ends)):
+        tip, unit = tips[i], units[i]
+        if leave[i] is not None and (street[i] is None or d_leave[i] < d_street[i]):
             # Run on past the area's edge: a wall ending on it is off it by rounding and would dangle
             # inside the face instead of cutting it (faces outside the area are dropped anyway).
-            wall: BaseGeometry = shapely.LineString([tip, shapely.get_coordinates(leave)[0] + unit * OVERSHOOT_M])
+            wall: BaseGeometry = shapely.LineString([tip, shapely.get_coordinates(leave[i])[0] + unit * OVERSHOOT_M])
         else:
-            end = shapely.get_coordinates(street)[0] if street is not None else tip + unit * reach_m
-            wall = shapely.LineString([tip, end]).intersection(area)
+            stop = shapely.get_coordinates(street[i])[0] if street[i] is not None else tip + unit * reach_m
+            wall = shapely.LineString([tip, stop]).intersection(area)
         if not wall.is_empty and wall.length > 1.0:
             out.append(wall)
     return np.asarray(out, dtype=object)
+
+
+def _nearest_point(hits: GeomArray, hit_of: NDArray[np.int64], points: GeomArray, n: int) -> list[BaseGeometry | None]:
+    """For each of ``n`` points, the Point part of its ``hits`` nearest to it (the first, on a tie), else None."""
+    parts, part_of = shapely.get_parts(hits, return_index=True)
+    owner = hit_of[part_of]
+    is_point = shapely.get_type_id(parts) == 0
+    parts, owner = parts[is_point], owner[is_point]
+    distance = shapely.distance(points[owner], parts)
+    nearest: list[BaseGeometry | None] = [None] * n
+    for j in np.lexsort((np.arange(len(parts)), distance, owner))[::-1]:
+        nearest[int(owner[j])] = parts[j]
+    return nearest
 
 
 def refine_dead_end_blocks(

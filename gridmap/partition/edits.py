@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import connected_components
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from gridmap.db.models import Building, Grid
+from gridmap.db.models import Building, Compound, Grid
 from gridmap.errors import Conflict, InvalidInput, NotFound
 from gridmap.partition.codes import GridCode, community_of
 from gridmap.partition.drafts import assignment, draft
@@ -78,13 +78,18 @@ def apply_changes(
     if problems:
         raise InvalidInput("修改被拒绝 / edit refused: " + "; ".join(problems))
     compounds = session.execute(
-        select(Building.compound_id).where(Building.id.in_(list(moved)), Building.compound_id.is_not(None))
-    ).scalars()
+        select(Compound.id, Compound.name)
+        .join(Building, Building.compound_id == Compound.id)
+        .where(Building.id.in_(list(moved)))
+        .distinct()
+        .order_by(Compound.id)
+    ).all()
     warnings = []
-    for compound in set(compounds):
+    for compound, compound_name in compounds:
         members = session.scalars(select(Building.id).where(Building.compound_id == compound, Building.is_residential))
         if len({new[b] for b in members if b in new}) > 1:
-            warnings.append(f"小区 {compound} 被拆分到多个网格 / compound {compound} is split between grids")
+            name = compound_name or f"#{compound}"  # by name, as planners know it; the id only when it has none
+            warnings.append(f"小区 {name} 被拆分到多个网格 / compound {name} is split between grids")
     result = finish(prep, labels, params)
     result.buildings.index = result.buildings.index.astype(int)
     session.execute(delete(Grid).where(Grid.plan_id == plan_id))
@@ -140,4 +145,3 @@ def split_grid(*, session: Session, plan_id: int, code: str, params: PartitionSe
     return apply_changes(
         session=session, plan_id=plan_id, changes=dict.fromkeys(half, free), params=params, kind="split"
     ) | {"new_grid": free}
-

@@ -150,12 +150,15 @@ def evaluate(
                 why = f"楼栋分成 {n} 个互不相连的片区 / buildings fall into {n} unconnected groups"
                 violations.append(Violation("contiguity", code, why))
         core = cores.get(code, geom) if cores else geom
-        crossed = barriers[barriers.intersects(geom)]
+        crossed = barriers[barriers.intersects(geom).to_numpy()]
         inner, core_inner = geom.buffer(-TOLERANCE_M), core.buffer(-TOLERANCE_M)
-        for name, line in zip(crossed.index, crossed.geometry, strict=True):
-            if line.intersection(core_inner).length > TOLERANCE_M:
+        lines = crossed.geometry.to_numpy()
+        in_core = shapely.length(shapely.intersection(lines, core_inner)) > TOLERANCE_M
+        in_grid = shapely.length(shapely.intersection(lines, inner)) > TOLERANCE_M
+        for name, crosses, borders in zip(crossed.index, in_core, in_grid, strict=True):
+            if crosses:
                 violations.append(Violation("barrier", code, f"跨越主干道/铁路/河流 {name} / crosses barrier {name}"))
-            elif line.intersection(inner).length > TOLERANCE_M:
+            elif borders:
                 infeasible.append(
                     f"{code}: 为覆盖完整，含 {name} 对面一块无住户街区 / holds a street block without residents "
                     f"across barrier {name}"

@@ -68,10 +68,15 @@ def is_barrier(street_class: pd.Series, params: PartitionSettings) -> pd.Series:
 
 
 def barrier_lines(streets: gpd.GeoDataFrame, params: PartitionSettings) -> gpd.GeoSeries:
-    """The streets grids may not cross."""
+    """The streets grids may not cross, indexed by what a planner calls them: the street's name, else ``#id``."""
     if streets.empty or "street_class" not in streets.columns:
         return gpd.GeoSeries([], crs=streets.crs)
-    return streets.loc[is_barrier(streets["street_class"], params)].geometry
+    chosen = streets.loc[is_barrier(streets["street_class"], params)]
+    names = chosen["name"] if "name" in chosen.columns else pd.Series(None, index=chosen.index, dtype=object)
+    labels = [
+        n.strip() if isinstance(n, str) and n.strip() else f"#{i}" for i, n in zip(chosen.index, names, strict=True)
+    ]
+    return gpd.GeoSeries(chosen.geometry.to_numpy(), index=labels, crs=streets.crs)
 
 
 def _streets_near(streets: gpd.GeoDataFrame, crs: CRS, area: BaseGeometry) -> gpd.GeoDataFrame:
@@ -207,8 +212,9 @@ def prepare(data: PlanInput, params: PartitionSettings) -> Prepared:
     whole = tess.cells
     tess.cells, offcuts = split_cells(whole, points, walls)
     cut = np.fromiter((a is not b for a, b in zip(whole, tess.cells, strict=True)), dtype=bool, count=len(whole))
-    occupied = set(tess.block_of.tolist())
-    pieces = [shapely.set_precision(b, 0.01) for i, b in enumerate(blocks) if i not in occupied] + offcuts
+    empty = np.ones(len(blocks), dtype=bool)
+    empty[tess.block_of] = False
+    pieces = list(shapely.set_precision(np.asarray(blocks, dtype=object)[empty], 0.01)) + offcuts
     adjacency = cell_adjacency(
         tess.cells, points, walls, group=parent[tess.block_of], check_edges=cut, block=tess.block_of
     )
@@ -387,9 +393,7 @@ def _fresh_codes(prep: Prepared, labels: np.ndarray, fresh: gpd.GeoDataFrame, de
     """
     reps = fresh.geometry.representative_point()
     in_polygon = _prefixes(reps, prep.communities)
-    recorded = (
-        majority_prefixes(labels, prep.buildings["community"]) if "community" in prep.buildings.columns else {}
-    )
+    recorded = majority_prefixes(labels, prep.buildings["community"]) if "community" in prep.buildings.columns else {}
     before = previous_prefixes(labels, prep.previous)
     prefixes = {
         int(k): p or recorded.get(int(k)) or before.get(int(k)) or default

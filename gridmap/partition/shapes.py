@@ -121,27 +121,42 @@ def _absorb(
     left, right = shapely.STRtree(items).query(items, predicate="intersects")
     keep = (left != right) & (owner[left] < 0)  # rows: an orphan and one of its neighbours
     left, right = left[keep], right[keep]
-    edges = shapely.intersection(shapely.boundary(items[left]), items[right], grid_size=GRID_SIZE_M)
-    total = shapely.length(edges)
+    # Two orphans share one edge: measure it once, for the row with the smaller index first.
+    measured = (owner[right] >= 0) | (left < right)
+    edges = shapely.intersection(shapely.boundary(items[left[measured]]), items[right[measured]], grid_size=GRID_SIZE_M)
     # Pieces of 5 m: edges run along walls or not segment by segment, so coarse pieces classify them as well.
-    free = length_off_barrier(edges, barriers, 1.0, step_m=5.0) if barriers is not None else total
+    free_m = length_off_barrier(edges, barriers, 1.0, step_m=5.0) if barriers is not None else shapely.length(edges)
+    key = np.minimum(left, right) * len(items) + np.maximum(left, right)
+    order = np.argsort(key[measured])
+    twin = np.flatnonzero(measured)[order][np.searchsorted(key[measured], key, sorter=order)]
+    where = np.cumsum(measured) - 1  # a measured row's place among the measured
+    total, free = shapely.length(edges)[where[twin]], free_m[where[twin]]
     for length in (free, total):
-        changed = True
-        while changed:
-            changed = False
-            best: dict[int, tuple[float, int]] = {}
-            for a, b, w in zip(left, right, length, strict=True):
-                if owner[a] < 0 <= owner[b] and w >= 0.01 and w > best.get(int(a), (0.0, -1))[0]:
-                    best[int(a)] = (float(w), int(owner[b]))
-            for a, (_, label) in best.items():
-                owner[a] = label
-                changed = True
+        _spread(owner, left, right, length)
     for label in labels:
         extra = [items[i] for i in np.flatnonzero(owner == label) if i >= len(labels)]
         if extra:
             merged = shapely.union_all([geoms[label], *extra], grid_size=GRID_SIZE_M)
             geoms[label] = merged if merged.geom_type == "Polygon" else _largest(merged)
     return geoms
+
+
+def _spread(
+    owner: NDArray[np.int64], left: NDArray[np.int64], right: NDArray[np.int64], length: NDArray[np.float64]
+) -> None:
+    """Label rounds: each unlabelled ``left`` takes the label of its labelled ``right`` with the longest edge.
+
+    Ties go to the first such row, as rows are listed; repeated until no label moves.
+    """
+    order = np.arange(len(left))
+    while True:
+        open_ = (owner[left] < 0) & (owner[right] >= 0) & (length >= 0.01)
+        if not open_.any():
+            return
+        rows = order[open_]
+        rows = rows[np.lexsort((rows, -length[rows], left[rows]))]  # per orphan: longest first, then listed first
+        first = np.r_[True, left[rows][1:] != left[rows][:-1]]
+        owner[left[rows[first]]] = owner[right[rows[first]]]
 
 
 def _dissolve(cells: NDArray[np.object_]) -> BaseGeometry:

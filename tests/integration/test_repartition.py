@@ -172,6 +172,15 @@ def _merge_somewhere(client: TestClient, plan: int) -> str:
     raise AssertionError("no two touching grids could be merged")
 
 
+def test_merge_through_the_api_puts_every_building_of_the_grid_into_its_neighbour(client: TestClient) -> None:
+    plan = _draft(client)
+    before = _assignment(client, plan)
+    into = _merge_somewhere(client, plan)
+    after = _assignment(client, plan)
+    (gone,) = set(before.values()) - set(after.values())
+    assert {b for b, c in after.items() if c == into} == {b for b, c in before.items() if c in (gone, into)}
+
+
 def test_hand_edits_survive_a_repartition(client: TestClient) -> None:
     plan = _draft(client)
     neighbour = _merge_somewhere(client, plan)
