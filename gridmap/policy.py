@@ -33,6 +33,12 @@ REPORTERS = frozenset({Role.grid_worker, Role.community})  # the staff 上报 fo
 KPI_VIEWERS = frozenset({Role.leader, Role.planner, Role.community, Role.command})
 HEAD_EDITORS = frozenset({Role.community, Role.command, Role.grid_worker})  # 楼栋长 records
 UNIT_ROLES = frozenset({Role.community, Role.command})
+# The people of a grid: who records them and places registered 党员 (社区/街道), who sees them (masked), who may
+# reveal a phone or ID number (with a reason, logged), who prints the 网格公示牌.
+PEOPLE_EDITORS = UNIT_ROLES
+PEOPLE_VIEWERS = frozenset({Role.grid_worker, Role.community, Role.command, Role.leader})
+PII_REVEALERS = UNIT_ROLES
+CARD_PRINTERS = frozenset({Role.grid_worker, Role.community, Role.command, Role.leader, Role.planner})
 UNIT_CODE = re.compile(r"^\d{9}(\d{3})?$")  # 街道 (9 digits) or 社区 (12 digits)
 
 ROLE_NAMES: dict[Role, tuple[str, str]] = {
@@ -73,6 +79,7 @@ PAGES: tuple[Page, ...] = (
     Page("/maps/coverage", "网格覆盖", "Coverage", LEADERS),
     Page("/maps/hotspots", "诉求热点", "Hot spots", LEADERS),
     Page("/maps/lanes", "堵巷", "Blocked lanes", LEADERS),
+    Page("/people", "双报到", "Party members", UNIT_ROLES),
     Page("/planner", "网格规划", "Planner", PLANNERS),
     Page("/maps/plan-diff", "方案对比", "Plan diff", PLANNERS, nav=False),
 )

@@ -30,6 +30,7 @@ from gridmap.api.routes import (
     notifications,
     open311,
     pages,
+    people,
     plans,
     report_pages,
     request_pages,
@@ -100,7 +101,9 @@ def create_app(
         return app.openapi()
 
     # Routes are matched in order: the busiest (intake) first.
-    routers = (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages, workflow)
+    routers = (
+        requests, open311, auth, stats, grids, buildings, people, plans, kpis, maps, pages, report_pages, workflow
+    )
     for module in (*routers, notifications, request_pages):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"

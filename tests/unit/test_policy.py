@@ -15,8 +15,8 @@ OPENS = {
     Role.planner: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/planner", "/maps/plan-diff"},
     Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes"},
     Role.grid_worker: {"/", "/report", "/maps/my-grid"},
-    Role.community: {"/", "/report", "/dashboard"},
-    Role.command: {"/", "/dashboard"},
+    Role.community: {"/", "/report", "/dashboard", "/people"},
+    Role.command: {"/", "/dashboard", "/people"},
     Role.department: {"/"},
 }
 

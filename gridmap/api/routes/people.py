@@ -1,0 +1,81 @@
+"""The people of a grid: records and posts (社区/街道), masked lists and CSV, logged reveals, 双报到."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from gridmap.api.deps import NowDep, SessionDep, SettingsDep, require_role
+from gridmap.db.models import User
+from gridmap.people import service
+from gridmap.people.pii import Cipher
+from gridmap.people.schemas import PersonIn, PersonOut, PostRole, RevealIn, RevealOut
+from gridmap.policy import PEOPLE_EDITORS, PEOPLE_VIEWERS, PII_REVEALERS
+from gridmap.settings import Settings
+
+router = APIRouter(prefix="/api/people", tags=["people"])
+Viewer = Annotated[User, Depends(require_role(*PEOPLE_VIEWERS))]
+Editor = Annotated[User, Depends(require_role(*PEOPLE_EDITORS))]
+Revealer = Annotated[User, Depends(require_role(*PII_REVEALERS))]
+GridCode = Annotated[str | None, Query(pattern=r"^\d{15}$")]
+PersonId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the person's number")]
+
+
+def cipher_for(request: Request, settings: Settings) -> Cipher:
+    """The app's personal-data cipher (made once per app from the configured or generated key)."""
+    cipher: Cipher | None = getattr(request.app.state, "pii_cipher", None)
+    if cipher is None:
+        cipher = Cipher(settings.effective_pii_key())
+        request.app.state.pii_cipher = cipher
+    return cipher
+
+
+async def get_cipher(request: Request, settings: SettingsDep) -> Cipher:
+    """Dependency: the personal-data cipher."""
+    return cipher_for(request, settings)
+
+
+CipherDep = Annotated[Cipher, Depends(get_cipher)]
+
+
+@router.get("", response_model=list[PersonOut])
+def list_people(
+    session: SessionDep, cipher: CipherDep, user: Viewer, grid_code: GridCode = None, role: PostRole | None = None
+) -> list[PersonOut]:
+    """People in the caller's scope with their posts; phones and ID numbers masked (``138****5678``)."""
+    return service.list_people(session, cipher, user, grid_code=grid_code, role=role)
+
+
+@router.get("/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def export_people(
+    session: SessionDep, cipher: CipherDep, user: Viewer, grid_code: GridCode = None, role: PostRole | None = None
+) -> Response:
+    """The same list as CSV, masked as on screen (an export never carries full numbers)."""
+    rows = service.list_people(session, cipher, user, grid_code=grid_code, role=role)
+    return Response(
+        service.export_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="people.csv"'},
+    )
+
+
+@router.post("", response_model=PersonOut, status_code=201)
+def create_person(session: SessionDep, cipher: CipherDep, user: Editor, body: PersonIn, now: NowDep) -> PersonOut:
+    """Record a person (网格员, 网格长, 楼长, 街巷长, 党员, 志愿者) with posts in the caller's grids."""
+    person = service.create_person(session, cipher, user, body, now=now)
+    return service.view(session, cipher, person)
+
+
+@router.post("/{person_id}/reveal", response_model=RevealOut)
+def reveal(
+    person_id: PersonId,
+    session: SessionDep,
+    cipher: CipherDep,
+    user: Revealer,
+    body: RevealIn,
+    now: NowDep,
+) -> RevealOut:
+    """The full phone or ID number of a person, with a reason; logged (who, when, why) in ``pii_reveals``."""
+    return service.reveal(session, cipher, user, person_id, field=body.field, reason=body.reason, now=now)

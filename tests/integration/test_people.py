@@ -1,0 +1,235 @@
+"""The people of a grid on real PostGIS: 楼长 records, encrypted and masked personal data, logged reveals, 街巷长."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from gridmap.api.main import create_app
+from gridmap.auth.service import create_user
+from gridmap.db.cluster import LocalCluster
+from gridmap.db.models import Role
+from gridmap.db.session import session_scope
+from gridmap.ingest.service import import_files
+from gridmap.partition.service import partition_db
+from gridmap.people.pii import Cipher
+from gridmap.settings import PeopleSettings, Settings
+from tests.conftest import NANJING_OSM, make_database
+
+pytestmark = pytest.mark.db
+PREFIX = "320102003000"
+PHONE, ID_NUMBER = "13812345678", "32010219800101123X"
+USERS = {
+    "worker1": (Role.grid_worker, None),
+    "worker2": (Role.grid_worker, None),
+    "community": (Role.community, PREFIX),
+    "community_other": (Role.community, "320102003001"),
+}
+_tokens: dict[str, dict[str, str]] = {}
+
+
+def auth(client: TestClient, user: str) -> dict[str, str]:
+    if user not in _tokens:
+        body = client.post("/api/auth/token", data={"username": user, "password": "secret"}).json()
+        _tokens[user] = {"Authorization": f"Bearer {body['access_token']}"}
+    return _tokens[user]
+
+
+@pytest.fixture(scope="module")
+def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    url = make_database(cluster, "people_test")
+    engine = create_engine(url)
+    key = Fernet.generate_key().decode()
+    settings = Settings(
+        home=tmp_path_factory.mktemp("home"), database_url=url, secret_key="people-test-secret-key-long-enough",
+        people=PeopleSettings(pii_key=key, supervision_phone="025-12345"),
+    )
+    with session_scope(engine) as session:
+        import_files(session=session, settings=settings, paths=[NANJING_OSM])
+        partition_db(session=session, params=settings.partition, publish=True, code_prefix=PREFIX)
+        codes = list(session.scalars(text("SELECT code FROM grids ORDER BY code")).all())
+        for name, (role, unit) in USERS.items():
+            grids = {"worker1": [codes[0]], "worker2": [codes[1]]}.get(name)
+            create_user(
+                session=session, username=name, password="secret", role=role, grids=grids, unit_code=unit,
+                weak_password=True,
+            )
+        building = session.execute(
+            text(
+                "SELECT a.building_id FROM grid_assignments a JOIN grids g ON g.id = a.grid_id "
+                "WHERE g.code = :code ORDER BY a.building_id LIMIT 1"
+            ),
+            {"code": codes[0]},
+        ).scalar_one()
+    app = create_app(settings, engine=engine, clock=lambda: datetime(2026, 5, 4, 1, 0, tzinfo=UTC))
+    with TestClient(app) as client:
+        yield {"client": client, "engine": engine, "codes": codes, "building": building, "key": key, "url": url}
+    engine.dispose()
+
+
+def _worker_head(world: dict[str, Any]) -> dict[str, Any]:
+    """A 网格员 records the 楼长 of a building of own grid through the old free-text API."""
+    client = world["client"]
+    r = client.put(
+        f"/api/buildings/{world['building']}/head", json={"name": "张楼长", "phone": PHONE},
+        headers=auth(client, "worker1"),
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_the_old_head_api_makes_a_building_head_record(world: dict[str, Any]) -> None:
+    made = _worker_head(world)
+    people = world["client"].get(
+        "/api/people", params={"role": "building_head"}, headers=auth(world["client"], "community")
+    ).json()
+    heads = [(p["name"], post["building_id"], post["grid_code"]) for p in people for post in p["posts"]]
+    assert (made["head_phone"], ("张楼长", world["building"], world["codes"][0]) in heads) == ("138****5678", True)
+
+
+def test_the_phone_column_holds_no_plaintext(world: dict[str, Any]) -> None:
+    _worker_head(world)
+    with world["engine"].connect() as conn:
+        stored = conn.execute(text("SELECT phone_enc FROM people WHERE name = '张楼长'")).scalar_one()
+        dump = conn.execute(text("SELECT string_agg(t::text, '') FROM people t")).scalar_one()
+    assert PHONE not in dump and Cipher(world["key"]).open(stored) == PHONE
+
+
+def test_a_grid_worker_sees_masked_phones_and_exports_stay_masked(world: dict[str, Any]) -> None:
+    _worker_head(world)
+    client = world["client"]
+    listed = client.get("/api/people", params={"grid_code": world["codes"][0]}, headers=auth(client, "worker1"))
+    exported = client.get("/api/people/export.csv", headers=auth(client, "worker1"))
+    phones = {p["phone"] for p in listed.json()}
+    assert (PHONE in exported.text, "138****5678" in exported.text, phones) == (False, True, {"138****5678"})
+
+
+def test_a_grid_worker_may_not_reveal(world: dict[str, Any]) -> None:
+    person = _worker_head(world)["person_id"]
+    body = {"field": "phone", "reason": "联系楼长"}
+    r = world["client"].post(f"/api/people/{person}/reveal", json=body, headers=auth(world["client"], "worker1"))
+    assert r.status_code == 403
+
+
+def test_a_reveal_needs_a_reason(world: dict[str, Any]) -> None:
+    person = _worker_head(world)["person_id"]
+    body = {"field": "phone", "reason": ""}
+    r = world["client"].post(f"/api/people/{person}/reveal", json=body, headers=auth(world["client"], "community"))
+    assert r.status_code == 422
+
+
+def test_a_reveal_shows_the_number_and_writes_a_log_row(world: dict[str, Any]) -> None:
+    person = _worker_head(world)["person_id"]
+    body = {"field": "phone", "reason": "通知楼长停水"}
+    r = world["client"].post(f"/api/people/{person}/reveal", json=body, headers=auth(world["client"], "community"))
+    with world["engine"].connect() as conn:
+        log = conn.execute(
+            text("SELECT username, field, reason FROM pii_reveals WHERE person_id = :p ORDER BY id DESC LIMIT 1"),
+            {"p": person},
+        ).one()
+    assert (r.json()["value"], tuple(log)) == (PHONE, ("community", "phone", "通知楼长停水"))
+
+
+def test_another_community_cannot_reveal(world: dict[str, Any]) -> None:
+    person = _worker_head(world)["person_id"]
+    body = {"field": "phone", "reason": "查看"}
+    client = world["client"]
+    r = client.post(f"/api/people/{person}/reveal", json=body, headers=auth(client, "community_other"))
+    assert r.status_code == 404
+
+
+def test_id_numbers_are_sealed_and_masked(world: dict[str, Any]) -> None:
+    client = world["client"]
+    body = {"name": "李网格长", "phone": PHONE, "id_number": ID_NUMBER, "office_phone": "025-84000000",
+            "posts": [{"role": "grid_leader", "grid_code": world["codes"][0]}]}
+    made = client.post("/api/people", json=body, headers=auth(client, "community"))
+    with world["engine"].connect() as conn:
+        stored = conn.execute(text("SELECT id_number_enc FROM people WHERE id = :i"), {"i": made.json()["id"]})
+        token = stored.scalar_one()
+    assert (made.json()["id_number"], made.json()["office_phone"], ID_NUMBER in token) == (
+        "3201**********123X", "02584000000", False,
+    )
+
+
+def test_posts_outside_the_scope_are_refused_and_nothing_is_written(world: dict[str, Any]) -> None:
+    client = world["client"]
+    body = {"name": "越界", "posts": [{"role": "grid_worker", "grid_code": world["codes"][0]}]}
+    r = client.post("/api/people", json=body, headers=auth(client, "community_other"))
+    with world["engine"].connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM people WHERE name = '越界'")).scalar_one()
+    assert (r.status_code, n) == (403, 0)
+
+
+def test_a_bad_phone_is_a_422(world: dict[str, Any]) -> None:
+    client = world["client"]
+    body = {"name": "王", "phone": "call me", "posts": [{"role": "volunteer", "grid_code": world["codes"][0]}]}
+    assert client.post("/api/people", json=body, headers=auth(client, "community")).status_code == 422
+
+
+def test_blocked_lane_reports_of_a_lane_go_to_its_head(world: dict[str, Any]) -> None:
+    """worker2 heads a lane in worker1's grid: a 堵巷 report there appears in worker2's 待办, a garbage one not."""
+    client, engine = world["client"], world["engine"]
+    with engine.connect() as conn:
+        street, lon, lat = conn.execute(
+            text(
+                "SELECT s.id, ST_X(p), ST_Y(p) FROM streets s JOIN grids g ON g.code = :code "
+                "CROSS JOIN LATERAL ST_LineInterpolatePoint(ST_GeometryN(s.geom, 1), 0.5) p "
+                "WHERE NOT s.is_barrier AND ST_Covers(g.geom, p) ORDER BY s.id LIMIT 1"
+            ),
+            {"code": world["codes"][0]},
+        ).one()
+    head = {"name": "赵街巷长", "username": "worker2", "posts": [{"role": "lane_head", "street_id": street}]}
+    assert client.post("/api/people", json=head, headers=auth(client, "community")).status_code == 201
+    ids = {}
+    for category in ("blocked_lane", "garbage"):
+        body = {"category": category, "description": f"街巷长测试 {category}", "lon": lon, "lat": lat}
+        r = client.post("/api/requests", json=body, headers=auth(client, "worker1"))
+        assert r.status_code == 201, r.text
+        ids[category] = r.json()["id"]
+    todo = client.get("/api/requests", params={"todo": "true"}, headers=auth(client, "worker2")).json()
+    listed = {item["id"] for item in todo["items"]}
+    assert (ids["blocked_lane"] in listed, ids["garbage"] in listed) == (True, False)
+
+
+def test_migration_turns_free_text_heads_into_sealed_records(
+    cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from gridmap.db.session import MIGRATIONS
+    from gridmap.settings import get_settings
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("GRIDMAP_PEOPLE__PII_KEY", key)
+    get_settings.cache_clear()
+    cluster.ensure_database("people_migration_test")
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:{cluster.port}/people_migration_test"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "0006")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO buildings (source_id, footprint_m2, is_residential, households, households_source, "
+                "head_name, head_phone, geom) VALUES ('w1', 100, true, 10, 'estimated', '老楼长', :phone, "
+                "ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(118.78, 32.04), 4326), 0.0001)))"
+            ),
+            {"phone": PHONE},
+        )
+    command.upgrade(cfg, "head")
+    get_settings.cache_clear()
+    with engine.connect() as conn:
+        name, token, role = conn.execute(
+            text("SELECT p.name, p.phone_enc, r.role FROM people p JOIN grid_posts r ON r.person_id = p.id")
+        ).one()
+    engine.dispose()
+    assert (name, Cipher(key).open(token), role, PHONE in token) == ("老楼长", PHONE, "building_head", False)
