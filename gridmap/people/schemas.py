@@ -116,3 +116,58 @@ class HeadOut(BaseModel):
     head_name: str | None
     head_phone: str | None
     person_id: int | None
+
+
+class GridShare(BaseModel):
+    """A grid of the unit with its 党员 and volunteers placed (and the share each should get)."""
+
+    code: str
+    name: str
+    party_members: int
+    volunteers: int
+
+
+class SuggestionOut(BaseModel):
+    """A registered person, where they are placed and where the rule suggests."""
+
+    person_id: int
+    name: str
+    kind: Literal["party_member", "volunteer"]
+    kind_name: str
+    availability: list[str]
+    home: str | None
+    home_grid_code: str | None
+    placed_grid: str | None
+    suggested_grid: str | None
+    suggested_grid_name: str | None
+    distance_m: float | None
+
+
+class PlacementOut(BaseModel):
+    """The 社区's placement board: its grids, each kind's share per grid, the rule and the suggestions."""
+
+    unit: str
+    unit_name: str
+    rule: str
+    shares: dict[str, int]
+    grids: list[GridShare]
+    people: list[SuggestionOut]
+
+
+class PlaceOne(_In):
+    """Put one registered person into one grid."""
+
+    person_id: int = Field(ge=1, le=2**31 - 1)
+    grid_code: str = Field(pattern=r"^\d{15}$")
+
+
+class PlaceIn(_In):
+    """Placements to make (e.g. the suggestions as they are, or changed by hand)."""
+
+    placements: list[PlaceOne] = Field(min_length=1, max_length=2000)
+
+
+class PlacedOut(BaseModel):
+    """How many were placed."""
+
+    placed: int

@@ -233,3 +233,69 @@ def test_migration_turns_free_text_heads_into_sealed_records(
         ).one()
     engine.dispose()
     assert (name, Cipher(key).open(token), role, PHONE in token) == ("老楼长", PHONE, "building_head", False)
+
+
+def _addressed_building(world: dict[str, Any]) -> tuple[int, str, str]:
+    """A building of a grid (not the first) that its street and number name alone: id, grid, address."""
+    with world["engine"].connect() as conn:
+        building, grid, street, number = conn.execute(
+            text(
+                "SELECT b.id, g.code, b.addr_street, b.addr_housenumber FROM buildings b "
+                "JOIN grid_assignments a ON a.building_id = b.id JOIN grids g ON g.id = a.grid_id "
+                "WHERE b.addr_street IS NOT NULL AND b.addr_housenumber ~ '^[0-9]+$' AND (SELECT count(*) FROM "
+                "buildings o WHERE o.addr_street = b.addr_street AND o.addr_housenumber = b.addr_housenumber) = 1 "
+                "ORDER BY g.code = :first, b.id LIMIT 1"
+            ),
+            {"first": world["codes"][0]},
+        ).one()
+    return int(building), str(grid), f"南京市玄武区{street}{number}号"
+
+
+def _register(world: dict[str, Any], name: str, address: str, **extra: Any) -> dict[str, Any]:
+    client = world["client"]
+    body = {"name": name, "phone": "13900001111", "address": address, "availability": ["weekend"]} | extra
+    r = client.post("/api/people/register", json=body, headers=auth(client, "community"))
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def test_a_registered_party_member_is_geocoded_and_placed_in_the_right_grid(world: dict[str, Any]) -> None:
+    client = world["client"]
+    building, grid, address = _addressed_building(world)
+    made = _register(world, "钱党员", address, work_unit="南京市某局")
+    person = made["person"]["id"]
+    board = client.get("/api/people/placement", headers=auth(client, "community")).json()
+    suggested = next(p["suggested_grid"] for p in board["people"] if p["person_id"] == person)
+    placed = client.post(
+        "/api/people/placement", json={"placements": [{"person_id": person, "grid_code": suggested}]},
+        headers=auth(client, "community"),
+    )
+    grid_people = client.get("/api/people", params={"grid_code": grid, "role": "party_member"},
+                             headers=auth(client, "community")).json()
+    assert (made["person"]["home"] is not None, made["home_grid_code"], suggested, placed.json()["placed"],
+            person in {p["id"] for p in grid_people}) == (True, grid, grid, 1, True)
+    with world["engine"].connect() as conn:
+        home = conn.execute(text("SELECT home_building_id FROM people WHERE id = :p"), {"p": person}).scalar_one()
+    assert home == building
+
+
+def test_placement_gives_each_grid_its_share(world: dict[str, Any]) -> None:
+    """Volunteers all living in one building: one per grid while the share is one, the home grid to one of them."""
+    client = world["client"]
+    _, home, address = _addressed_building(world)
+    n = len(world["codes"])
+    made = [_register(world, f"志愿者{i}", address, kind="volunteer")["person"]["id"] for i in range(n)]
+    board = client.get("/api/people/placement", headers=auth(client, "community")).json()
+    grids = {p["person_id"]: p["suggested_grid"] for p in board["people"] if p["person_id"] in made}
+    nearest_first = sorted(grids.values(), key=lambda g: next(p["distance_m"] for p in board["people"]
+                                                                if p["suggested_grid"] == g and p["person_id"] in made))
+    assert (board["shares"]["volunteer"], sorted(grids.values()), nearest_first[0]) == (1, sorted(world["codes"]), home)
+
+
+def test_an_address_that_cannot_be_found_is_a_422_and_nothing_is_written(world: dict[str, Any]) -> None:
+    client = world["client"]
+    body = {"name": "孙党员", "phone": "13900002222", "address": "火星基地不存在路999号"}
+    r = client.post("/api/people/register", json=body, headers=auth(client, "community"))
+    with world["engine"].connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM people WHERE name = '孙党员'")).scalar_one()
+    assert (r.status_code, n) == (422, 0)

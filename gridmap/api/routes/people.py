@@ -9,9 +9,20 @@ from fastapi.responses import Response
 
 from gridmap.api.deps import NowDep, SessionDep, SettingsDep, require_role
 from gridmap.db.models import User
-from gridmap.people import service
+from gridmap.people import placement, service
 from gridmap.people.pii import Cipher
-from gridmap.people.schemas import PersonIn, PersonOut, PostRole, RevealIn, RevealOut
+from gridmap.people.schemas import (
+    PersonIn,
+    PersonOut,
+    PlacedOut,
+    PlaceIn,
+    PlacementOut,
+    PostRole,
+    RegisteredOut,
+    RegisterIn,
+    RevealIn,
+    RevealOut,
+)
 from gridmap.policy import PEOPLE_EDITORS, PEOPLE_VIEWERS, PII_REVEALERS
 from gridmap.settings import Settings
 
@@ -79,3 +90,34 @@ def reveal(
 ) -> RevealOut:
     """The full phone or ID number of a person, with a reason; logged (who, when, why) in ``pii_reveals``."""
     return service.reveal(session, cipher, user, person_id, field=body.field, reason=body.reason, now=now)
+
+
+@router.post("/register", response_model=RegisteredOut, status_code=201)
+def register(
+    session: SessionDep, cipher: CipherDep, settings: SettingsDep, user: Editor, body: RegisterIn, now: NowDep
+) -> RegisteredOut:
+    """双报到: record a 党员 (or volunteer) with home address (geocoded to a building and grid) and free times."""
+    person, level, metres = placement.register(
+        session, cipher, user, body, now=now, snap_outside_m=settings.requests.snap_outside_m
+    )
+    return RegisteredOut(
+        person=service.view(session, cipher, person),
+        match_level=level,
+        home_grid_code=person.home_grid_code,
+        distance_m=metres,
+    )
+
+
+@router.get("/placement", response_model=PlacementOut)
+def placement_board(
+    session: SessionDep, user: Editor, unit: Annotated[str | None, Query(pattern=r"^\d{9}(\d{3})?$")] = None
+) -> PlacementOut:
+    """Registered 党员 and volunteers of the caller's 社区 with the suggested grid of each (the rule in ``rule``)."""
+    return placement.board(session, user, unit)
+
+
+@router.post("/placement", response_model=PlacedOut)
+def place(session: SessionDep, user: Editor, body: PlaceIn, now: NowDep) -> PlacedOut:
+    """Place registered people into grids of the caller's unit (all or nothing)."""
+    pairs = [(p.person_id, p.grid_code) for p in body.placements]
+    return PlacedOut(placed=placement.place(session, user, pairs, now=now))
