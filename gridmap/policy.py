@@ -79,7 +79,7 @@ PAGES: tuple[Page, ...] = (
     Page("/maps/coverage", "网格覆盖", "Coverage", LEADERS),
     Page("/maps/hotspots", "诉求热点", "Hot spots", LEADERS),
     Page("/maps/lanes", "堵巷", "Blocked lanes", LEADERS),
-    Page("/people", "双报到", "Party members", UNIT_ROLES),
+    Page("/people", "网格人员", "Grid people", PEOPLE_VIEWERS),
     Page("/planner", "网格规划", "Planner", PLANNERS),
     Page("/maps/plan-diff", "方案对比", "Plan diff", PLANNERS, nav=False),
 )

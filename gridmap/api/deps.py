@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from gridmap.api.identity import UserDirectory
 from gridmap.db.models import Role, User
 from gridmap.db.session import session_scope
-from gridmap.policy import KPI_VIEWERS, LEADERS, PLANNERS, WORKERS, admits
+from gridmap.policy import KPI_VIEWERS, LEADERS, PEOPLE_VIEWERS, PLANNERS, WORKERS, admits
 from gridmap.settings import Settings
 
 COOKIE = "gridmap_token"
@@ -145,3 +145,4 @@ PageLeader = Annotated[User, Depends(page_role(*LEADERS))]
 PagePlanner = Annotated[User, Depends(page_role(*PLANNERS))]
 PageWorker = Annotated[User, Depends(page_role(*WORKERS))]
 PageKpi = Annotated[User, Depends(page_role(*KPI_VIEWERS))]
+PagePeople = Annotated[User, Depends(page_role(*PEOPLE_VIEWERS))]

@@ -142,6 +142,14 @@ def views(session: Session, cipher: Cipher, rows: list[tuple[Person, list[GridPo
     return out
 
 
+def grids_in_scope(session: Session, user: User) -> list[tuple[str, str]]:
+    """Codes and names of the published grids the user may see."""
+    scope = user_scope(session, user)
+    codes = [c for c in queries.published_grid_codes(session) if scope.covers_grid(c)]
+    names = unit_names(session, codes)
+    return [(c, names[c]) for c in codes]
+
+
 def view(session: Session, cipher: Cipher, person: Person) -> PersonOut:
     """One person as lists show them."""
     return views(session, cipher, [(person, queries.posts_of(session, [person.id])[0])])[0]

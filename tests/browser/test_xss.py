@@ -29,8 +29,8 @@ FIELDS = [
     ("grid_plans", "name", "true"),
 ]
 PAGES = {
-    "admin": ["/", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/dashboard", "/planner"],
-    "worker": ["/", "/maps/my-grid"],
+    "admin": ["/", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/dashboard", "/planner", "/people"],
+    "worker": ["/", "/maps/my-grid", "/people"],
 }
 # Open every tooltip and popup of every map (folium builds their HTML from feature properties when they open)
 # and count elements that only an unescaped payload could have made.

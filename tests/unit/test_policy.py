@@ -13,8 +13,8 @@ from gridmap.requests.states import Action, Status, allowed_actions
 OPENS = {
     Role.admin: {p.href for p in policy.PAGES},
     Role.planner: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/planner", "/maps/plan-diff"},
-    Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes"},
-    Role.grid_worker: {"/", "/report", "/maps/my-grid"},
+    Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/people"},
+    Role.grid_worker: {"/", "/report", "/maps/my-grid", "/people"},
     Role.community: {"/", "/report", "/dashboard", "/people"},
     Role.command: {"/", "/dashboard", "/people"},
     Role.department: {"/"},

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from gridmap.api.deps import NowDep, SessionDep, SettingsDep, require_role
+from gridmap.api.schemas import NamedUnit
 from gridmap.db.models import User
 from gridmap.people import placement, service
 from gridmap.people.pii import Cipher
@@ -121,3 +122,9 @@ def place(session: SessionDep, user: Editor, body: PlaceIn, now: NowDep) -> Plac
     """Place registered people into grids of the caller's unit (all or nothing)."""
     pairs = [(p.person_id, p.grid_code) for p in body.placements]
     return PlacedOut(placed=placement.place(session, user, pairs, now=now))
+
+
+@router.get("/grids", response_model=list[NamedUnit])
+def grids_in_scope(session: SessionDep, user: Viewer) -> list[NamedUnit]:
+    """The published grids in the caller's scope, by name (what the people page lists)."""
+    return [NamedUnit(code=c, name=n) for c, n in service.grids_in_scope(session, user)]
