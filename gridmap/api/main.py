@@ -24,6 +24,7 @@ from gridmap.api.inputs import RefuseNul
 from gridmap.api.routes import (
     auth,
     buildings,
+    cards,
     grids,
     kpis,
     maps,
@@ -102,7 +103,8 @@ def create_app(
 
     # Routes are matched in order: the busiest (intake) first.
     routers = (
-        requests, open311, auth, stats, grids, buildings, people, plans, kpis, maps, pages, report_pages, workflow
+        requests, open311, auth, stats, grids, buildings, people, cards, plans, kpis, maps, pages, report_pages,
+        workflow,
     )
     for module in (*routers, notifications, request_pages):
         app.include_router(module.router)

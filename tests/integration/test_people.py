@@ -299,3 +299,66 @@ def test_an_address_that_cannot_be_found_is_a_422_and_nothing_is_written(world: 
     with world["engine"].connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM people WHERE name = '孙党员'")).scalar_one()
     assert (r.status_code, n) == (422, 0)
+
+
+def _pdf_text(tmp_path: Any, body: bytes) -> tuple[str, list[Any]]:
+    """The PDF's text (``pdftotext -raw``) and its pages rendered by pdftoppm (150 dpi PNG)."""
+    import subprocess
+
+    from PIL import Image
+
+    source = tmp_path / "card.pdf"
+    source.write_bytes(body)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(source), str(tmp_path / "page")], check=True)
+    words = subprocess.run(["pdftotext", "-raw", str(source), "-"], check=True, capture_output=True, text=True).stdout
+    return words, [Image.open(p) for p in sorted(tmp_path.glob("page*.png"))]
+
+
+def _qr_links(image: Any) -> list[str]:
+    from pyzbar.pyzbar import decode
+
+    return [d.data.decode() for d in decode(image)]
+
+
+def test_the_card_pdf_renders_with_name_code_masked_phones_and_a_qr_of_the_report_link(
+    world: dict[str, Any], tmp_path: Any
+) -> None:
+    _worker_head(world)
+    client, code = world["client"], world["codes"][0]
+    r = client.get(f"/grids/{code}/card.pdf", headers=auth(client, "worker1"))
+    words, pages = _pdf_text(tmp_path, r.content)
+    flat = words.replace("\n", "")
+    assert (r.headers["content-type"], len(pages), pages[0].size) == ("application/pdf", 1, (1241, 1754))
+    assert (code in flat, "第1网格" in flat, "138****5678" in flat, PHONE in flat, "025-12345" in flat) == (
+        True, True, True, False, True,
+    )
+    assert _qr_links(pages[0]) == [f"http://testserver/public/report?grid={code}"]
+
+
+def test_the_card_png_carries_the_qr_of_the_report_link(world: dict[str, Any]) -> None:
+    import io
+
+    from PIL import Image
+
+    client, code = world["client"], world["codes"][1]
+    r = client.get(f"/grids/{code}/card.png", headers=auth(client, "worker2"))
+    image = Image.open(io.BytesIO(r.content))
+    assert (image.width, _qr_links(image)) == (1240, [f"http://testserver/public/report?grid={code}"])
+
+
+def test_another_grids_card_is_refused_to_a_grid_worker(world: dict[str, Any]) -> None:
+    client = world["client"]
+    assert client.get(f"/grids/{world['codes'][0]}/card.pdf", headers=auth(client, "worker2")).status_code == 403
+
+
+def test_all_cards_of_a_community_print_as_one_pdf(world: dict[str, Any], tmp_path: Any) -> None:
+    client = world["client"]
+    r = client.get(f"/communities/{PREFIX}/cards.pdf", headers=auth(client, "community"))
+    import subprocess
+
+    (tmp_path / "all.pdf").write_bytes(r.content)
+    info = subprocess.run(["pdfinfo", str(tmp_path / "all.pdf")], check=True, capture_output=True, text=True).stdout
+    words = subprocess.run(["pdftotext", "-raw", str(tmp_path / "all.pdf"), "-"], check=True, capture_output=True,
+                           text=True).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    assert (pages, all(f"网格编码{c}" in words for c in world["codes"])) == (len(world["codes"]), True)
