@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from gridmap.cli import db, notify, simulate, users
+from gridmap.cli.cards import cards_command
 from gridmap.cli.common import console, engine, settings, user_errors
 from gridmap.cli.geocode import geocode_command
 from gridmap.cli.imports import import_command
@@ -21,6 +22,7 @@ app.add_typer(notify.app, name="notify")
 app.command("import")(import_command)
 app.command("partition")(partition_command)
 app.command("geocode")(geocode_command)
+app.command("cards")(cards_command)
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "osm" / "nanjing_xinjiekou_2021-06.osm"
 # 玄武区 新街口街道 (NBS 320102003); the demo area has no 社区 polygons, so its grids share 社区 part 000 (not an

@@ -362,3 +362,28 @@ def test_all_cards_of_a_community_print_as_one_pdf(world: dict[str, Any], tmp_pa
                            text=True).stdout
     pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
     assert (pages, all(f"网格编码{c}" in words for c in world["codes"])) == (len(world["codes"]), True)
+
+
+def _cli(world: dict[str, Any], tmp_path: Any, *args: str) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GRIDMAP_HOME": str(tmp_path / "home"), "GRIDMAP_DATABASE_URL": world["url"],
+           "GRIDMAP_PEOPLE__PII_KEY": world["key"], "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "gridmap.cli", "cards", *args], capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def test_the_cards_command_writes_the_pdf(world: dict[str, Any], tmp_path: Any) -> None:
+    import subprocess
+
+    code = world["codes"][0]
+    done = _cli(world, tmp_path, code, "--out", str(tmp_path / "one.pdf"), "--base-url", "https://grid.example.cn")
+    words = subprocess.run(["pdftotext", "-raw", str(tmp_path / "one.pdf"), "-"], capture_output=True, text=True)
+    assert (done.returncode, f"https://grid.example.cn/public/report?grid={code}" in words.stdout) == (0, True)
+
+
+def test_the_cards_command_refuses_a_bad_code_and_writes_nothing(world: dict[str, Any], tmp_path: Any) -> None:
+    done = _cli(world, tmp_path, "12345", "--out", str(tmp_path / "bad.pdf"))
+    assert (done.returncode, "12 位社区" in done.stderr, (tmp_path / "bad.pdf").exists()) == (2, True, False)
