@@ -9,7 +9,10 @@
     placementTitle: "Place into grids", home: "Home building", suggested: "Grid", distance: "Distance",
     placementEmpty: "No one is waiting to be placed", placeAll: "Place in the chosen grids",
     cards: "Print every grid card of this community (PDF)", gridsTitle: "People of each grid",
-    export: "Export CSV (numbers masked)"});
+    export: "Export CSV (numbers masked)", staffTitle: "Record grid staff and volunteers",
+    officePhone: "Office phone (shown publicly)", post: "Post", gridWorker: "Grid worker", gridLeader: "Grid leader",
+    buildingHead: "Building head", laneHead: "Lane head", grid: "Grid", building: "Building", street: "Street",
+    account: "gridmap account (optional)", save: "Save"});
   const en = lang === "en";
   const T = (zh, english) => (en ? english : zh);
   const errorBox = document.getElementById("error");
@@ -25,7 +28,7 @@
     if (!r.ok) throw new Error((body && body.detail) || `HTTP ${r.status}`);
     return body;
   }
-  const post = (url, data) => api(url, {method: "POST", headers: {"Content-Type": "application/json"},
+  const post_ = (url, data) => api(url, {method: "POST", headers: {"Content-Type": "application/json"},
     body: JSON.stringify(data)});
 
   function el(tag, text, cls) {
@@ -34,6 +37,40 @@
     if (cls) node.className = cls;
     return node;
   }
+
+  // ---- staff: 网格员, 网格长, 楼长 (a building of the grid), 街巷长 (a street of the grid), 志愿者 -----------------
+  const staffForm = document.getElementById("staff-form");
+  const staffGrid = document.getElementById("staff-grid");
+  function fill(select, items) {
+    select.replaceChildren(...items.map(item => { const o = el("option", item.name); o.value = item.id ?? item.code; return o; }));
+  }
+  async function showPlaces() {
+    const role = staffForm.elements.role.value;
+    document.getElementById("staff-building").hidden = role !== "building_head";
+    document.getElementById("staff-street").hidden = role !== "lane_head";
+    if (role !== "building_head" && role !== "lane_head") return;
+    const places = await api(`/api/people/grids/${staffGrid.value}/places`);
+    fill(staffForm.elements.building_id, places.buildings);
+    fill(staffForm.elements.street_id, places.streets);
+  }
+  staffForm.elements.role.addEventListener("change", () => showPlaces().catch(err => fail(err.message)));
+  staffGrid.addEventListener("change", () => showPlaces().catch(err => fail(err.message)));
+  staffForm.addEventListener("submit", async e => {
+    e.preventDefault();
+    const f = staffForm.elements, out = document.getElementById("staff-result");
+    const post = {role: f.role.value, grid_code: f.grid_code.value};
+    if (post.role === "building_head") post.building_id = Number(f.building_id.value);
+    if (post.role === "lane_head") post.street_id = Number(f.street_id.value);
+    const data = {name: f.name.value, posts: [post]};
+    for (const key of ["phone", "office_phone", "username"]) if (f[key].value.trim()) data[key] = f[key].value.trim();
+    out.className = "";
+    try {
+      const made = await post_("/api/people", data);
+      out.textContent = T(`已保存：${made.name}`, `Saved: ${made.name}`);
+      f.name.value = f.phone.value = f.office_phone.value = f.username.value = "";
+      await loadGrids();
+    } catch (err) { out.className = "error"; out.textContent = err.message; }
+  });
 
   // ---- registration ----------------------------------------------------------------------------------------
   document.getElementById("register-form").addEventListener("submit", async e => {
@@ -44,7 +81,7 @@
     if (!data.work_unit) delete data.work_unit;
     out.className = "";
     try {
-      const made = await post("/api/people/register", data);
+      const made = await post_("/api/people/register", data);
       out.textContent = T(`已登记：${made.person.name}，住所 ${made.person.home || "（未定位到楼栋）"}，所在网格 ${made.home_grid_code}`,
         `Registered ${made.person.name}: home ${made.person.home || "(no building)"}, grid ${made.home_grid_code}`);
       form.reset();
@@ -86,7 +123,7 @@
     const placements = rows.map(tr => ({person_id: Number(tr.dataset.person), grid_code: tr.querySelector("select").value}));
     const out = document.getElementById("place-result");
     try {
-      const done = await post("/api/people/placement", {placements});
+      const done = await post_("/api/people/placement", {placements});
       out.textContent = T(`已安置 ${done.placed} 人`, `${done.placed} placed`);
       await loadBoard();
       await loadGrids();
@@ -110,7 +147,7 @@
       form.addEventListener("submit", async e => {
         e.preventDefault();
         try {
-          const shown = await post(`/api/people/${person.id}/reveal`, {field: "phone", reason: reason.value});
+          const shown = await post_(`/api/people/${person.id}/reveal`, {field: "phone", reason: reason.value});
           form.replaceWith(el("span", shown.value, "revealed"));
         } catch (err) { form.append(el("span", err.message, "error")); }
       });
@@ -156,6 +193,8 @@
     try {
       me = await api("/api/me");
       if (BOARD.has(me.role) && me.unit_code) {
+        document.getElementById("staff-section").hidden = false;
+        fill(staffGrid, await api("/api/people/grids"));
         document.getElementById("register-section").hidden = false;
         document.getElementById("placement-section").hidden = false;
         await loadBoard();

@@ -266,3 +266,27 @@ def card_features(
         )
     ).all()
     return [(int(b), bytes(w)) for b, w in buildings], [(n, bool(x), bytes(w)) for n, x, w in streets]
+
+
+def grid_places(session: Session, code: str) -> tuple[list[int], list[tuple[int, str]]]:
+    """The residential buildings of a published grid and the named streets crossing it (id, name)."""
+    buildings = session.scalars(
+        select(Building.id)
+        .join(GridAssignment, GridAssignment.building_id == Building.id)
+        .join(Grid, Grid.id == GridAssignment.grid_id)
+        .join(GridPlan, GridPlan.id == Grid.plan_id)
+        .where(GridPlan.status == PlanStatus.published, Grid.code == code, Building.is_residential)
+        .order_by(Building.id)
+    )
+    outline = (
+        select(Grid.geom)
+        .join(GridPlan, GridPlan.id == Grid.plan_id)
+        .where(GridPlan.status == PlanStatus.published, Grid.code == code)
+        .scalar_subquery()
+    )
+    streets = session.execute(
+        select(Street.id, Street.name)
+        .where(Street.name.is_not(None), func.ST_Intersects(Street.geom, outline))
+        .order_by(Street.name, Street.id)
+    )
+    return list(buildings), [(int(i), str(n)) for i, n in streets]

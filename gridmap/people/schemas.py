@@ -171,3 +171,17 @@ class PlacedOut(BaseModel):
     """How many were placed."""
 
     placed: int
+
+
+class Place(BaseModel):
+    """A building or street by name."""
+
+    id: int
+    name: str
+
+
+class GridPlaces(BaseModel):
+    """What a 楼长 or 街巷长 post of a grid can be for."""
+
+    buildings: list[Place]
+    streets: list[Place]

@@ -14,7 +14,7 @@ from gridmap.errors import Forbidden, InvalidInput, NotFound
 from gridmap.people import queries
 from gridmap.people.pii import Cipher, clean_id_number, clean_phone, mask_id_number, mask_phone, shown
 from gridmap.people.roles import POSTS
-from gridmap.people.schemas import PersonIn, PersonOut, PostIn, PostOut, RevealOut
+from gridmap.people.schemas import GridPlaces, PersonIn, PersonOut, Place, PostIn, PostOut, RevealOut
 from gridmap.policy import PII_REVEALERS, Scope, admits, check_grid, user_scope
 from gridmap.units import unit_names
 
@@ -268,3 +268,14 @@ def set_building_head(
         add_post(session, person, post.model_copy(update={"grid_code": grid}), by=user.username, now=now)
     session.flush()
     return person, mask_phone(clean)
+
+
+def grid_places(session: Session, user: User, code: str) -> GridPlaces:
+    """The buildings and streets of a grid in the user's scope, by name (for the 楼长/街巷长 form)."""
+    check_grid(user_scope(session, user), code, user)
+    buildings, streets = queries.grid_places(session, code)
+    names = queries.place_names(session, buildings, [])
+    return GridPlaces(
+        buildings=[Place(id=b, name=names[f"b{b}"]) for b in buildings],
+        streets=[Place(id=s, name=n) for s, n in streets],
+    )

@@ -79,3 +79,21 @@ def test_a_grid_worker_sees_the_phone_masked_and_cannot_reveal(
     assert (PHONE in page.content(), "139****6666" in item.inner_text(), item.locator("button").count()) == (
         False, True, 0,
     )
+
+
+def test_the_community_records_a_building_head_by_clicks(
+    browser: Browser, server: dict[str, Any], home: dict[str, Any]
+) -> None:
+    visit = Visit(browser, server["base"], "people_community")
+    page = visit.open("/people")
+    page.fill("#staff-form input[name=name]", "郑楼长")
+    page.fill("#staff-form input[name=phone]", "13722223333")
+    page.select_option("#staff-grid", home["grid"])
+    page.select_option("#staff-form select[name=role]", "building_head")
+    page.wait_for_function("() => document.querySelector('#staff-form select[name=building_id]').options.length > 0")
+    page.select_option("#staff-form select[name=building_id]", str(home["building"]))
+    page.click("#staff-form button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#staff-result').textContent.includes('已保存')")
+    item = page.locator(f".grid-people[data-grid='{home['grid']}'] li", has_text="郑楼长")
+    item.wait_for()
+    assert ("楼长" in item.inner_text(), "137****3333" in item.inner_text(), visit.errors) == (True, True, [])

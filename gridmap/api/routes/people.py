@@ -13,6 +13,7 @@ from gridmap.db.models import User
 from gridmap.people import placement, service
 from gridmap.people.pii import Cipher
 from gridmap.people.schemas import (
+    GridPlaces,
     PersonIn,
     PersonOut,
     PlacedOut,
@@ -128,3 +129,9 @@ def place(session: SessionDep, user: Editor, body: PlaceIn, now: NowDep) -> Plac
 def grids_in_scope(session: SessionDep, user: Viewer) -> list[NamedUnit]:
     """The published grids in the caller's scope, by name (what the people page lists)."""
     return [NamedUnit(code=c, name=n) for c, n in service.grids_in_scope(session, user)]
+
+
+@router.get("/grids/{code}/places", response_model=GridPlaces)
+def grid_places(session: SessionDep, user: Viewer, code: Annotated[str, Path(pattern=r"^\d{15}$")]) -> GridPlaces:
+    """The buildings and named streets of a grid (what a 楼长 or 街巷长 post is for)."""
+    return service.grid_places(session, user, code)
