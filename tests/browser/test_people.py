@@ -97,3 +97,19 @@ def test_the_community_records_a_building_head_by_clicks(
     item = page.locator(f".grid-people[data-grid='{home['grid']}'] li", has_text="郑楼长")
     item.wait_for()
     assert ("楼长" in item.inner_text(), "137****3333" in item.inner_text(), visit.errors) == (True, True, [])
+
+
+def test_the_cards_qr_link_opens_the_public_report_on_its_grid(browser: Browser, server: dict[str, Any]) -> None:
+    code = server["worker_grids"][0]
+    page = browser.new_page(viewport={"width": 412, "height": 860})
+    page.goto(f"{server['base']}/public/report?grid={code}")
+    page.wait_for_function("() => gridsLayer !== null && gridsLayer.getLayers().length > 0")
+    inside = page.evaluate(
+        """code => {
+          const grid = gridsLayer.getLayers().find(l => l.feature.properties.grid_code === code);
+          return [...mine].join() === code && grid.getBounds().contains(map.getCenter());
+        }""",
+        code,
+    )
+    page.close()
+    assert inside is True
