@@ -96,6 +96,7 @@ def test_the_community_records_a_building_head_by_clicks(
     page.wait_for_function("() => document.querySelector('#staff-result').textContent.includes('已保存')")
     item = page.locator(f".grid-people[data-grid='{home['grid']}'] li", has_text="郑楼长")
     item.wait_for()
+    visit.shot("people_community")
     assert ("楼长" in item.inner_text(), "137****3333" in item.inner_text(), visit.errors) == (True, True, [])
 
 
