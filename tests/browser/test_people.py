@@ -92,6 +92,7 @@ def test_the_community_records_a_building_head_by_clicks(
     page.select_option("#staff-form select[name=role]", "building_head")
     page.wait_for_function("() => document.querySelector('#staff-form select[name=building_id]').options.length > 0")
     page.select_option("#staff-form select[name=building_id]", str(home["building"]))
+    assert page.locator("#staff-street").is_visible() is False  # only the building is asked of a 楼长
     page.click("#staff-form button[type=submit]")
     page.wait_for_function("() => document.querySelector('#staff-result').textContent.includes('已保存')")
     item = page.locator(f".grid-people[data-grid='{home['grid']}'] li", has_text="郑楼长")
