@@ -35,6 +35,12 @@ HEAD_EDITORS = frozenset({Role.community, Role.command, Role.grid_worker})  # �
 UNIT_ROLES = frozenset({Role.community, Role.command})
 LEDGER_READERS = KPI_VIEWERS  # 网格台账 and plan exports, scoped to the reader's unit
 HOUSEHOLD_EDITORS = frozenset({Role.planner, Role.community, Role.command})  # surveyed 户数 from a 台账
+# The people of a grid: who records them and places registered 党员 (社区/街道), who sees them (masked), who may
+# reveal a phone or ID number (with a reason, logged), who prints the 网格公示牌.
+PEOPLE_EDITORS = UNIT_ROLES
+PEOPLE_VIEWERS = frozenset({Role.grid_worker, Role.community, Role.command, Role.leader})
+PII_REVEALERS = UNIT_ROLES
+CARD_PRINTERS = frozenset({Role.grid_worker, Role.community, Role.command, Role.leader, Role.planner})
 UNIT_CODE = re.compile(r"^\d{9}(\d{3})?$")  # 街道 (9 digits) or 社区 (12 digits)
 
 ROLE_NAMES: dict[Role, tuple[str, str]] = {role: states.ROLE_NAMES[role.value] for role in Role}
@@ -67,6 +73,7 @@ PAGES: tuple[Page, ...] = (
     Page("/maps/coverage", "网格覆盖", "Coverage", LEADERS),
     Page("/maps/hotspots", "诉求热点", "Hot spots", LEADERS),
     Page("/maps/lanes", "堵巷", "Blocked lanes", LEADERS),
+    Page("/people", "网格人员", "Grid people", PEOPLE_VIEWERS),
     Page("/planner", "网格规划", "Planner", PLANNERS),
     Page("/households", "户数台账", "Household ledger", HOUSEHOLD_EDITORS),
     Page("/maps/plan-diff", "方案对比", "Plan diff", PLANNERS, nav=False),

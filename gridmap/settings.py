@@ -106,6 +106,16 @@ class NotifySettings(BaseModel):
     public_url: str | None = Field(None, description="base URL of this server, for links in webhook messages")
 
 
+class PeopleSettings(BaseModel):
+    """The people of a grid: the key personal data is encrypted with, and what the 网格公示牌 prints."""
+
+    pii_key: str | None = Field(
+        None, description="Fernet key for phones and ID numbers (else generated once in home/pii_key, mode 0600)"
+    )
+    supervision_phone: str = Field("12345", max_length=40, description="监督电话 printed on every grid card")
+    card_title: str = Field("网格公示牌", max_length=40)
+
+
 class Settings(BaseSettings):
     """Everything gridmap reads from its environment."""
 
@@ -128,6 +138,7 @@ class Settings(BaseSettings):
     requests: RequestSettings = RequestSettings()
     auth: AuthSettings = AuthSettings()
     notify: NotifySettings = NotifySettings()
+    people: PeopleSettings = PeopleSettings()
 
     @property
     def pg_data(self) -> Path:
@@ -151,6 +162,20 @@ class Settings(BaseSettings):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
+        return path.read_text().strip()
+
+    def effective_pii_key(self) -> str:
+        """Key for personal data at rest: configured, else generated once in ``home`` (mode 0600), never in the repo."""
+        if self.people.pii_key:
+            return self.people.pii_key
+        path = self.home / "pii_key"
+        if not path.exists():
+            from cryptography.fernet import Fernet
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.chmod(0o600)
+            path.write_bytes(Fernet.generate_key())
         return path.read_text().strip()
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages gridmap needs; quick when they are already there. Works as root or with sudo.
 set -euo pipefail
-packages=(postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-cjk)
+# poppler-utils and libzbar0: the tests render the 网格公示牌 PDF (pdftoppm, pdftotext) and decode its QR (pyzbar)
+packages=(postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-cjk poppler-utils libzbar0)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -84,6 +84,9 @@ async function loadMap() {
     fetch("/api/map-config").then(r => r.json()).then(c => { if (c.tiles) L.tileLayer(c.tiles, {maxZoom: 19}).addTo(map).bringToBack(); }).catch(() => {});
     try { mine = new Set((await (await fetch("/api/me")).json()).grids || []); } catch (e) { mine = new Set(); }
   }
+  // A 网格公示牌's QR code names its grid (/public/report?grid=CODE): the map opens on that grid, outlined.
+  const named = new URLSearchParams(location.search).get("grid");
+  if (MODE === "public" && /^\d{15}$/.test(named || "")) mine = new Set([named]);
   try {
     const grids = await (await fetch("/public/api/grids")).json();
     for (const f of grids.features) state.gridNames.set(f.properties.grid_code, f.properties.grid_name);

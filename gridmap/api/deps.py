@@ -17,7 +17,16 @@ from sqlalchemy.orm import Session
 from gridmap.api.identity import UserDirectory
 from gridmap.db.models import Role, User
 from gridmap.db.session import session_scope
-from gridmap.policy import HOUSEHOLD_EDITORS, KPI_VIEWERS, LEADERS, LEDGER_READERS, PLANNERS, WORKERS, admits
+from gridmap.policy import (
+    HOUSEHOLD_EDITORS,
+    KPI_VIEWERS,
+    LEADERS,
+    LEDGER_READERS,
+    PEOPLE_VIEWERS,
+    PLANNERS,
+    WORKERS,
+    admits,
+)
 from gridmap.settings import Settings
 
 COOKIE = "gridmap_token"
@@ -148,3 +157,4 @@ PagePlanner = Annotated[User, Depends(page_role(*PLANNERS))]
 PageWorker = Annotated[User, Depends(page_role(*WORKERS))]
 PageKpi = Annotated[User, Depends(page_role(*KPI_VIEWERS))]
 PageHouseholds = Annotated[User, Depends(page_role(*HOUSEHOLD_EDITORS))]
+PagePeople = Annotated[User, Depends(page_role(*PEOPLE_VIEWERS))]

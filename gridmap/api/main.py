@@ -24,6 +24,7 @@ from gridmap.api.inputs import RefuseNul
 from gridmap.api.routes import (
     auth,
     buildings,
+    cards,
     exports,
     grids,
     kpis,
@@ -31,6 +32,7 @@ from gridmap.api.routes import (
     notifications,
     open311,
     pages,
+    people,
     plans,
     report_pages,
     request_pages,
@@ -101,7 +103,10 @@ def create_app(
         return app.openapi()
 
     # Routes are matched in order: the busiest (intake) first.
-    routers = (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages, workflow)
+    routers = (
+        requests, open311, auth, stats, grids, buildings, people, cards, plans, kpis, maps, pages, report_pages,
+        workflow,
+    )
     for module in (*routers, notifications, request_pages, exports):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from gridmap.cli.common import console, engine, user_errors
+from gridmap.cli.common import console, engine, settings, user_errors
 from gridmap.errors import InvalidInput, NotFound
 
 FORMATS = ("xlsx", "gpkg", "geojson")
@@ -22,6 +22,7 @@ def export_command(
     from gridmap.db.session import session_scope
     from gridmap.exports import ledger
     from gridmap.partition.service import published_plan
+    from gridmap.people.pii import Cipher
     from gridmap.policy import Scope
 
     with user_errors():
@@ -32,7 +33,8 @@ def export_command(
             plan_id = plan or getattr(published_plan(session=session), "id", None)
             if plan_id is None:
                 raise NotFound("还没有已发布的方案，请用 --plan 指定 / no published plan: give --plan")
-            layers = ledger.plan_layers(session, plan_id, Scope(everything=True))
+            cipher = Cipher(settings().effective_pii_key())
+            layers = ledger.plan_layers(session, plan_id, Scope(everything=True), cipher)
             body = {"xlsx": ledger.to_xlsx, "gpkg": ledger.to_gpkg}.get(fmt)
             data = body(layers) if body else ledger.to_geojson(layers).encode("utf-8")
         partial = output.with_name(output.name + ".partial")

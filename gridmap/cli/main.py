@@ -11,6 +11,7 @@ import typer
 from sqlalchemy import Engine
 
 from gridmap.cli import db, notify, simulate, users
+from gridmap.cli.cards import cards_command
 from gridmap.cli.common import console, engine, settings, user_errors
 from gridmap.cli.exports import export_command, import_households_command
 from gridmap.cli.geocode import geocode_command
@@ -28,6 +29,7 @@ app.command("partition")(partition_command)
 app.command("geocode")(geocode_command)
 app.command("export")(export_command)
 app.command("import-households")(import_households_command)
+app.command("cards")(cards_command)
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "osm" / "nanjing_xinjiekou_2021-06.osm"
 # 玄武区 新街口街道 (NBS 320102003); the demo area has no 社区 polygons, so its grids share 社区 part 000 (not an

@@ -112,8 +112,7 @@ class Building(Base):
     households_source: Mapped[HouseholdsSource] = mapped_column(_enum(HouseholdsSource, "households_source"))
     compound_id: Mapped[int | None] = mapped_column(ForeignKey("compounds.id", ondelete="SET NULL"), index=True)
     community_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"))
-    head_name: Mapped[str | None] = mapped_column(String(100))  # 楼栋长
-    head_phone: Mapped[str | None] = mapped_column(String(30))
+    # 楼长: a GridPost (role building_head) since migration 0012, which moved the free-text head_name/head_phone
     geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
 
 
@@ -416,3 +415,77 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Person(Base):
+    """Someone who serves in a grid (网格员, 网格长, 楼长, 街巷长, 党员, 志愿者); personal data encrypted (0012).
+
+    ``phone_enc`` and ``id_number_enc`` hold Fernet tokens (:mod:`gridmap.people.pii`), never plaintext; the
+    office phone is a public line and is printed as it is. The home address is kept encrypted as well: lists show
+    the geocoded home building instead.
+    """
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    community_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    id_number_enc: Mapped[str | None] = mapped_column(Text)
+    address_enc: Mapped[str | None] = mapped_column(Text)
+    office_phone: Mapped[str | None] = mapped_column(String(30))
+    in_service: Mapped[bool] = mapped_column(Boolean, default=False)  # 在职党员
+    work_unit: Mapped[str | None] = mapped_column(String(200))
+    availability: Mapped[list[str]] = mapped_column(JSON, default=list)  # gridmap.people.roles.AVAILABILITY
+    home_building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"))
+    home_grid_code: Mapped[str | None] = mapped_column(String(15))  # the grid of the home building when geocoded
+    home_geom: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=SRID), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class GridPost(Base):
+    """A person's post in a grid: role, and the grid, building (楼长) or street (街巷长) it is for."""
+
+    __tablename__ = "grid_posts"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('grid_worker', 'grid_leader', 'building_head', 'lane_head', 'party_member', 'volunteer')",
+            name="ck_grid_posts_role",
+        ),
+        CheckConstraint("role <> 'building_head' OR building_id IS NOT NULL", name="ck_grid_posts_building"),
+        CheckConstraint("role <> 'lane_head' OR street_id IS NOT NULL", name="ck_grid_posts_street"),
+        Index(
+            "uq_grid_posts_building_head", "building_id", unique=True, postgresql_where=text("role = 'building_head'")
+        ),
+        Index("uq_grid_posts_lane_head", "street_id", unique=True, postgresql_where=text("role = 'lane_head'")),
+        UniqueConstraint(
+            "person_id", "role", "grid_code", "building_id", "street_id", name="uq_grid_posts_post",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)  # None: a registered 党员 not yet placed
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"))
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id", ondelete="CASCADE"))
+    placed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    placed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class PiiReveal(Base):
+    """One reveal of a person's phone or ID number: who, when, why (PIPL); kept, never edited."""
+
+    __tablename__ = "pii_reveals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    username: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    field: Mapped[str] = mapped_column(String(20))  # phone | id_number
+    reason: Mapped[str] = mapped_column(Text)

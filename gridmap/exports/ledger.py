@@ -1,7 +1,8 @@
 """A plan version's 网格台账 (grid ledger) and layers, for the people who keep them in Excel and GIS.
 
-Every export is masked the same way: phones as 138****5678, never in full, whoever asks (an export leaves the
-system, so it carries only what anyone holding the file may read). Scoped like the pages: a 社区 or 街道 account
+Every export is masked the same way: a 楼长's office phone as it is (a public line), a personal phone as
+138****5678, never in full, whoever asks (an export leaves the system, so it carries only what anyone holding the
+file may read). Scoped like the pages: a 社区 or 街道 account
 gets the grids of its unit only.
 """
 
@@ -25,8 +26,8 @@ from gridmap.db.models import GridPlan, PlanStatus
 from gridmap.errors import NotFound
 from gridmap.exports.queries import BUILDINGS, GRIDS
 from gridmap.partition.codes import GridCode
+from gridmap.people.pii import Cipher, mask_phone
 from gridmap.policy import Scope
-from gridmap.requests.views import mask_phone
 from gridmap.units import unit_names
 
 SRID = 4326
@@ -69,8 +70,11 @@ class PlanLayers:
         return f"网格台账_v{self.plan.version}_{PLAN_NAMES.get(self.plan.status, str(self.plan.status))}"
 
 
-def plan_layers(session: Session, plan_id: int, scope: Scope) -> PlanLayers:
-    """The grids (with 社区, 街道 and 网格员 by name) and buildings of plan ``plan_id`` that ``scope`` covers."""
+def plan_layers(session: Session, plan_id: int, scope: Scope, cipher: Cipher) -> PlanLayers:
+    """The grids (with 社区, 街道 and 网格员 by name) and buildings of plan ``plan_id`` that ``scope`` covers.
+
+    ``cipher`` opens a 楼长's sealed phone only to mask it.
+    """
     plan = session.get(GridPlan, plan_id)
     if plan is None:
         raise NotFound(f"没有方案 {plan_id} / no plan {plan_id}")
@@ -80,7 +84,7 @@ def plan_layers(session: Session, plan_id: int, scope: Scope) -> PlanLayers:
         grids = grids[[scope.covers_grid(c) for c in grids["code"]]]
     if not buildings.empty:
         buildings = buildings[buildings["grid_code"].isin(set(grids["code"]) if not grids.empty else set())]
-    return PlanLayers(plan, _grid_frame(session, grids), _building_frame(buildings))
+    return PlanLayers(plan, _grid_frame(session, grids), _building_frame(buildings, cipher))
 
 
 def _geo(frame: pd.DataFrame) -> gpd.GeoSeries:
@@ -108,7 +112,13 @@ def _grid_frame(session: Session, grids: pd.DataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry=_geo(grids))
 
 
-def _building_frame(buildings: pd.DataFrame) -> gpd.GeoDataFrame:
+def _head_phone(office: object, sealed: object, cipher: Cipher) -> str:
+    if isinstance(office, str) and office:
+        return office
+    return (mask_phone(cipher.open(sealed)) or "") if isinstance(sealed, str) else ""
+
+
+def _building_frame(buildings: pd.DataFrame, cipher: Cipher) -> gpd.GeoDataFrame:
     if buildings.empty:
         return gpd.GeoDataFrame({c: [] for c in BUILDING_COLUMNS}, geometry=gpd.GeoSeries([], crs=SRID))
     street = buildings["addr_street"].fillna("")
@@ -123,7 +133,10 @@ def _building_frame(buildings: pd.DataFrame) -> gpd.GeoDataFrame:
             "households": buildings["households"].astype(int),
             "source": buildings["source"].map(SOURCES).fillna(buildings["source"]),
             "head_name": buildings["head_name"].fillna(""),
-            "head_phone": [mask_phone(p) if isinstance(p, str) else "" for p in buildings["head_phone"]],
+            "head_phone": [
+                _head_phone(office, sealed, cipher)
+                for office, sealed in zip(buildings["head_office_phone"], buildings["head_phone_enc"], strict=True)
+            ],
         }
     )
     return gpd.GeoDataFrame(out, geometry=_geo(buildings))

@@ -21,11 +21,14 @@ GRIDS = text(
 BUILDINGS = text(
     """
     SELECT b.id, b.name, b.addr_street, b.addr_housenumber, b.households, b.households_source::text AS source,
-           c.name AS compound, g.code AS grid_code, b.head_name, b.head_phone, ST_AsBinary(b.geom) AS wkb
+           c.name AS compound, g.code AS grid_code, h.name AS head_name, h.phone_enc AS head_phone_enc,
+           h.office_phone AS head_office_phone, ST_AsBinary(b.geom) AS wkb
     FROM grid_assignments a
     JOIN buildings b ON b.id = a.building_id
     JOIN grids g ON g.id = a.grid_id
     LEFT JOIN compounds c ON c.id = b.compound_id
+    LEFT JOIN grid_posts p ON p.building_id = b.id AND p.role = 'building_head'
+    LEFT JOIN people h ON h.id = p.person_id
     WHERE a.plan_id = :plan
     ORDER BY g.code, b.id
     """

@@ -42,7 +42,9 @@ def plan_buildings(session: Session, plan_id: int, codes: list[str] | None = Non
     return _frame(
         session,
         "SELECT b.id AS building_id, b.name, b.households, b.compound_id, g.code AS grid_code, "
-        "coalesce(b.head_name || coalesce(' ' || b.head_phone, ''), '未登记 not recorded') AS head, b.geom "
+        # the 楼长 record (gridmap.people): the name only, its phone is personal data kept encrypted
+        "coalesce((SELECT p.name FROM grid_posts r JOIN people p ON p.id = r.person_id "
+        "WHERE r.role = 'building_head' AND r.building_id = b.id), '未登记 not recorded') AS head, b.geom "
         "FROM buildings b "
         "LEFT JOIN grid_assignments a ON a.building_id = b.id AND a.plan_id = :plan "
         f"LEFT JOIN grids g ON g.id = a.grid_id WHERE b.is_residential {only} ORDER BY b.id",

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from gridmap.db.models import RequestCategory, RequestEvent, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.notify.service import on_transition
+from gridmap.people.queries import on_users_lane
 from gridmap.policy import act_refusal, check_request, user_scope
 from gridmap.requests.categories import Category, cached_category
 from gridmap.requests.departments import check_department
@@ -157,8 +158,15 @@ def get_request(session: Session, request_id: int, *, lock: bool = False) -> Ser
 
 
 def check_scope(session: Session, req: ServiceRequest, user: User) -> None:
-    """:class:`Forbidden` unless ``req`` is in the user's scope (decided by :mod:`gridmap.policy`)."""
-    check_request(user_scope(session, user), req, user)
+    """:class:`Forbidden` unless ``req`` is in the user's scope (decided by :mod:`gridmap.policy`).
+
+    A blocked-lane report of a lane the user heads (街巷长, :mod:`gridmap.people`) is in scope as well.
+    """
+    try:
+        check_request(user_scope(session, user), req, user)
+    except Forbidden:
+        if not on_users_lane(session, req.id, user.id):
+            raise
 
 
 STAFF_DO_NOT_RATE = (

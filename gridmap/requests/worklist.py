@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.db.models import RequestCategory, ServiceRequest, User
 from gridmap.errors import InvalidInput
+from gridmap.people.queries import heads_lanes, lane_clause
 from gridmap.policy import todo_clause, user_scope
 from gridmap.requests.deadlines import deadlines
 from gridmap.requests.sla import SlaState, WorkCalendar
@@ -70,9 +71,13 @@ def _search(q: str) -> ColumnElement[bool]:
 
 
 def _where(session: Session, user: User, query: ListQuery) -> list[ColumnElement[bool]]:
-    where = [user_scope(session, user).clause()]
+    scope, todo = user_scope(session, user).clause(), todo_clause(user.role)
+    if heads_lanes(session, user.id):  # a 街巷长: the blocked-lane reports of the lane are in the list and 待办 too
+        lanes = lane_clause(user.id)
+        scope, todo = or_(scope, lanes), or_(todo, lanes)
+    where = [scope]
     if query.todo:
-        where.append(todo_clause(user.role))
+        where.append(todo)
     if query.statuses:
         where.append(ServiceRequest.status.in_([s.value for s in query.statuses]))
     if query.category:

@@ -19,7 +19,7 @@ PAYLOAD = "<img src=x onerror=window.__pwned=1></script><script>window.__pwned=1
 # (table, column, which rows) that users or imported files set and pages show.
 FIELDS = [
     ("buildings", "name", "id IN (SELECT building_id FROM grid_assignments)"),
-    ("buildings", "head_name", "id IN (SELECT building_id FROM grid_assignments)"),
+    ("people", "name", "true"),  # 楼长 records, planted by the fixture
     ("compounds", "name", "true"),
     ("streets", "name", "true"),
     ("users", "full_name", "role = 'grid_worker'"),
@@ -29,8 +29,8 @@ FIELDS = [
     ("grid_plans", "name", "true"),
 ]
 PAGES = {
-    "admin": ["/", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/dashboard", "/planner"],
-    "worker": ["/", "/maps/my-grid"],
+    "admin": ["/", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/dashboard", "/planner", "/people"],
+    "worker": ["/", "/maps/my-grid", "/people"],
 }
 # Open every tooltip and popup of every map (folium builds their HTML from feature properties when they open)
 # and count elements that only an unescaped payload could have made.
@@ -67,6 +67,19 @@ def hostile(server: dict[str, Any]) -> Iterator[None]:
             create_user(session=session, username="admin", password="secret", role=Role.admin, weak_password=True)
     saved = []
     with engine.begin() as conn:
+        heads = conn.execute(  # a 楼长 record for every building of a grid (they are records since migration 0012)
+            text(
+                "WITH b AS (SELECT DISTINCT a.building_id, g.code FROM grid_assignments a "
+                "JOIN grids g ON g.id = a.grid_id JOIN grid_plans p ON p.id = g.plan_id AND p.status = 'published' "
+                "WHERE NOT EXISTS (SELECT 1 FROM grid_posts r "
+                "WHERE r.role = 'building_head' AND r.building_id = a.building_id)), "
+                "made AS (INSERT INTO people (name, created_by) SELECT 'head ' || building_id, 'xss-test' FROM b "
+                "RETURNING id, name) "
+                "INSERT INTO grid_posts (person_id, role, grid_code, building_id) "
+                "SELECT made.id, 'building_head', b.code, b.building_id "
+                "FROM made JOIN b ON made.name = 'head ' || b.building_id RETURNING person_id"
+            )
+        ).all()
         for table, column, where in FIELDS:
             key = "code" if table == "request_categories" else "id"
             rows = conn.execute(text(f"SELECT {key}, {column} FROM {table} WHERE {where}")).all()
@@ -80,6 +93,7 @@ def hostile(server: dict[str, Any]) -> Iterator[None]:
         for table, column, key, rows in saved:
             for k, v in rows:
                 conn.execute(text(f"UPDATE {table} SET {column} = :v WHERE {key} = :k"), {"v": v, "k": k})
+        conn.execute(text("DELETE FROM people WHERE id = ANY(:ids)"), {"ids": [h[0] for h in heads]})
     categories._CACHE.clear()
 
 

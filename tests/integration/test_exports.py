@@ -57,10 +57,6 @@ def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
             text("SELECT min(building_id) FROM grid_assignments a JOIN grids g ON g.id = a.grid_id WHERE g.code = :c"),
             {"c": codes[0]},
         ).scalar_one()
-        session.execute(
-            text("UPDATE buildings SET head_name = '=HYPERLINK(\"http://x\")', head_phone = :p WHERE id = :b"),
-            {"p": PHONE, "b": head},
-        )
         plan = session.execute(text("SELECT id FROM grid_plans WHERE status = 'published'")).scalar_one()
     app = create_app(settings, engine=engine)
     with TestClient(app) as client:
@@ -70,6 +66,9 @@ def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
             ).json()["access_token"]}
             for name, *_ in users
         }  # fmt: skip
+        body = {"name": '=HYPERLINK("http://x")', "phone": PHONE}
+        named = client.put(f"/api/buildings/{head}/head", json=body, headers=tokens["community"])
+        assert named.status_code == 200, named.text
         yield {"client": client, "engine": engine, "codes": codes, "plan": plan, "auth": tokens, "head": head}
     engine.dispose()
 

@@ -14,10 +14,10 @@ OPENS = {
     Role.admin: {p.href for p in policy.PAGES},
     Role.planner: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/planner", "/maps/plan-diff"}
     | {"/households"},
-    Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes"},
-    Role.grid_worker: {"/", "/report", "/maps/my-grid"},
-    Role.community: {"/", "/report", "/dashboard", "/households"},
-    Role.command: {"/", "/dashboard", "/households"},
+    Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/people"},
+    Role.grid_worker: {"/", "/report", "/maps/my-grid", "/people"},
+    Role.community: {"/", "/report", "/dashboard", "/people", "/households"},
+    Role.command: {"/", "/dashboard", "/people", "/households"},
     Role.department: {"/"},
 }
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from gridmap.api.deps import HouseholdEditor, LedgerUser, PageHouseholds, SessionDep
 from gridmap.api.routes.pages import FRONTEND
+from gridmap.api.routes.people import CipherDep
 from gridmap.errors import InvalidInput
 from gridmap.exports import households, ledger
 from gridmap.policy import user_scope
@@ -31,10 +32,14 @@ def attachment(name: str) -> dict[str, str]:
 
 @router.get("/api/plans/{plan_id}/export.{fmt}", response_class=Response, responses={200: {"content": MEDIA}})
 def export_plan(
-    plan_id: Annotated[int, Path(ge=1, le=2**31 - 1)], fmt: ExportFormat, user: LedgerUser, session: SessionDep
+    plan_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    fmt: ExportFormat,
+    user: LedgerUser,
+    session: SessionDep,
+    cipher: CipherDep,
 ) -> Response:
     """A plan version's grids (with 社区, 街道, 网格员) and buildings: phones masked, the reader's unit only."""
-    layers = ledger.plan_layers(session, plan_id, user_scope(session, user))
+    layers = ledger.plan_layers(session, plan_id, user_scope(session, user), cipher)
     if fmt == "xlsx":
         body: bytes | str = ledger.to_xlsx(layers)
     elif fmt == "gpkg":

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from gridmap.api.deps import COOKIE, PageKpi, PagePlanner, Transactions, get_current_user
+from gridmap.api.deps import COOKIE, PageKpi, PagePeople, PagePlanner, Transactions, get_current_user
 
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
 router = APIRouter(include_in_schema=False)
@@ -42,3 +42,9 @@ def planner(_: PagePlanner) -> HTMLResponse:
 def dashboard(_: PageKpi) -> HTMLResponse:
     """Leaders' KPI dashboard with charts and the hot-spot map."""
     return HTMLResponse((FRONTEND / "dashboard.html").read_text(encoding="utf-8"))
+
+
+@router.get("/people", response_class=HTMLResponse)
+def people_page(_: PagePeople) -> HTMLResponse:
+    """网格人员: each grid's people (masked); for 社区/街道 the 双报到 form and the placement board."""
+    return HTMLResponse((FRONTEND / "people.html").read_text(encoding="utf-8"))
