@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages gridmap needs; quick when they are already there. Works as root or with sudo.
 set -euo pipefail
-packages=(postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-cjk)
+packages=(postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-cjk gdal-bin qgis python3-qgis)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# gdal-bin (ogrinfo) and qgis + python3-qgis (QGIS headless, system python3) test the OGC API as real clients.
 # npm fetches the pinned browser libraries; any npm will do (Node.js from Debian or from nodejs.org).
 command -v npm >/dev/null || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
