@@ -35,6 +35,7 @@ from gridmap.api.routes import (
     request_pages,
     requests,
     stats,
+    tiles,
     workflow,
 )
 from gridmap.api.routes.pages import FRONTEND
@@ -106,7 +107,7 @@ def create_app(
 
     # Routes are matched in order: the busiest (intake) first.
     routers = (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages, workflow)
-    for module in (*routers, notifications, request_pages):
+    for module in (*routers, tiles, notifications, request_pages):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():

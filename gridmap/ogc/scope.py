@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
 import asyncpg
+from asyncpg import Record
+from asyncpg.pool import PoolConnectionProxy
 
 from gridmap.policy import Scope
 
@@ -33,7 +35,7 @@ class ScopedPool:
         self.pool = pool
 
     @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+    async def acquire(self) -> AsyncIterator[PoolConnectionProxy[Record]]:
         """A connection with ``gridmap.scope`` set for this request, cleared again when it goes back."""
         async with self.pool.acquire() as conn:
             await conn.execute("SELECT set_config('gridmap.scope', $1, false)", CURRENT.get())

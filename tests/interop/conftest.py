@@ -54,9 +54,7 @@ def live(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
             grids=codes[3:5],
             weak_password=True,
         )
-        create_user(
-            session=session, username="dept", password="secret", role=Role.department, weak_password=True
-        )
+        create_user(session=session, username="dept", password="secret", role=Role.department, weak_password=True)
         simulate_requests(session, days=14, end=NOW, settings=settings.requests, per_day=30, seed=1)
     port = _free_port()
     app = create_app(settings, engine=engine, clock=lambda: NOW)

@@ -1,0 +1,137 @@
+"""OGC API - Features read by clients nobody here wrote: GDAL's OAPIF driver, OWSLib and QGIS (headless)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from typing import Any
+
+import httpx
+from owslib.ogcapi.features import Features
+from sqlalchemy import text
+
+QGIS_SCRIPT = """
+import sys
+from qgis.core import QgsApplication, QgsVectorLayer
+QgsApplication.setPrefixPath("/usr", True)
+app = QgsApplication([], False)
+app.initQgis()
+QgsApplication.messageLog().messageReceived.connect(lambda m, tag, level: print("LOG", tag, m, file=sys.stderr))
+base, token = sys.argv[1], sys.argv[2]
+uri = f"url='{base}/ogc' typename='grids' http-header:Authorization='Bearer {token}'"
+layer = QgsVectorLayer(uri, "grids", "OAPIF")
+feature = next(layer.getFeatures()) if layer.isValid() else None
+print(layer.isValid(), layer.featureCount(), feature["code"] if feature else None)
+app.exitQgis()
+"""
+
+
+def _ogrinfo(live: dict[str, Any], user: str, *args: str) -> str:
+    env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {live['tokens'][user]}"}
+    done = subprocess.run(["ogrinfo", "-ro", *args], env=env, capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout
+
+
+def _count(engine: Any, sql: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+def test_ogrinfo_lists_the_collections(live: dict[str, Any]) -> None:
+    out = _ogrinfo(live, "leader", f"OAPIF:{live['base']}/ogc")
+    names = set(re.findall(r"^\d+: (\w+)", out, re.M))
+    assert names == {"grids", "buildings", "compounds", "streets", "communities", "subdistricts", "requests"}
+
+
+def test_ogrinfo_counts_every_grid_of_the_published_plan(live: dict[str, Any]) -> None:
+    out = _ogrinfo(live, "leader", "-so", f"OAPIF:{live['base']}/ogc", "grids")
+    assert f"Feature Count: {len(live['grids'])}" in out
+
+
+def test_ogr2ogr_pages_through_all_buildings(live: dict[str, Any], tmp_path: Any) -> None:
+    target = tmp_path / "buildings.geojson"
+    env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {live['tokens']['leader']}"}
+    subprocess.run(
+        ["ogr2ogr", "-f", "GeoJSON", str(target), f"OAPIF:{live['base']}/ogc", "buildings", "-oo", "PAGE_SIZE=500"],
+        env=env,
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    expected = _count(
+        live["engine"],
+        "SELECT count(*) FROM buildings b JOIN grid_assignments a ON a.building_id = b.id "
+        "JOIN grid_plans p ON p.id = a.plan_id AND p.status = 'published' WHERE b.is_residential",
+    )
+    assert len(json.loads(target.read_text())["features"]) == expected
+
+
+def test_ogrinfo_as_grid_worker_sees_only_own_grids(live: dict[str, Any]) -> None:
+    out = _ogrinfo(live, "worker", f"OAPIF:{live['base']}/ogc", "grids")
+    assert sorted(re.findall(r"^\s+code \(String\) = (\d+)", out, re.M)) == sorted(live["worker_grids"])
+
+
+def test_owslib_reads_items_with_bbox_and_paging(live: dict[str, Any]) -> None:
+    api = Features(f"{live['base']}/ogc", headers={"Authorization": f"Bearer {live['tokens']['leader']}"})
+    assert "grids" in {c["id"] for c in api.collections()["collections"]}
+    page = api.collection_items("grids", limit=5, bbox=[118.0, 31.0, 119.5, 33.0])
+    assert (page["numberReturned"], page["numberMatched"]) == (5, len(live["grids"]))
+
+
+def test_items_datetime_filters_requests(live: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {live['tokens']['leader']}"}
+    window = "2026-06-25T00:00:00Z/2026-06-27T00:00:00Z"
+    got = httpx.get(f"{live['base']}/ogc/collections/requests/items", params={"datetime": window}, headers=headers)
+    expected = _count(
+        live["engine"],
+        "SELECT count(*) FROM requests WHERE geom IS NOT NULL "
+        "AND created_at BETWEEN '2026-06-25T00:00:00Z' AND '2026-06-27T00:00:00Z'",
+    )
+    assert got.json()["numberMatched"] == expected
+
+
+def test_requests_carry_no_reporter_data(live: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {live['tokens']['leader']}"}
+    got = httpx.get(f"{live['base']}/ogc/collections/requests/items", params={"limit": 50}, headers=headers).json()
+    keys = set().union(*(f["properties"] for f in got["features"]))
+    assert not keys & {"reporter_name", "reporter_phone", "reporter_user_id", "description", "photos", "address"}
+
+
+def test_property_filter_selects_one_grid(live: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {live['tokens']['leader']}"}
+    code = live["grids"][7]
+    got = httpx.get(f"{live['base']}/ogc/collections/grids/items", params={"code": code}, headers=headers).json()
+    assert [f["properties"]["code"] for f in got["features"]] == [code]
+
+
+def test_department_sees_no_grids(live: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {live['tokens']['dept']}"}
+    got = httpx.get(f"{live['base']}/ogc/collections/grids/items", headers=headers).json()
+    assert got["numberMatched"] == 0
+
+
+def test_without_a_token_the_service_answers_401(live: dict[str, Any]) -> None:
+    assert httpx.get(f"{live['base']}/ogc/collections/grids/items").status_code == 401
+
+
+def test_a_bad_bbox_is_a_422(live: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {live['tokens']['leader']}"}
+    got = httpx.get(f"{live['base']}/ogc/collections/grids/items", params={"bbox": "1,2,3"}, headers=headers)
+    assert got.status_code == 422
+
+
+def test_qgis_loads_the_grids_layer(live: dict[str, Any]) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        ["/usr/bin/python3", "-c", QGIS_SCRIPT, live["base"], live["tokens"]["leader"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    print(done.stderr[-3000:])
+    valid, count, code = done.stdout.strip().splitlines()[-1].split()
+    assert (valid, int(count), code in live["grids"]) == ("True", len(live["grids"]), True)
