@@ -18,7 +18,10 @@ env AS (
               ELSE 0 END AS tol
 )"""
 # A department has no grids of its own (``policy.Scope.covers_grid``).
-_IN_SCOPE = "($7::text IS NULL AND ($4 OR {code} = ANY($5::text[]) OR ($6::text IS NOT NULL AND starts_with({code}, $6::text))))"
+_IN_SCOPE = (
+    "($7::text IS NULL AND ($4 OR {code} = ANY($5::text[])"
+    " OR ($6::text IS NOT NULL AND starts_with({code}, $6::text))))"
+)
 
 
 def _geom(column: str, simplify: bool) -> str:
