@@ -14,6 +14,7 @@ _ENVELOPE = """
 env AS (
   SELECT ST_TileEnvelope($1, $2, $3) AS box,
          ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 64.0 / 4096), 4326) AS wgs,
+         ST_Transform(ST_TileEnvelope($1, $2, $3, margin => 64.0 / 4096), 4326)::box2d AS clip,
          CASE WHEN $1 < 14 THEN (ST_XMax(ST_TileEnvelope($1, $2, $3)) - ST_XMin(ST_TileEnvelope($1, $2, $3))) / 2048
               ELSE 0 END AS tol
 )"""
@@ -25,34 +26,36 @@ _IN_SCOPE = (
 
 
 def _geom(column: str, simplify: bool) -> str:
-    projected = f"ST_Transform({column}, 3857)"
+    # Cut to the tile (and its buffer) first: a long street or a large boundary is transformed and simplified
+    # only where the tile needs it (a street of 300 points across a zoom-17 tile: 8 ms instead of 50-270 ms).
+    projected = f"ST_Transform(ST_ClipByBox2D({column}, env.clip), 3857)"
     if simplify:
-        projected = f"ST_SimplifyPreserveTopology({projected}, env.tol)"
+        projected = f"CASE WHEN env.tol > 0 THEN ST_Simplify({projected}, env.tol, true) ELSE {projected} END"
     return f"ST_AsMVTGeom({projected}, env.box, 4096, 64, true)"
 
 
 PLAN_TILE = f"""
 WITH {_ENVELOPE},
 plan AS (SELECT id FROM public.grid_plans WHERE status = 'published'),
-grids AS (
+grids AS MATERIALIZED (
   SELECT g.code, g.households, g.n_buildings, g.community_code, {_geom("g.geom", True)} AS geom
   FROM public.grids g JOIN plan ON g.plan_id = plan.id, env
   WHERE g.geom && env.wgs AND {_IN_SCOPE.format(code="g.code")}
 ),
-buildings AS (
+buildings AS MATERIALIZED (
   SELECT b.id, b.name, b.households, g.code AS grid_code, {_geom("b.geom", False)} AS geom
   FROM public.buildings b JOIN public.grid_assignments a ON a.building_id = b.id JOIN plan ON a.plan_id = plan.id
   JOIN public.grids g ON g.id = a.grid_id, env
   WHERE $1 >= {BUILDINGS_FROM} AND b.geom && env.wgs AND b.is_residential AND {_IN_SCOPE.format(code="g.code")}
 ),
-streets AS (
+streets AS MATERIALIZED (
   SELECT s.name, s.street_class, {_geom("s.geom", True)} AS geom FROM public.streets s, env
   WHERE s.geom && env.wgs AND ($1 >= 14 OR s.is_barrier)
 ),
-compounds AS (
+compounds AS MATERIALIZED (
   SELECT c.id, c.name, {_geom("c.geom", True)} AS geom FROM public.compounds c, env WHERE $1 >= 12 AND c.geom && env.wgs
 ),
-boundaries AS (
+boundaries AS MATERIALIZED (
   SELECT u.code, u.name, u.level::text AS level, {_geom("u.geom", True)} AS geom FROM public.admin_units u, env
   WHERE u.geom IS NOT NULL AND u.level IN ('street', 'community') AND u.geom && env.wgs
 )
