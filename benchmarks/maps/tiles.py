@@ -168,12 +168,11 @@ def viewport_rows(client: httpx.Client, extent: tuple[float, float, float, float
         started = time.perf_counter()
         geo = [timed(client, f"/api/plans/{plan_id}/{layer}?bbox={bbox}&zoom={z}") for layer in layers]
         geo_wall = time.perf_counter() - started
-        tiles = [
-            (x, y) for x in range(int(fx - wx), int(fx + wx) + 1) for y in range(int(fy - wy), int(fy + wy) + 1)
-        ]
+        tiles = [(x, y) for x in range(int(fx - wx), int(fx + wx) + 1) for y in range(int(fy - wy), int(fy + wy) + 1)]
         started = time.perf_counter()
         with ThreadPoolExecutor(6) as pool:
-            got = list(pool.map(lambda t: timed(client, f"/tiles/plan/{z}/{t[0]}/{t[1]}.pbf"), tiles))
+            paths = [f"/tiles/plan/{z}/{x}/{y}.pbf" for x, y in tiles]
+            got = list(pool.map(lambda path: timed(client, path), paths))
         tile_wall = time.perf_counter() - started
         rows.append(
             f"| {z} | GeoJSON {' + '.join(layers)} | {len(geo)} | {sum(s for _, s, _ in geo) / 1e6:.2f} MB | "
@@ -227,7 +226,8 @@ def main() -> None:
         "|---|---|---|---|---|",
         *views,
         "",
-        f"Reproduce: `.venv/bin/gridmap db start && .venv/bin/python -m benchmarks.maps.tiles --buildings {args.buildings}`",
+        "Reproduce: `.venv/bin/gridmap db start && "
+        f".venv/bin/python -m benchmarks.maps.tiles --buildings {args.buildings}`",
         "",
     ]
     (HERE / "tiles.md").write_text("\n".join(lines))

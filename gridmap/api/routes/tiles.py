@@ -72,7 +72,7 @@ PLAN_LAYERS = [
     ),
     VectorLayer(
         id="streets",
-        description="道路 (barriers only below zoom 14)",
+        description="道路 (barriers only below zoom 14, main roads and rivers below 12)",
         minzoom=0,
         maxzoom=MAX_ZOOM,
         fields={"name": "String", "street_class": "String"},
