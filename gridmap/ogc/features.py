@@ -20,6 +20,7 @@ from tipg import errors as tipg_errors
 from tipg import model
 from tipg.collections import Catalog, Collection, register_collection_catalog
 from tipg.database import connection_factory
+from tipg.dependencies import bbox_query, datetime_query
 from tipg.factory import OGCFeaturesFactory
 from tipg.resources.enums import MediaType
 from tipg.settings import DatabaseSettings
@@ -28,6 +29,7 @@ from gridmap import policy
 from gridmap.api import errors
 from gridmap.api.deps import Transactions, get_current_user, oauth2
 from gridmap.db.models import User
+from gridmap.ogc.params import strict_bbox, strict_datetime
 from gridmap.ogc.scope import CURRENT, EVERYTHING, ScopedPool, scope_json
 
 SCHEMA = "ogc"
@@ -117,6 +119,8 @@ def features_app() -> FastAPI:
     errors.install(app)
     for kind, status in CLIENT_ERRORS.items():
         app.add_exception_handler(kind, _tipg_error(status))
+    app.dependency_overrides[bbox_query] = strict_bbox
+    app.dependency_overrides[datetime_query] = strict_datetime
     endpoints = Features(title=TITLE, router_prefix="/ogc", collection_dependency=collection_by_name)
     app.include_router(endpoints.router)
     return app

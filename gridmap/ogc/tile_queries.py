@@ -3,12 +3,16 @@
 Parameters: ``$1..$3`` z, x, y; ``$4`` everything (bool), ``$5`` grid codes (text[]), ``$6`` 社区/街道 code
 prefix (text or null), ``$7`` department (text or null) — the caller's ``gridmap.policy`` scope.
 Geometries are stored in EPSG:4326; tiles are WebMercatorQuad (EPSG:3857), 4096 units, 64 units buffer.
-Below zoom 14 grids and boundaries are simplified (about two tile units) and buildings are left out.
+Below zoom 14 grids and boundaries are simplified (about two tile units) and buildings are left out; below zoom
+12 grids are left out too.
 """
 
 from __future__ import annotations
 
 BUILDINGS_FROM = 14
+# A city's grids are a few pixels each below zoom 12 (a zoom-10 tile of a 1 M-building city holds 15,000 of them:
+# 0.9 MB, 2 s): there the 社区/街道 boundaries stand for them.
+GRIDS_FROM = 12
 MAIN_ROADS = "'{motorway,trunk,primary,river}'::text[]"  # the streets drawn below zoom 12
 
 _ENVELOPE = """
@@ -42,7 +46,7 @@ plan AS (SELECT id FROM public.grid_plans WHERE status = 'published'),
 grids AS MATERIALIZED (
   SELECT g.code, g.households, g.n_buildings, g.community_code, {_geom("g.geom", True)} AS geom
   FROM public.grids g JOIN plan ON g.plan_id = plan.id, env
-  WHERE g.geom && env.wgs AND {_IN_SCOPE.format(code="g.code")}
+  WHERE $1 >= {GRIDS_FROM} AND g.geom && env.wgs AND {_IN_SCOPE.format(code="g.code")}
 ),
 buildings AS MATERIALIZED (
   SELECT b.id, b.name, b.households, g.code AS grid_code, {_geom("b.geom", False)} AS geom

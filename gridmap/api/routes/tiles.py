@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from gridmap import policy
 from gridmap.api.deps import CurrentUser, NowDep, Transactions
 from gridmap.errors import InvalidInput, NotFound
-from gridmap.ogc.tile_queries import BUILDINGS_FROM, DENSITY_TILE, PLAN_TILE, PLAN_VERSION
+from gridmap.ogc.tile_queries import BUILDINGS_FROM, DENSITY_TILE, GRIDS_FROM, PLAN_TILE, PLAN_VERSION
 from gridmap.policy import Scope
 
 router = APIRouter(tags=["tiles"])
@@ -58,8 +58,8 @@ class TileJSON(BaseModel):
 PLAN_LAYERS = [
     VectorLayer(
         id="grids",
-        description="网格 (simplified below zoom 14)",
-        minzoom=0,
+        description="网格 (simplified below zoom 14; below zoom 12 see boundaries)",
+        minzoom=GRIDS_FROM,
         maxzoom=MAX_ZOOM,
         fields={"code": "String", "households": "Number", "n_buildings": "Number", "community_code": "String"},
     ),
