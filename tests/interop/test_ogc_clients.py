@@ -14,7 +14,8 @@ from sqlalchemy import text
 
 # QGIS 3.22 (Debian 12) cannot put a header into a data source URI; its users sign in with the OAuth2 auth
 # method, "Resource Owner" grant, against gridmap's token URL, and QGIS sends the bearer token itself.
-QGIS_SCRIPT = """
+QGIS_SCRIPT = (
+    """
 import json, sys, tempfile, os
 os.environ["QGIS_AUTH_DB_DIR_PATH"] = tempfile.mkdtemp()
 from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsVectorLayer
@@ -32,11 +33,38 @@ config = QgsAuthMethodConfig("OAuth2")
 config.setName("gridmap")
 config.setConfig("oauth2config", json.dumps(oauth))
 assert auth.storeAuthenticationConfig(config)[0]
+"""
+    + "{layer}\napp.exitQgis()\n"
+)
+OAPIF_LAYER = """
 uri = f"url='{base}/ogc' typename='grids' authcfg='{config.id()}'"
 layer = QgsVectorLayer(uri, "grids", "OAPIF")
 feature = next(layer.getFeatures()) if layer.isValid() else None
 print(layer.isValid(), layer.featureCount(), feature["code"] if feature else None)
-app.exitQgis()
+"""
+# QGIS's vector tile layer on the plan's tiles, drawn into an image: how many pixels are not the background.
+TILE_LAYER = """
+from qgis.core import QgsVectorTileLayer, QgsMapSettings, QgsMapRendererSequentialJob, QgsCoordinateReferenceSystem
+from qgis.core import QgsRectangle, QgsCoordinateTransform, QgsProject
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
+url = base + "/tiles/plan/{z}/{x}/{y}.pbf"
+layer = QgsVectorTileLayer(f"type=xyz&url={url}&zmin=0&zmax=20&authcfg={config.id()}", "plan")
+settings = QgsMapSettings()
+settings.setLayers([layer])
+settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
+wgs = QgsCoordinateReferenceSystem("EPSG:4326")
+box = QgsCoordinateTransform(wgs, settings.destinationCrs(), QgsProject.instance()).transform(
+    QgsRectangle(118.776, 32.036, 118.792, 32.048))
+settings.setExtent(box)
+settings.setOutputSize(QSize(512, 512))
+settings.setBackgroundColor(QColor(255, 255, 255))
+job = QgsMapRendererSequentialJob(settings)
+job.start()
+job.waitForFinished()
+image = job.renderedImage()
+drawn = sum(1 for x in range(0, 512, 4) for y in range(0, 512, 4) if image.pixelColor(x, y) != QColor(255, 255, 255))
+print(layer.isValid(), drawn)
 """
 
 
@@ -137,7 +165,7 @@ def test_a_bad_bbox_is_a_422(live: dict[str, Any]) -> None:
 def test_qgis_loads_the_grids_layer(live: dict[str, Any]) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(
-        ["/usr/bin/python3", "-c", QGIS_SCRIPT, live["base"], "leader"],
+        ["/usr/bin/python3", "-c", QGIS_SCRIPT.replace("{layer}", OAPIF_LAYER), live["base"], "leader"],
         env=env,
         capture_output=True,
         text=True,
@@ -149,3 +177,20 @@ def test_qgis_loads_the_grids_layer(live: dict[str, Any]) -> None:
     )
     valid, count, code = (last.split() + ["", "", ""])[:3]
     assert (valid, count, code in live["grids"]) == ("True", str(len(live["grids"])), True), last
+
+
+def test_qgis_draws_the_plan_vector_tiles(live: dict[str, Any]) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        ["/usr/bin/python3", "-c", QGIS_SCRIPT.replace("{layer}", TILE_LAYER), live["base"], "leader"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    last = (
+        done.stdout.strip().splitlines()[-1] if done.stdout.strip() else f"exit {done.returncode} {done.stderr[-1500:]}"
+    )
+    valid, drawn = (last.split() + ["", ""])[:2]
+    assert valid == "True" and drawn.isdigit() and int(drawn) > 500, last
