@@ -29,6 +29,7 @@ from gridmap import policy
 from gridmap.api import errors
 from gridmap.api.deps import Transactions, get_current_user, oauth2
 from gridmap.db.models import User
+from gridmap.ogc.json_only import JsonOnly
 from gridmap.ogc.params import strict_bbox, strict_datetime
 from gridmap.ogc.scope import CURRENT, EVERYTHING, ScopedPool, scope_json
 
@@ -76,6 +77,12 @@ def collection_by_name(request: Request, collectionId: Annotated[str, Path()]) -
 class Features(OGCFeaturesFactory):
     """tipg's endpoints with a landing page whose ``service-desc`` is this service's own OpenAPI document."""
 
+    @property
+    def conforms_to(self) -> list[str]:
+        """The conformance classes of tipg less HTML (``JsonOnly``)."""
+        classes: list[str] = super().conforms_to
+        return [c for c in classes if not c.endswith("/html")]
+
     def _landing_route(self) -> None:
         @self.router.get("/api", name="openapi", include_in_schema=False)
         def openapi(request: Request) -> dict[str, Any]:
@@ -117,6 +124,7 @@ def features_app() -> FastAPI:
     """The sub-application mounted at ``/ogc``; :func:`open_features` connects it in the app's lifespan."""
     app = FastAPI(title=TITLE, openapi_url=None, docs_url=None, redoc_url=None, dependencies=[Depends(scoped_user)])
     errors.install(app)
+    app.add_middleware(JsonOnly)
     for kind, status in CLIENT_ERRORS.items():
         app.add_exception_handler(kind, _tipg_error(status))
     app.dependency_overrides[bbox_query] = strict_bbox

@@ -194,3 +194,15 @@ def test_qgis_draws_the_plan_vector_tiles(live: dict[str, Any]) -> None:
     )
     valid, drawn = (last.split() + ["", ""])[:2]
     assert valid == "True" and drawn.isdigit() and int(drawn) > 500, last
+
+
+def test_a_browser_gets_json_not_a_cdn_page(live: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {live['tokens']['leader']}", "Accept": "text/html,application/xhtml+xml"}
+    got = httpx.get(f"{live['base']}/ogc/collections/grids/items", headers=headers)
+    assert got.headers["content-type"].startswith("application/geo+json")
+
+
+def test_a_browser_gets_the_landing_page_as_json(live: dict[str, Any]) -> None:
+    headers = {"Authorization": f"Bearer {live['tokens']['leader']}", "Accept": "text/html"}
+    got = httpx.get(f"{live['base']}/ogc/collections", headers=headers)
+    assert got.headers["content-type"].startswith("application/json")
