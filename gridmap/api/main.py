@@ -38,12 +38,14 @@ from gridmap.api.routes import (
     request_pages,
     requests,
     stats,
+    tiles,
     workflow,
 )
 from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.maps.assets import FOLIUM_TEMPLATES
 from gridmap.notify.runner import Notifier
+from gridmap.ogc.features import close_features, features_app, open_features
 from gridmap.requests.fast_intake import open_pool
 from gridmap.settings import Settings, get_settings
 
@@ -62,12 +64,16 @@ def create_app(
         app.state.intake_pool = await open_pool(app.state.engine.url, settings.db_pool_size)
         app.state.notifier = Notifier(app.state.engine, settings, app.state.clock)
         await app.state.notifier.start()
+        shared = {k: getattr(app.state, k) for k in ("engine", "users", "settings", "clock")}
+        await open_features(ogc, app.state.engine.url, settings.db_pool_size, shared)
+        app.state.tiles_pool = ogc.state.pool
         # Everything loaded so far (the libraries, the app) lives as long as the process: keep it out of the
         # collector's full passes, which otherwise pause a request now and then for tens of milliseconds.
         gc.collect()
         gc.freeze()
         yield
         await app.state.notifier.stop()
+        await close_features(ogc)
         await app.state.intake_pool.close()
         if own:
             app.state.engine.dispose()
@@ -107,11 +113,13 @@ def create_app(
         requests, open311, auth, stats, grids, buildings, people, cards, plans, kpis, maps, pages, report_pages,
         workflow,
     )
-    for module in (*routers, notifications, request_pages, exports):
+    for module in (*routers, tiles, notifications, request_pages, exports):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():
         raise RuntimeError(f"browser libraries are missing in {vendor}: run `make install` (npm ci in frontend/)")
+    ogc = features_app()
+    app.mount("/ogc", ogc, name="ogc")
     # Mounted before /static so that these prefixes win.
     app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
     app.mount("/static/folium", StaticFiles(directory=FOLIUM_TEMPLATES), name="folium")

@@ -26,6 +26,7 @@ LOCAL = {
     "awesome_markers_font_css": f"{VENDOR}/@fortawesome/fontawesome-free/css/all.min.css",
     "awesome_markers_css": f"{VENDOR}/leaflet.awesome-markers/dist/leaflet.awesome-markers.css",
     "leaflet-heat.js": f"{FOLIUM}/leaflet_heat.min.js",
+    "vectorgrid": f"{VENDOR}/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
 }
 # Added by branca at render time, outside folium's asset lists: rewritten in the rendered page.
 HARD_CODED = {"https://cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": f"{VENDOR}/d3/d3.min.js"}

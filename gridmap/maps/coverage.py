@@ -12,6 +12,7 @@ from branca.element import Element
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.maps.base import PALETTE, as_text, base_map, figure, legend_html, slim
+from gridmap.maps.vector_tiles import BuildingTiles
 
 
 def coverage_map(
@@ -25,8 +26,13 @@ def coverage_map(
     target: int = 300,
     band: tuple[int, int] = (240, 360),
     tiles: str | None = None,
+    building_tiles: bool = False,
 ) -> folium.Map:
-    """Grids (``grid_code``, ``households``, ``worker``), buildings (``grid_code`` None when unassigned)."""
+    """Grids (``grid_code``, ``households``, ``worker``), buildings (``grid_code`` None when unassigned).
+
+    ``building_tiles``: the assigned buildings come from the plan's vector tiles (from zoom 14), not the page;
+    ``buildings`` then needs to hold only the unassigned ones.
+    """
     x0, y0, x1, y1 = (grids if len(grids) else buildings).to_crs(4326).total_bounds
     bounds = (float(x0), float(y0), float(x1), float(y1))
     m = base_map(bounds, streets=streets, tiles=tiles)
@@ -63,20 +69,23 @@ def coverage_map(
 
     assigned = buildings[buildings["grid_code"].notna()]
     order = {code: i for i, code in enumerate(sorted(grids["grid_code"]))}
-    houses = slim(assigned[["grid_code", "households", "geometry"]])
-    houses["color"] = [PALETTE[order.get(c, 0) % len(PALETTE)] for c in houses["grid_code"]]
-    group = folium.FeatureGroup(name="楼栋(按网格) buildings by grid")
-    folium.GeoJson(
-        as_text(houses),
-        style_function=lambda f: {
-            "fillColor": f["properties"]["color"],
-            "color": "#3c4043",
-            "weight": 0.4,
-            "fillOpacity": 0.9,
-        },
-        tooltip=folium.GeoJsonTooltip(["grid_code", "households"], aliases=["网格 grid", "户数 households"]),
-    ).add_to(group)
-    group.add_to(m)
+    if building_tiles:
+        BuildingTiles({code: PALETTE[i % len(PALETTE)] for code, i in order.items()}).add_to(m)
+    else:
+        houses = slim(assigned[["grid_code", "households", "geometry"]])
+        houses["color"] = [PALETTE[order.get(c, 0) % len(PALETTE)] for c in houses["grid_code"]]
+        group = folium.FeatureGroup(name="楼栋(按网格) buildings by grid")
+        folium.GeoJson(
+            as_text(houses),
+            style_function=lambda f: {
+                "fillColor": f["properties"]["color"],
+                "color": "#3c4043",
+                "weight": 0.4,
+                "fillOpacity": 0.9,
+            },
+            tooltip=folium.GeoJsonTooltip(["grid_code", "households"], aliases=["网格 grid", "户数 households"]),
+        ).add_to(group)
+        group.add_to(m)
 
     problems: list[tuple[str, str]] = []
     loose = buildings[buildings["grid_code"].isna()]

@@ -53,6 +53,17 @@ def plan_buildings(session: Session, plan_id: int, codes: list[str] | None = Non
     )
 
 
+def unassigned_buildings(session: Session, plan_id: int) -> gpd.GeoDataFrame:
+    """Residential buildings no grid of the plan holds (the coverage page draws the others from vector tiles)."""
+    return _frame(
+        session,
+        "SELECT b.id AS building_id, b.name, b.households, b.compound_id, NULL::text AS grid_code, b.geom "
+        "FROM buildings b LEFT JOIN grid_assignments a ON a.building_id = b.id AND a.plan_id = :plan "
+        "WHERE b.is_residential AND a.building_id IS NULL ORDER BY b.id",
+        plan=plan_id,
+    )
+
+
 def streets(session: Session, bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
     """Streets (id, name, class, barrier), optionally within ``bounds``."""
     where = "WHERE geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)" if bounds else ""
@@ -122,4 +133,3 @@ def requests(
     )
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     return frame
-

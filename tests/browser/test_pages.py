@@ -171,3 +171,14 @@ def test_planner_moves_a_building_and_publishes(browser: Browser, server: dict[s
         versions = conn.execute(text("SELECT max(version) FROM grid_plans WHERE status = 'published'")).scalar_one()
     assert published == 1 and versions >= 2
     assert visit.outside == [] and visit.errors == []
+
+
+def test_coverage_draws_buildings_from_vector_tiles(browser: Browser, server: dict[str, Any]) -> None:
+    visit = Visit(browser, server["base"], "leader")
+    page = visit.open("/maps/coverage")
+    page.wait_for_function(
+        "() => { const l = window.gridmapBuildingTiles; return !!l && Object.values(l._vectorTiles)"
+        ".some(t => t._features && Object.keys(t._features).length > 100); }"
+    )
+    visit.shot("leader_coverage_vector_tiles")
+    assert visit.outside == [] and visit.errors == []

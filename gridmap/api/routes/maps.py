@@ -78,13 +78,14 @@ def coverage(
     settings: SettingsDep,
     color_by: str = Query("households", pattern="^(households|deviation)$"),
 ) -> HTMLResponse:
-    """Grids by households or deviation, buildings by grid, gaps and unassigned buildings, compounds."""
+    """Grids by households or deviation, buildings by grid (vector tiles, from zoom 14), gaps, unassigned, compounds."""
     plan = _plan_id(session)
-    grids, buildings = data.plan_grids(session, plan), data.plan_buildings(session, plan)
+    grids, loose = data.plan_grids(session, plan), data.unassigned_buildings(session, plan)
     p = settings.partition
     m = coverage_map(
         grids,
-        buildings,
+        loose,
+        building_tiles=True,
         study_area=data.coverage_area(session, p.study_buffer_m),
         compounds=data.compounds(session),
         streets=data.streets(session, _bounds(grids)),
