@@ -82,7 +82,8 @@ def fuzz(schema: Any, base: str, headers: dict[str, str], examples: int) -> Repo
         def run(case: Any) -> None:
             report.cases += 1
             response = case.call(base_url=base, headers=headers, timeout=120)
-            line = f"{response.status_code} {response.text[:200]!r}: {case.as_curl_command()}"
+            text = response.content[:200].decode("utf-8", errors="replace")  # downloads (.xlsx, tiles) are binary
+            line = f"{response.status_code} {text!r}: {case.as_curl_command()}"
             if response.status_code >= 500:
                 report.server_errors.append(line)
             elif response.status_code >= 400 and not case.path.startswith("/open311/") and not error_body(response):
