@@ -30,6 +30,7 @@ from gridmap.api.routes import (
     notifications,
     open311,
     pages,
+    patrols,
     plans,
     report_pages,
     request_pages,
@@ -101,7 +102,7 @@ def create_app(
 
     # Routes are matched in order: the busiest (intake) first.
     routers = (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages, workflow)
-    for module in (*routers, notifications, request_pages):
+    for module in (*routers, patrols, notifications, request_pages):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():

@@ -1,0 +1,269 @@
+"""All SQL of field work (patrols, tracks, visits, coverage, 五个一 KPIs) in one place.
+
+Distances are measured on the geography type (metres on the spheroid); geometries are EPSG:4326. A patrol's
+``track`` is a LINESTRINGM whose M is the epoch second of each point, rebuilt from ``patrol_points`` on upload.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+PUBLISHED = "(SELECT id FROM grid_plans WHERE status = 'published')"
+
+
+def rows(session: Session, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """The rows of ``sql`` as dicts."""
+    return [dict(r) for r in session.execute(text(sql), params).mappings()]
+
+
+# ---------------------------------------------------------------- patrols
+
+
+def claim_patrol(session: Session, *, key: str, user_id: int, started_at: datetime) -> tuple[int, int]:
+    """The patrol of ``key`` (made now if new): its id and owner."""
+    session.execute(
+        text(
+            "INSERT INTO patrols (client_key, user_id, started_at, n_points, length_m, report_keys) "
+            "VALUES (:key, :user, :start, 0, 0, '[]') ON CONFLICT (client_key) DO NOTHING"
+        ),
+        {"key": key, "user": user_id, "start": started_at},
+    )
+    row = session.execute(
+        text("SELECT id, user_id FROM patrols WHERE client_key = :key FOR UPDATE"), {"key": key}
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def add_points(session: Session, patrol_id: int, points: list[tuple[datetime, float, float, float | None]]) -> int:
+    """Store positions (time, lon, lat, accuracy); a position already stored (same time) is kept once."""
+    if not points:
+        return 0
+    ats, lons, lats, accs = (list(column) for column in zip(*points, strict=True))
+    result = session.execute(
+        text(
+            "INSERT INTO patrol_points (patrol_id, at, accuracy_m, geom) "
+            "SELECT :pid, t.a, t.c, ST_SetSRID(ST_MakePoint(t.x, t.y), 4326) FROM unnest("
+            "CAST(:ats AS timestamptz[]), CAST(:accs AS float8[]), CAST(:lons AS float8[]), CAST(:lats AS float8[])"
+            ") AS t(a, c, x, y) ON CONFLICT DO NOTHING"
+        ),
+        {"pid": patrol_id, "ats": ats, "accs": accs, "lons": lons, "lats": lats},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def set_patrol_end(
+    session: Session, patrol_id: int, *, started_at: datetime, ended_at: datetime | None, report_keys: list[str]
+) -> None:
+    """The patrol's start (the earliest told), end (once told, kept) and the reports made during it (merged)."""
+    session.execute(
+        text(
+            "UPDATE patrols SET started_at = least(started_at, :start), ended_at = coalesce(ended_at, :end), "
+            "report_keys = (SELECT coalesce(json_agg(DISTINCT k ORDER BY k), '[]'::json) FROM ("
+            "  SELECT json_array_elements_text(report_keys) k UNION SELECT unnest(CAST(:keys AS text[]))) x) "
+            "WHERE id = :pid"
+        ),
+        {"pid": patrol_id, "start": started_at, "end": ended_at, "keys": report_keys},
+    )
+
+
+def rebuild_track(session: Session, patrol_id: int) -> None:
+    """The track (with times as M), point count and length, from the stored points."""
+    session.execute(
+        text(
+            "WITH line AS (SELECT count(*) AS n, ST_SetSRID(ST_MakeLine("
+            "  ST_MakePointM(ST_X(geom), ST_Y(geom), extract(epoch FROM at)) ORDER BY at), 4326) AS track "
+            "  FROM patrol_points WHERE patrol_id = :pid) "
+            "UPDATE patrols p SET n_points = line.n, "
+            "track = CASE WHEN line.n >= 2 THEN line.track END, "
+            "length_m = CASE WHEN line.n >= 2 THEN ST_Length(ST_Force2D(line.track)::geography) ELSE 0 END "
+            "FROM line WHERE p.id = :pid"
+        ),
+        {"pid": patrol_id},
+    )
+
+
+def patrol_grid(session: Session, patrol_id: int, mine: list[str]) -> str | None:
+    """The published grid holding most of the patrol's points (the user's own grids first)."""
+    found = session.execute(
+        text(
+            "SELECT g.code FROM patrol_points pp JOIN grids g ON g.plan_id = "
+            f"{PUBLISHED} AND ST_Contains(g.geom, pp.geom) WHERE pp.patrol_id = :pid "
+            "GROUP BY g.code ORDER BY bool_or(g.code = ANY(:mine)) DESC, count(*) DESC, g.code LIMIT 1"
+        ),
+        {"pid": patrol_id, "mine": mine},
+    ).scalar()
+    return str(found) if found is not None else None
+
+
+def set_patrol_coverage(
+    session: Session, patrol_id: int, grid_code: str | None, *, street_m: float, building_m: float
+) -> None:
+    """The grid and the shares of its street length (within ``street_m``) and buildings (``building_m``) passed."""
+    session.execute(
+        text(
+            "WITH p AS (SELECT ST_Force2D(track) AS line FROM patrols WHERE id = :pid), "
+            f"g AS (SELECT id, geom FROM grids WHERE plan_id = {PUBLISHED} AND code = :grid), "
+            "zone AS (SELECT ST_Buffer(line::geography, :sm)::geometry AS z FROM p WHERE line IS NOT NULL), "
+            "pieces AS (SELECT ST_CollectionExtract(ST_Intersection(s.geom, g.geom), 2) AS piece "
+            "  FROM streets s JOIN g ON ST_Intersects(s.geom, g.geom)), "
+            "streets_share AS (SELECT sum(ST_Length(ST_Intersection(piece, z)::geography)) "
+            "  / nullif(sum(ST_Length(piece::geography)), 0) AS v FROM pieces CROSS JOIN zone), "
+            "houses AS (SELECT avg(CASE WHEN ST_DWithin(b.geom::geography, p.line::geography, :bm) "
+            "  THEN 1.0 ELSE 0.0 END) AS v FROM g JOIN grid_assignments a ON a.grid_id = g.id "
+            "  JOIN buildings b ON b.id = a.building_id CROSS JOIN p WHERE p.line IS NOT NULL) "
+            "UPDATE patrols SET grid_code = :grid, "
+            "street_share = (SELECT v FROM streets_share), building_share = (SELECT v FROM houses) WHERE id = :pid"
+        ),
+        {"pid": patrol_id, "grid": grid_code, "sm": street_m, "bm": building_m},
+    )
+
+
+PATROL_COLUMNS = (
+    "p.id, p.client_key, p.user_id, u.username, coalesce(u.full_name, u.username) AS worker, p.grid_code, "
+    "p.started_at, p.ended_at, p.n_points, p.length_m, p.street_share, p.building_share, p.report_keys, "
+    "p.track_purged_at, extract(epoch FROM coalesce(p.ended_at, "
+    "  to_timestamp(ST_M(ST_EndPoint(p.track)))) - p.started_at) / 60.0 AS minutes, "
+    "(SELECT coalesce(json_agg(r.id ORDER BY r.id), '[]'::json) FROM requests r "
+    "  WHERE r.idempotency_key IN (SELECT json_array_elements_text(p.report_keys))) AS request_ids"
+)
+
+
+def list_patrols(
+    session: Session,
+    *,
+    scope_sql: str,
+    scope_params: dict[str, Any],
+    since: datetime | None,
+    until: datetime | None,
+    grid_prefix: str | None,
+    user_id: int | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Patrols in a scope (``scope_sql`` on ``p.grid_code``), newest first, with their 2-D track as GeoJSON."""
+    where = [scope_sql]
+    if since is not None:
+        where.append("p.started_at >= :since")
+    if until is not None:
+        where.append("p.started_at < :until")
+    if grid_prefix:
+        where.append("p.grid_code LIKE :prefix")
+    if user_id is not None:
+        where.append("p.user_id = :uid")
+    return rows(
+        session,
+        f"SELECT {PATROL_COLUMNS}, ST_AsGeoJSON(ST_Force2D(p.track), 6) AS geometry FROM patrols p "
+        f"JOIN users u ON u.id = p.user_id WHERE {' AND '.join(where)} ORDER BY p.started_at DESC, p.id DESC "
+        "LIMIT :limit",
+        since=since,
+        until=until,
+        prefix=f"{grid_prefix}%",
+        uid=user_id,
+        limit=limit,
+        **scope_params,
+    )
+
+
+def patrol(session: Session, patrol_id: int) -> dict[str, Any] | None:
+    """One patrol with its track's points (lon, lat, epoch seconds) and their accuracy."""
+    found = rows(
+        session,
+        f"SELECT {PATROL_COLUMNS}, ST_AsGeoJSON(ST_Force2D(p.track), 6) AS geometry FROM patrols p "
+        "JOIN users u ON u.id = p.user_id WHERE p.id = :pid",
+        pid=patrol_id,
+    )
+    if not found:
+        return None
+    found[0]["points"] = rows(
+        session,
+        "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, at, accuracy_m FROM patrol_points WHERE patrol_id = :pid "
+        "ORDER BY at",
+        pid=patrol_id,
+    )
+    return found[0]
+
+
+def log_track_views(
+    session: Session, patrol_ids: list[int], *, viewer_id: int, viewer: str, at: datetime, reason: str
+) -> None:
+    """Record that ``viewer`` saw these patrols' tracks, when and why."""
+    session.execute(
+        text(
+            "INSERT INTO track_views (patrol_id, viewer_id, viewer, at, reason) "
+            "SELECT unnest(CAST(:ids AS int[])), :vid, :viewer, :at, :reason"
+        ),
+        {"ids": patrol_ids, "vid": viewer_id, "viewer": viewer, "at": at, "reason": reason},
+    )
+
+
+def track_views(session: Session, patrol_id: int) -> list[dict[str, Any]]:
+    """Who viewed a patrol's track."""
+    return rows(
+        session, "SELECT viewer, at, reason FROM track_views WHERE patrol_id = :pid ORDER BY at, id", pid=patrol_id
+    )
+
+
+def purge_tracks(session: Session, *, before: datetime, now: datetime) -> tuple[int, int]:
+    """Delete positions and tracks of patrols started before ``before``; the summaries stay. (patrols, points)."""
+    points = session.execute(
+        text("DELETE FROM patrol_points WHERE patrol_id IN (SELECT id FROM patrols WHERE started_at < :before)"),
+        {"before": before},
+    )
+    patrols = session.execute(
+        text(
+            "UPDATE patrols SET track = NULL, track_purged_at = :now "
+            "WHERE started_at < :before AND track_purged_at IS NULL"
+        ),
+        {"before": before, "now": now},
+    )
+    return int(getattr(patrols, "rowcount", 0) or 0), int(getattr(points, "rowcount", 0) or 0)
+
+
+# ---------------------------------------------------------------- patrol coverage maps
+
+
+def street_days(
+    session: Session, codes: list[str], *, since: datetime, until: datetime, tz: str, street_m: float
+) -> list[dict[str, Any]]:
+    """Streets of grids ``codes`` (clipped to each) with the days in [since, until) patrols passed most of them."""
+    return rows(
+        session,
+        f"WITH g AS (SELECT code, geom FROM grids WHERE plan_id = {PUBLISHED} AND code = ANY(:codes)), "
+        "pieces AS (SELECT g.code AS grid_code, s.id AS street_id, s.name, "
+        "  ST_CollectionExtract(ST_Intersection(s.geom, g.geom), 2) AS geom FROM streets s "
+        "  JOIN g ON ST_Intersects(s.geom, g.geom)), "
+        "days AS (SELECT (p.started_at AT TIME ZONE :tz)::date AS day, "
+        "  ST_Union(ST_Buffer(ST_Force2D(p.track)::geography, :sm)::geometry) AS zone FROM patrols p "
+        "  WHERE p.track IS NOT NULL AND p.started_at >= :since AND p.started_at < :until "
+        "  AND p.grid_code = ANY(:codes) GROUP BY 1) "
+        "SELECT pc.grid_code, pc.street_id, coalesce(pc.name, '') AS name, "
+        "(SELECT count(*) FROM days d WHERE ST_Length(ST_Intersection(pc.geom, d.zone)::geography) "
+        "  >= 0.5 * ST_Length(pc.geom::geography)) AS days_passed, ST_AsText(pc.geom) AS wkt "
+        "FROM pieces pc WHERE NOT ST_IsEmpty(pc.geom) ORDER BY pc.grid_code, pc.street_id",
+        codes=codes,
+        since=since,
+        until=until,
+        tz=tz,
+        sm=street_m,
+    )
+
+
+def patrolled_grids(session: Session, codes: list[str], *, since: datetime, until: datetime) -> dict[str, int]:
+    """Grid code → number of patrols started in [since, until)."""
+    found = rows(
+        session,
+        "SELECT grid_code, count(*) AS n FROM patrols WHERE grid_code = ANY(:codes) "
+        "AND started_at >= :since AND started_at < :until GROUP BY grid_code",
+        codes=codes,
+        since=since,
+        until=until,
+    )
+    return {str(r["grid_code"]): int(r["n"]) for r in found}
+
+
+def published_grid_codes(session: Session) -> list[str]:
+    """Codes of the grids of the published plan."""
+    return [str(c) for c in session.scalars(text(f"SELECT code FROM grids WHERE plan_id = {PUBLISHED} ORDER BY code"))]

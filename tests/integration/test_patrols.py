@@ -1,0 +1,161 @@
+"""Patrols on real PostGIS: idempotent uploads, coverage of a walked 新街口 street, scope, logged reveals, purge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from gridmap.api.main import create_app
+from gridmap.auth.service import create_user
+from gridmap.db.cluster import LocalCluster
+from gridmap.db.models import Role
+from gridmap.db.session import session_scope
+from gridmap.fieldwork.patrols import purge
+from gridmap.ingest.service import import_files
+from gridmap.partition.service import partition_db
+from gridmap.settings import Settings
+from tests.conftest import NANJING_OSM, make_database
+from tests.walks import street_walk, timed
+
+pytestmark = pytest.mark.db
+PREFIX = "320102003000"
+NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+USERS = {
+    "w1": (Role.grid_worker, None),
+    "w2": (Role.grid_worker, None),
+    "leader": (Role.leader, None),
+    "community": (Role.community, PREFIX),
+    "community_other": (Role.community, "320102003001"),
+}
+
+
+@pytest.fixture(scope="module")
+def world(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    url = make_database(cluster, "fieldwork_test")
+    engine = create_engine(url)
+    settings = Settings(
+        home=tmp_path_factory.mktemp("home"), database_url=url, secret_key="fieldwork-test-secret-key-xx"
+    )
+    with session_scope(engine) as session:
+        import_files(session=session, settings=settings, paths=[NANJING_OSM])
+        partition_db(session=session, params=settings.partition, publish=True, code_prefix=PREFIX)
+        codes = list(session.scalars(text("SELECT code FROM grids ORDER BY n_buildings DESC, code")).all())
+        for name, (role, unit) in USERS.items():
+            grids = {"w1": [codes[0]], "w2": [codes[1]]}.get(name)
+            create_user(
+                session=session,
+                username=name,
+                password="secret",
+                role=role,
+                grids=grids,
+                unit_code=unit,
+                weak_password=True,
+            )
+        walk = street_walk(session, codes[0])
+    app = create_app(settings, engine=engine, clock=lambda: NOW)
+    with TestClient(app) as client:
+        tokens = {}
+        for name in USERS:
+            body = client.post("/api/auth/token", data={"username": name, "password": "secret"}).json()
+            tokens[name] = {"Authorization": f"Bearer {body['access_token']}"}
+        yield {"client": client, "engine": engine, "codes": codes, "walk": walk, "auth": tokens}
+    engine.dispose()
+
+
+def _walk_patrol(world: dict[str, Any], key: str, start: datetime, seconds: float = 10.0) -> dict[str, Any]:
+    _, _, points = world["walk"]
+    positions = timed(points, start, seconds)
+    half = len(positions) // 2
+    c, auth = world["client"], world["auth"]["w1"]
+    first = c.put(
+        f"/api/patrols/{key}", json={"started_at": start.isoformat(), "points": positions[:half]}, headers=auth
+    )
+    assert first.status_code == 200, first.text
+    end = start + timedelta(seconds=seconds * len(positions))
+    body = {"started_at": start.isoformat(), "ended_at": end.isoformat(), "points": positions}  # resent: all of them
+    done = c.put(f"/api/patrols/{key}", json=body, headers=auth)
+    assert done.status_code == 200, done.text
+    return dict(done.json())
+
+
+def test_resent_positions_are_stored_once(world: dict[str, Any]) -> None:
+    patrol = _walk_patrol(world, "patrol-once-0001", NOW - timedelta(hours=3))
+    assert patrol["properties"]["n_points"] == len(world["walk"][2])
+
+
+def test_walking_a_street_covers_it_and_its_buildings(world: dict[str, Any]) -> None:
+    name, metres, points = world["walk"]
+    props = _walk_patrol(world, "patrol-cover-0001", NOW - timedelta(hours=2))["properties"]
+    print(f"walked {name}: {metres:.0f} m, {len(points)} points; props {props}")  # noqa: T201
+    assert props["grid_code"] == world["codes"][0]
+    assert abs(props["length_m"] - metres) < 0.05 * metres
+    assert 0 < props["street_share"] < 1 and 0 < props["building_share"] < 1
+
+
+def test_a_patrol_shorter_than_the_minimum_is_flagged(world: dict[str, Any]) -> None:
+    props = _walk_patrol(world, "patrol-short-0001", NOW - timedelta(hours=1), seconds=2.0)["properties"]
+    assert props["short"] is True
+
+
+def test_the_list_is_scoped_like_requests(world: dict[str, Any]) -> None:
+    _walk_patrol(world, "patrol-scope-0001", NOW - timedelta(hours=4))
+    c, auth = world["client"], world["auth"]
+    seen = {
+        who: len(c.get("/api/patrols", headers=auth[who]).json()["features"])
+        for who in ("w1", "w2", "community", "community_other", "leader")
+    }
+    assert seen["w2"] == 0 and seen["community_other"] == 0 and seen["w1"] == seen["community"] == seen["leader"] > 0
+
+
+def test_another_persons_track_is_shown_only_with_a_reason_and_logged(world: dict[str, Any]) -> None:
+    pid = _walk_patrol(world, "patrol-view-0001", NOW - timedelta(hours=5))["id"]
+    c, auth = world["client"], world["auth"]["community"]
+    refused = c.get(f"/api/patrols/{pid}/track", headers=auth)
+    shown = c.get(f"/api/patrols/{pid}/track", params={"reason": "核查巡查覆盖"}, headers=auth)
+    with world["engine"].connect() as conn:
+        log = conn.execute(text("SELECT viewer, reason FROM track_views WHERE patrol_id = :p"), {"p": pid}).all()
+    assert (refused.status_code, shown.status_code, [tuple(r) for r in log]) == (
+        422,
+        200,
+        [("community", "核查巡查覆盖")],
+    )
+
+
+def test_the_list_hides_other_peoples_tracks_without_a_reason(world: dict[str, Any]) -> None:
+    _walk_patrol(world, "patrol-hide-0001", NOW - timedelta(hours=6))
+    features = world["client"].get("/api/patrols", headers=world["auth"]["leader"]).json()["features"]
+    assert all(f["geometry"] is None for f in features)
+
+
+def test_a_patrol_of_another_worker_key_is_refused(world: dict[str, Any]) -> None:
+    _walk_patrol(world, "patrol-owner-0001", NOW - timedelta(hours=7))
+    body = {"started_at": (NOW - timedelta(hours=7)).isoformat(), "points": []}
+    r = world["client"].put("/api/patrols/patrol-owner-0001", json=body, headers=world["auth"]["w2"])
+    assert r.status_code == 403
+
+
+def test_bad_uploads_are_refused_with_a_message(world: dict[str, Any]) -> None:
+    c, auth = world["client"], world["auth"]["w1"]
+    old = {"started_at": (NOW - timedelta(days=400)).isoformat(), "points": []}
+    backwards = {"started_at": NOW.isoformat(), "ended_at": (NOW - timedelta(hours=1)).isoformat()}
+    naive = {"started_at": "2026-05-04T08:00:00", "points": []}
+    codes = [
+        c.put(f"/api/patrols/patrol-bad-000{i}", json=b, headers=auth).status_code
+        for i, b in enumerate((old, backwards, naive))
+    ]
+    assert codes == [422, 422, 422]
+
+
+def test_purge_deletes_old_positions_and_keeps_the_summary(world: dict[str, Any]) -> None:
+    pid = _walk_patrol(world, "patrol-purge-0001", NOW - timedelta(hours=8))["id"]
+    with session_scope(world["engine"]) as session:
+        result = purge(session, now=NOW + timedelta(days=181), retention_days=180)
+    with world["engine"].connect() as conn:
+        left = conn.execute(text("SELECT count(*) FROM patrol_points WHERE patrol_id = :p"), {"p": pid}).scalar()
+        row = conn.execute(text("SELECT track IS NULL, length_m > 0 FROM patrols WHERE id = :p"), {"p": pid}).one()
+    assert (result.patrols > 0, left, tuple(row)) == (True, 0, (True, True))
