@@ -3,7 +3,8 @@
 const lang = gridmapI18n({
   todo: "To do", mine: "My to-do", all: "All in my area", allGrids: "All my grids", allStatus: "All statuses",
   allCategory: "All categories", overdue: "Overdue only", empty: "Nothing to do", more: "Load more",
-  pages: "My pages", overview: "Overview",
+  pages: "My pages", overview: "Overview", patrol: "Patrol", patrolStart: "Start patrol", patrolEnd: "End patrol",
+  patrolPrivacy: "Your position is recorded only during a patrol; tracks are deleted after 180 days.",
 });
 const T = (zh, en) => (lang === "en" ? en : zh);
 const PAGE = 20;
