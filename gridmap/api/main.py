@@ -24,6 +24,7 @@ from gridmap.api.inputs import RefuseNul
 from gridmap.api.routes import (
     auth,
     buildings,
+    fieldwork_maps,
     grids,
     kpis,
     maps,
@@ -36,6 +37,7 @@ from gridmap.api.routes import (
     request_pages,
     requests,
     stats,
+    visits,
     workflow,
 )
 from gridmap.api.routes.pages import FRONTEND
@@ -102,7 +104,7 @@ def create_app(
 
     # Routes are matched in order: the busiest (intake) first.
     routers = (requests, open311, auth, stats, grids, buildings, plans, kpis, maps, pages, report_pages, workflow)
-    for module in (*routers, patrols, notifications, request_pages):
+    for module in (*routers, patrols, visits, fieldwork_maps, notifications, request_pages):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():

@@ -6,7 +6,8 @@ Distances are measured on the geography type (metres on the spheroid); geometrie
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -267,3 +268,128 @@ def patrolled_grids(session: Session, codes: list[str], *, since: datetime, unti
 def published_grid_codes(session: Session) -> list[str]:
     """Codes of the grids of the published plan."""
     return [str(c) for c in session.scalars(text(f"SELECT code FROM grids WHERE plan_id = {PUBLISHED} ORDER BY code"))]
+
+
+# ---------------------------------------------------------------- visits
+
+
+def building_place(session: Session, building_id: int) -> dict[str, Any] | None:
+    """A building's label, published grid and a point on it."""
+    found = rows(
+        session,
+        "SELECT b.id, coalesce(b.name, nullif(concat_ws('', b.addr_street, b.addr_housenumber), ''), '楼栋 ' || b.id) "
+        "AS label, b.households, g.code AS grid_code, ST_X(ST_PointOnSurface(b.geom)) AS lon, "
+        "ST_Y(ST_PointOnSurface(b.geom)) AS lat FROM buildings b "
+        f"LEFT JOIN grid_assignments a ON a.building_id = b.id AND a.plan_id = {PUBLISHED} "
+        "LEFT JOIN grids g ON g.id = a.grid_id WHERE b.id = :bid",
+        bid=building_id,
+    )
+    return found[0] if found else None
+
+
+def insert_visit(session: Session, values: dict[str, Any]) -> int:
+    """Store a visit (once per client key); its id."""
+    session.execute(
+        text(
+            "INSERT INTO visits (client_key, user_id, building_id, grid_code, unit, room, visited_on, kind, note, "
+            "photos, created_at) VALUES (:key, :user_id, :building_id, :grid_code, :unit, :room, :visited_on, :kind, "
+            ":note, '[]', :now) ON CONFLICT (client_key) DO NOTHING"
+        ),
+        values,
+    )
+    return int(session.execute(text("SELECT id FROM visits WHERE client_key = :key"), values).scalar_one())
+
+
+VISIT_COLUMNS = (
+    "v.id, v.client_key, v.user_id, v.building_id, coalesce(b.name, nullif(concat_ws('', b.addr_street, "
+    "b.addr_housenumber), ''), '楼栋 ' || b.id) AS building, v.grid_code, v.unit, v.room, v.visited_on, v.kind, "
+    "v.note, v.photos, v.request_id, coalesce(u.full_name, u.username) AS worker"
+)
+
+
+def visit(session: Session, visit_id: int) -> dict[str, Any] | None:
+    """One visit."""
+    found = rows(
+        session,
+        f"SELECT {VISIT_COLUMNS} FROM visits v JOIN buildings b ON b.id = v.building_id "
+        "LEFT JOIN users u ON u.id = v.user_id WHERE v.id = :vid",
+        vid=visit_id,
+    )
+    return found[0] if found else None
+
+
+def list_visits(
+    session: Session, *, scope_sql: str, scope_params: dict[str, Any], since: date, until: date, limit: int
+) -> list[dict[str, Any]]:
+    """Visits in a scope (``scope_sql`` on ``v.grid_code``) on days [since, until), newest first."""
+    return rows(
+        session,
+        f"SELECT {VISIT_COLUMNS} FROM visits v JOIN buildings b ON b.id = v.building_id "
+        f"LEFT JOIN users u ON u.id = v.user_id WHERE {scope_sql} AND v.visited_on >= :since "
+        "AND v.visited_on < :until ORDER BY v.visited_on DESC, v.id DESC LIMIT :limit",
+        since=since,
+        until=until,
+        limit=limit,
+        **scope_params,
+    )
+
+
+def set_visit_photos(session: Session, visit_id: int, photos: list[str]) -> None:
+    """A visit's photo list."""
+    session.execute(
+        text("UPDATE visits SET photos = CAST(:p AS json) WHERE id = :vid"),
+        {"vid": visit_id, "p": json.dumps(photos)},
+    )
+
+
+def set_visit_request(session: Session, visit_id: int, request_id: int) -> None:
+    """The request a visit turned into."""
+    session.execute(text("UPDATE visits SET request_id = :rid WHERE id = :vid"), {"vid": visit_id, "rid": request_id})
+
+
+def grid_buildings(session: Session, codes: list[str]) -> list[dict[str, Any]]:
+    """Residential buildings of published grids ``codes``: id, label, households, grid, outline (WKT)."""
+    return rows(
+        session,
+        "SELECT b.id AS building_id, coalesce(b.name, nullif(concat_ws('', b.addr_street, b.addr_housenumber), ''), "
+        "'楼栋 ' || b.id) AS name, b.households, g.code AS grid_code, ST_AsText(b.geom) AS wkt, "
+        "ST_X(ST_PointOnSurface(b.geom)) AS lon, ST_Y(ST_PointOnSurface(b.geom)) AS lat FROM buildings b "
+        f"JOIN grid_assignments a ON a.building_id = b.id AND a.plan_id = {PUBLISHED} "
+        "JOIN grids g ON g.id = a.grid_id WHERE g.code = ANY(:codes) AND b.is_residential ORDER BY b.id",
+        codes=codes,
+    )
+
+
+def building_visits(session: Session, building_ids: list[int], *, since: date) -> list[dict[str, Any]]:
+    """Visits of buildings since a day: building, household (单元/室), kind, day."""
+    return rows(
+        session,
+        "SELECT building_id, coalesce(unit, '') AS unit, coalesce(room, '') AS room, kind, visited_on FROM visits "
+        "WHERE building_id = ANY(:ids) AND visited_on >= :since ORDER BY visited_on",
+        ids=building_ids,
+        since=since,
+    )
+
+
+def grid_outlines(session: Session, codes: list[str]) -> list[dict[str, Any]]:
+    """Published grids ``codes`` with households and outline (WKT)."""
+    return rows(
+        session,
+        f"SELECT code AS grid_code, households, ST_AsText(geom) AS wkt FROM grids WHERE plan_id = {PUBLISHED} "
+        "AND code = ANY(:codes) ORDER BY code",
+        codes=codes,
+    )
+
+
+def street_lines(session: Session, bounds: tuple[float, float, float, float]) -> list[dict[str, Any]]:
+    """Streets meeting a WGS84 box: id, name, line (WKT), for the walking graph."""
+    x0, y0, x1, y1 = bounds
+    return rows(
+        session,
+        "SELECT id, coalesce(name, '') AS name, ST_AsText(geom) AS wkt FROM streets "
+        "WHERE geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326) ORDER BY id",
+        x0=x0,
+        y0=y0,
+        x1=x1,
+        y1=y1,
+    )

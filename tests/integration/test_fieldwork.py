@@ -159,3 +159,67 @@ def test_purge_deletes_old_positions_and_keeps_the_summary(world: dict[str, Any]
         left = conn.execute(text("SELECT count(*) FROM patrol_points WHERE patrol_id = :p"), {"p": pid}).scalar()
         row = conn.execute(text("SELECT track IS NULL, length_m > 0 FROM patrols WHERE id = :p"), {"p": pid}).one()
     assert (result.patrols > 0, left, tuple(row)) == (True, 0, (True, True))
+
+
+def _building(world: dict[str, Any], grid: str) -> int:
+    with world["engine"].connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT b.id FROM buildings b JOIN grid_assignments a ON a.building_id = b.id "
+                    "JOIN grids g ON g.id = a.grid_id WHERE g.code = :g AND b.is_residential ORDER BY b.id LIMIT 1"
+                ),
+                {"g": grid},
+            ).scalar_one()
+        )
+
+
+def _visit(world: dict[str, Any], key: str, **extra: Any) -> dict[str, Any]:
+    body = {"key": key, "building_id": _building(world, world["codes"][0]), "visited_on": "2026-05-04"} | extra
+    r = world["client"].post("/api/visits", json=body, headers=world["auth"]["w1"])
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def test_a_visit_is_stored_once_per_key(world: dict[str, Any]) -> None:
+    first = _visit(world, "visit-once-0001", kind="hardship", unit="2", room="301", note="低保户，屋顶漏水")
+    again = _visit(world, "visit-once-0001", kind="hardship", unit="2", room="301", note="低保户，屋顶漏水")
+    assert again["id"] == first["id"]
+
+
+def test_a_visit_outside_ones_grids_is_refused(world: dict[str, Any]) -> None:
+    body = {"key": "visit-other-0001", "building_id": _building(world, world["codes"][1]), "visited_on": "2026-05-04"}
+    assert world["client"].post("/api/visits", json=body, headers=world["auth"]["w1"]).status_code == 403
+
+
+def test_a_visit_turns_into_a_request_once(world: dict[str, Any]) -> None:
+    vid = _visit(world, "visit-req-0001", note="楼道堆放杂物")["id"]
+    c, auth = world["client"], world["auth"]["w1"]
+    first = c.post(f"/api/visits/{vid}/request", json={"category": "blocked_lane"}, headers=auth).json()
+    again = c.post(f"/api/visits/{vid}/request", json={"category": "blocked_lane"}, headers=auth).json()
+    req = c.get(f"/api/requests/{first['request_id']}", headers=auth).json()
+    assert (again["request_id"], req["description"], req["grid_code"]) == (
+        first["request_id"],
+        "楼道堆放杂物",
+        world["codes"][0],
+    )
+
+
+def test_the_visit_map_colours_the_visited_building(world: dict[str, Any]) -> None:
+    _visit(world, "visit-map-0001")
+    html = world["client"].get("/maps/visits", headers=world["auth"]["w1"]).text
+    assert "#81c995" in html or "#188038" in html
+
+
+def test_the_suggested_route_orders_overdue_buildings_by_walking(world: dict[str, Any]) -> None:
+    route = world["client"].get("/api/visits/route", headers=world["auth"]["w1"]).json()
+    print(f"route: {len(route['stops'])} stops, {route['walking_m']} m")  # noqa: T201
+    assert len(route["stops"]) > 1 and route["walking_m"] > 0
+
+
+def test_the_patrol_map_shows_a_track_and_logs_the_view(world: dict[str, Any]) -> None:
+    pid = _walk_patrol(world, "patrol-map-0001", NOW - timedelta(hours=9))["id"]
+    r = world["client"].get("/maps/patrols", params={"track": pid}, headers=world["auth"]["leader"])
+    with world["engine"].connect() as conn:
+        viewers = conn.execute(text("SELECT viewer FROM track_views WHERE patrol_id = :p"), {"p": pid}).scalars().all()
+    assert (r.status_code, list(viewers)) == (200, ["leader"])
