@@ -47,6 +47,17 @@ def scope_sql(scope: Scope, user: User) -> tuple[str, dict[str, Any]]:
     return f"({' OR '.join(parts)})", params
 
 
+def scoped_codes(session: Session, user: User, prefix: str | None = None) -> list[str]:
+    """The published grids in the user's scope (starting with ``prefix``); :class:`NotFound` when none."""
+    scope = user_scope(session, user)
+    codes = [c for c in q.published_grid_codes(session) if scope.covers_grid(c)]
+    if prefix:
+        codes = [c for c in codes if c.startswith(prefix)]
+    if not codes:
+        raise NotFound("没有可显示的网格 / no grid of yours to show (none assigned, or none in this unit)")
+    return codes
+
+
 def upload(
     session: Session, key: str, body: PatrolUpload, *, user: User, now: datetime, settings: FieldworkSettings
 ) -> PatrolFeature:

@@ -14,28 +14,18 @@ from fastapi.responses import HTMLResponse
 from gridmap.api.deps import NowDep, SessionDep, SettingsDep, page_role
 from gridmap.api.routes.maps import page
 from gridmap.db.models import User
-from gridmap.errors import NotFound
 from gridmap.fieldwork import patrols, visits
 from gridmap.fieldwork import queries as q
+from gridmap.fieldwork.patrols import scoped_codes
 from gridmap.maps import data
 from gridmap.maps.fieldwork import patrol_map, visit_map
-from gridmap.policy import FIELDWORK_VIEWERS, VISIT_MAP_VIEWERS, user_scope
+from gridmap.policy import FIELDWORK_VIEWERS, VISIT_MAP_VIEWERS
 from gridmap.units import unit_names
 
 router = APIRouter(include_in_schema=False)
 VisitViewer = Annotated[User, Depends(page_role(*VISIT_MAP_VIEWERS))]
 PatrolViewer = Annotated[User, Depends(page_role(*FIELDWORK_VIEWERS))]
 GridParam = Annotated[str | None, Query(pattern=r"^\d{9,15}$", description="a grid code or a 社区/街道 prefix")]
-
-
-def _codes(session: SessionDep, user: User, grid_code: str | None) -> list[str]:
-    scope = user_scope(session, user)
-    codes = [c for c in q.published_grid_codes(session) if scope.covers_grid(c)]
-    if grid_code:
-        codes = [c for c in codes if c.startswith(grid_code)]
-    if not codes:
-        raise NotFound("没有可显示的网格 / no grid of yours to show (none assigned, or none in this unit)")
-    return codes
 
 
 def _streets(session: SessionDep, grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -53,7 +43,7 @@ def visits_page(
     user: VisitViewer, session: SessionDep, settings: SettingsDep, now: NowDep, grid_code: GridParam = None
 ) -> HTMLResponse:
     """Buildings coloured by 遍访 state this period; per grid the share of households visited."""
-    codes = _codes(session, user, grid_code)
+    codes = scoped_codes(session, user, grid_code)
     today = now.astimezone(ZoneInfo(settings.requests.calendar.timezone)).date()
     found = visits.states(session, codes, today=today, plans=settings.fieldwork.visits_per_year)
     buildings = _frame(
@@ -98,7 +88,7 @@ def patrols_page(
     last = day or today
     until = datetime.combine(last + timedelta(days=1), time(), zone)
     since = until - timedelta(days=days)
-    codes = _codes(session, user, grid_code)
+    codes = scoped_codes(session, user, grid_code)
     fw = settings.fieldwork
     pieces = _frame(q.street_days(session, codes, since=since, until=until, tz=str(zone), street_m=fw.street_buffer_m))
     grids = _frame(q.grid_outlines(session, codes))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, UploadFile, status
 from fastapi import Path as PathParam
@@ -16,12 +17,15 @@ from gridmap.errors import NotFound
 from gridmap.fieldwork import queries as q
 from gridmap.fieldwork import visits
 from gridmap.fieldwork.kinds import KIND_NAMES
+from gridmap.fieldwork.patrols import scoped_codes
 from gridmap.fieldwork.route import street_graph, walking_order
 from gridmap.fieldwork.schemas import VisitIn, VisitOut, VisitToRequest
 from gridmap.requests.photos import MEDIA_TYPES
+from gridmap.settings import Settings
 
 router = APIRouter(tags=["visits"])
 VisitId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+GridParam = Annotated[str | None, Query(pattern=r"^\d{9,15}$", description="a grid code or a 社区/街道 prefix")]
 PhotoName = Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}\.(jpg|png|webp)$")]
 STATE_NAMES = {"done": "本期已完成", "partial": "进行中", "due": "待访", "overdue": "逾期"}
 
@@ -49,12 +53,38 @@ class RouteStop(BaseModel):
     lat: float
 
 
+class BuildingVisits(BaseModel):
+    """A building of one's grids with its 遍访 state this period."""
+
+    building_id: int
+    name: str
+    grid_code: str | None
+    households: int
+    state: str
+    state_name: str
+    visited: int
+    this_month: int
+    last_visit: str | None
+
+
+class VisitBuildings(BaseModel):
+    """Today (the server's, in the service's time zone) and the buildings with their 遍访 state."""
+
+    today: date
+    buildings: list[BuildingVisits]
+
+
 class SuggestedRoute(BaseModel):
     """Today's route: stops in walking order, the walking metres, and the path (GeoJSON LineString)."""
 
     stops: list[RouteStop]
     walking_m: float
     path: dict[str, object] | None
+
+
+def local_day(now: datetime, settings: Settings) -> date:
+    """Today in the service's time zone (Asia/Shanghai by default)."""
+    return now.astimezone(ZoneInfo(settings.requests.calendar.timezone)).date()
 
 
 def _day(day: date | None) -> str | None:
@@ -81,12 +111,13 @@ def record_visit(body: VisitIn, user: CurrentUser, session: SessionDep, now: Now
 def list_visits(
     user: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
     now: NowDep,
     days: int = Query(31, ge=1, le=400, description="the last this many days"),
     limit: int = Query(200, ge=1, le=1000),
 ) -> list[VisitOut]:
     """Visits in your scope, newest first."""
-    today = now.date()
+    today = local_day(now, settings)
     return visits.list_visits(
         session, user=user, since=today - timedelta(days=days - 1), until=today + timedelta(days=2), limit=limit
     )
@@ -124,6 +155,35 @@ def visit_to_request(
     )
 
 
+@router.get("/api/visits/buildings", response_model=VisitBuildings)
+def visit_buildings(
+    user: CurrentUser, session: SessionDep, settings: SettingsDep, now: NowDep, grid_code: GridParam = None
+) -> VisitBuildings:
+    """The buildings of your grids (社区/街道: of your unit) with their 遍访 state, most overdue first."""
+    codes = scoped_codes(session, user, grid_code)
+    today = local_day(now, settings)
+    found = visits.states(session, codes, today=today, plans=settings.fieldwork.visits_per_year)
+    rank = {"overdue": 0, "due": 1, "partial": 2, "done": 3}
+    found.sort(key=lambda x: (rank[x[1].state], x[0]["name"]))
+    return VisitBuildings(
+        today=today,
+        buildings=[
+            BuildingVisits(
+                building_id=b["building_id"],
+                name=b["name"],
+                grid_code=b["grid_code"],
+                households=b["households"],
+                state=s.state,
+                state_name=STATE_NAMES[s.state],
+                visited=s.visited,
+                this_month=s.this_month,
+                last_visit=_day(s.last_visit),
+            )
+            for b, s in found
+        ],
+    )
+
+
 @router.get("/api/visits/route", response_model=SuggestedRoute)
 def suggested_route(
     user: CurrentUser,
@@ -137,10 +197,10 @@ def suggested_route(
     codes = user_grids(session=session, user=user)
     if not codes:
         raise NotFound("您还没有分配网格 / no grid is assigned to you: ask an administrator")
-    ranked = visits.states(session, codes, today=now.date(), plans=settings.fieldwork.visits_per_year)
+    ranked = visits.states(session, codes, today=local_day(now, settings), plans=settings.fieldwork.visits_per_year)
     rank = {"overdue": 0, "due": 1, "partial": 2, "done": 3}
     todo = [x for x in ranked if x[1].state != "done"]
-    todo.sort(key=lambda x: (rank[x[1].state], x[1].last_visit or now.date().replace(year=1), -x[0]["households"]))
+    todo.sort(key=lambda x: (rank[x[1].state], x[1].last_visit or date.min, -x[0]["households"]))
     chosen = todo[: settings.fieldwork.route_stops]
     if not chosen:
         return SuggestedRoute(stops=[], walking_m=0.0, path=None)
