@@ -5,7 +5,7 @@
 // patrol are noted with it (noteReport) and linked to it on the server.
 const gridmapPatrol = (() => {
   const box = gridmapMakeOutbox("gridmap-patrol", "patrols");
-  const STATE = "gridmap.patrol", LAST = "gridmap.patrol.last", THIN_M = 10, BATCH = 10;
+  const STATE = "gridmap.patrol", LAST = "gridmap.patrol.last", THIN_M = 10, BATCH = 10, CHUNK = 1000;
   const listeners = [];
   let watch = null, last = null, chain = Promise.resolve(), syncing = null, unsent = 0;
 
@@ -81,9 +81,12 @@ const gridmapPatrol = (() => {
     });
   }
 
-  async function send(item) {
+  async function send(whole) {
+    // at most CHUNK positions per upload (the server takes up to 5,000); the end goes with the last of them
+    const points = whole.points.slice(0, CHUNK), last = points.length === whole.points.length;
+    const item = {...whole, points, ended_at: last ? whole.ended_at : null};
     const body = {started_at: item.started_at, ended_at: item.ended_at, grid_code: item.grid_code,
-      points: item.points, report_keys: item.report_keys};
+      points, report_keys: item.report_keys};
     let response;
     try {
       response = await fetch(`/api/patrols/${encodeURIComponent(item.key)}`, {method: "PUT", credentials: "same-origin",
@@ -99,7 +102,7 @@ const gridmapPatrol = (() => {
       const now = await box.get(item.key);
       if (!now) return;
       now.points = now.points.slice(item.points.length);
-      if (now.ended_at && !now.points.length) {
+      if (item.ended_at && !now.points.length) {  // the end was in this upload: the patrol is all on the server
         await box.remove(item.key);
         localStorage.setItem(LAST, JSON.stringify(feature.properties));
       } else await box.put(now);
@@ -112,7 +115,13 @@ const gridmapPatrol = (() => {
     if (!syncing) {
       syncing = (async () => {
         try {
-          for (const item of await box.all()) if (!(await send(item))) break;
+          for (let item of await box.all()) {
+            while (item) {  // chunk after chunk, until the outbox holds nothing of this patrol or an upload fails
+              if (!(await send(item))) return;
+              item = await box.get(item.key);
+              if (item && !item.points.length && !item.ended_at) break;  // under way, all sent: more positions later
+            }
+          }
           unsent = 0;
         } finally { syncing = null; changed(); }
       })();

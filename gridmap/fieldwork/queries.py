@@ -393,3 +393,66 @@ def street_lines(session: Session, bounds: tuple[float, float, float, float]) ->
         x1=x1,
         y1=y1,
     )
+
+
+# ---------------------------------------------------------------- 五个一 KPIs
+
+
+def patrol_totals(
+    session: Session, codes: list[str], *, since: datetime, until: datetime, tz: str, min_minutes: float
+) -> list[dict[str, Any]]:
+    """Per grid and worker: patrols, days with a patrol, minutes, short patrols, in [since, until)."""
+    return rows(
+        session,
+        "SELECT p.grid_code, coalesce(u.full_name, u.username) AS worker, count(*) AS patrols, "
+        "count(DISTINCT (p.started_at AT TIME ZONE :tz)::date) AS patrol_days, "
+        "coalesce(sum(extract(epoch FROM p.ended_at - p.started_at)) / 60.0, 0) AS patrol_minutes, "
+        "count(*) FILTER (WHERE p.ended_at - p.started_at < make_interval(secs => :mins * 60)) AS short_patrols, "
+        "array_agg(DISTINCT (p.started_at AT TIME ZONE :tz)::date) AS days "
+        "FROM patrols p JOIN users u ON u.id = p.user_id WHERE p.grid_code = ANY(:codes) AND p.ended_at IS NOT NULL "
+        "AND p.started_at >= :since AND p.started_at < :until GROUP BY p.grid_code, worker",
+        codes=codes,
+        since=since,
+        until=until,
+        tz=tz,
+        mins=min_minutes,
+    )
+
+
+def visit_totals(session: Session, codes: list[str], *, since: date, until: date) -> list[dict[str, Any]]:
+    """Per grid, worker and kind: visits on days [since, until)."""
+    return rows(
+        session,
+        "SELECT v.grid_code, coalesce(u.full_name, u.username, '—') AS worker, v.kind, count(*) AS visits "
+        "FROM visits v LEFT JOIN users u ON u.id = v.user_id WHERE v.grid_code = ANY(:codes) "
+        "AND v.visited_on >= :since AND v.visited_on < :until GROUP BY v.grid_code, worker, v.kind",
+        codes=codes,
+        since=since,
+        until=until,
+    )
+
+
+def grid_workers(session: Session, codes: list[str]) -> dict[str, list[str]]:
+    """Grid code → names of its grid workers."""
+    found = rows(
+        session,
+        "SELECT ug.grid_code, coalesce(u.full_name, u.username) AS worker FROM user_grids ug "
+        "JOIN users u ON u.id = ug.user_id AND u.role = 'grid_worker' WHERE ug.grid_code = ANY(:codes) "
+        "ORDER BY u.username",
+        codes=codes,
+    )
+    out: dict[str, list[str]] = {}
+    for r in found:
+        out.setdefault(str(r["grid_code"]), []).append(str(r["worker"]))
+    return out
+
+
+def published_extent(session: Session) -> tuple[float, float, float, float] | None:
+    """The WGS84 box of the published grids (None without any)."""
+    row = session.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+            f"(SELECT ST_Extent(geom) AS e FROM grids WHERE plan_id = {PUBLISHED}) x"
+        )
+    ).one()
+    return None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))

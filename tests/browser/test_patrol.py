@@ -63,4 +63,11 @@ def test_a_patrol_recorded_offline_is_synced_once_with_its_coverage(
         stored = conn.execute(text("SELECT count(*) FROM patrol_points WHERE patrol_id = :p"), {"p": pid}).scalar()
         share = conn.execute(text("SELECT street_share FROM patrols WHERE id = :p"), {"p": pid}).scalar()
     print(f"walked {name} ({metres:.0f} m, {len(walk)} positions): street share {share:.3f}")  # noqa: T201
-    assert (before, waiting, stored, share > 0) == (0, len(walk), len(walk), True)
+    shown = page.inner_text("#patrol-last")
+    assert (before, waiting, stored, share > 0, f"道路覆盖 {round(share * 100)}%" in shown) == (
+        0,
+        len(walk),
+        len(walk),
+        True,
+        True,
+    )

@@ -223,3 +223,38 @@ def test_the_patrol_map_shows_a_track_and_logs_the_view(world: dict[str, Any]) -
     with world["engine"].connect() as conn:
         viewers = conn.execute(text("SELECT viewer FROM track_views WHERE patrol_id = :p"), {"p": pid}).scalars().all()
     assert (r.status_code, list(viewers)) == (200, ["leader"])
+
+
+def test_five_ones_count_patrol_days_minutes_and_visits_per_worker(world: dict[str, Any]) -> None:
+    _walk_patrol(world, "patrol-kpi-0001", NOW - timedelta(days=2, hours=1), seconds=40.0)
+    _walk_patrol(world, "patrol-kpi-0002", NOW - timedelta(days=1, hours=1), seconds=40.0)
+    _visit(world, "visit-kpi-0001", kind="key_place")
+    body = (
+        world["client"]
+        .get("/api/kpis/fieldwork", params={"level": "worker", "days": 7}, headers=world["auth"]["leader"])
+        .json()
+    )
+    w1 = next(u for u in body["units"] if u["unit"] == "w1")
+    print(f"五个一 w1: {w1}")  # noqa: T201
+    assert (
+        w1["patrol_days"] >= 2,
+        w1["patrol_minutes"] > 0,
+        w1["visits_by_kind"]["key_place"],
+        w1["visit_share"] > 0,
+    ) == (
+        True,
+        True,
+        1,
+        True,
+    )
+
+
+def test_the_kpi_csv_carries_the_five_ones_columns(world: dict[str, Any]) -> None:
+    csv = (
+        world["client"]
+        .get("/api/kpis", params={"level": "grid", "format": "csv"}, headers=world["auth"]["community"])
+        .text
+    )
+    header = csv.lstrip("\ufeff").splitlines()[0].split(",")
+    row = next(line for line in csv.splitlines() if line.startswith(f"grid,{world['codes'][0]}"))
+    assert {"patrol_days", "patrol_minutes", "visits_key_place", "visit_share"} <= set(header) and row

@@ -9,14 +9,16 @@ from gridmap.db.models import Role, User
 from gridmap.errors import InvalidInput
 from gridmap.requests.states import Action, Status, allowed_actions
 
+FIELDWORK = {"/maps/visits", "/maps/patrols"}  # 走访覆盖, 巡查覆盖
 # role -> pages it may open (every other page of policy.PAGES must be refused)
 OPENS = {
     Role.admin: {p.href for p in policy.PAGES},
-    Role.planner: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/planner", "/maps/plan-diff"},
-    Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes"},
-    Role.grid_worker: {"/", "/report", "/maps/my-grid"},
-    Role.community: {"/", "/report", "/dashboard"},
-    Role.command: {"/", "/dashboard"},
+    Role.planner: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/planner", "/maps/plan-diff"}
+    | FIELDWORK,
+    Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes"} | FIELDWORK,
+    Role.grid_worker: {"/", "/report", "/maps/my-grid", "/maps/visits"},
+    Role.community: {"/", "/report", "/dashboard"} | FIELDWORK,
+    Role.command: {"/", "/dashboard"} | FIELDWORK,
     Role.department: {"/"},
 }
 

@@ -14,18 +14,35 @@ from fastapi.responses import HTMLResponse
 from gridmap.api.deps import NowDep, SessionDep, SettingsDep, page_role
 from gridmap.api.routes.maps import page
 from gridmap.db.models import User
+from gridmap.errors import NotFound
 from gridmap.fieldwork import patrols, visits
 from gridmap.fieldwork import queries as q
 from gridmap.fieldwork.patrols import scoped_codes
 from gridmap.maps import data
+from gridmap.maps.base import base_map
 from gridmap.maps.fieldwork import patrol_map, visit_map
 from gridmap.policy import FIELDWORK_VIEWERS, VISIT_MAP_VIEWERS
+from gridmap.settings import Settings
 from gridmap.units import unit_names
 
 router = APIRouter(include_in_schema=False)
 VisitViewer = Annotated[User, Depends(page_role(*VISIT_MAP_VIEWERS))]
 PatrolViewer = Annotated[User, Depends(page_role(*FIELDWORK_VIEWERS))]
 GridParam = Annotated[str | None, Query(pattern=r"^\d{9,15}$", description="a grid code or a 社区/街道 prefix")]
+
+
+def _codes_or_none(session: SessionDep, user: User, grid_code: str | None) -> list[str] | None:
+    try:
+        return scoped_codes(session, user, grid_code)
+    except NotFound:
+        return None
+
+
+def _empty(session: SessionDep, user: User, settings: Settings, title: str) -> HTMLResponse:
+    """A page for a unit without grids: the data's extent, and why it is empty."""
+    extent = q.published_extent(session) or (73.5, 18.0, 135.0, 53.5)
+    m = base_map(extent, tiles=settings.tiles)
+    return page(m, user, f"{title} · 本辖区没有网格 / no grids in your unit")
 
 
 def _streets(session: SessionDep, grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -43,7 +60,9 @@ def visits_page(
     user: VisitViewer, session: SessionDep, settings: SettingsDep, now: NowDep, grid_code: GridParam = None
 ) -> HTMLResponse:
     """Buildings coloured by 遍访 state this period; per grid the share of households visited."""
-    codes = scoped_codes(session, user, grid_code)
+    codes = _codes_or_none(session, user, grid_code)
+    if codes is None:
+        return _empty(session, user, settings, "走访覆盖 Visits")
     today = now.astimezone(ZoneInfo(settings.requests.calendar.timezone)).date()
     found = visits.states(session, codes, today=today, plans=settings.fieldwork.visits_per_year)
     buildings = _frame(
@@ -88,7 +107,9 @@ def patrols_page(
     last = day or today
     until = datetime.combine(last + timedelta(days=1), time(), zone)
     since = until - timedelta(days=days)
-    codes = scoped_codes(session, user, grid_code)
+    codes = _codes_or_none(session, user, grid_code)
+    if codes is None:
+        return _empty(session, user, settings, "巡查覆盖 Patrols")
     fw = settings.fieldwork
     pieces = _frame(q.street_days(session, codes, since=since, until=until, tz=str(zone), street_m=fw.street_buffer_m))
     grids = _frame(q.grid_outlines(session, codes))
