@@ -128,6 +128,10 @@
   window.gridmapShell.me.then(async user => {
     if (!["grid_worker", "community"].includes(user.role)) return;
     $("visit").hidden = false;
+    if (user.links.some(l => l.href === "/maps/visits")) {  // the policy's pages only
+      $("visit-map").href = "/maps/visits";
+      $("visit-map").hidden = false;
+    }
     $("v-unit").placeholder = T("单元", "Entrance");
     $("v-room").placeholder = T("室", "Flat");
     $("v-note").placeholder = T("民情日记：走访情况、群众反映的问题", "Diary: what you found, what residents raised");

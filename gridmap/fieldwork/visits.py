@@ -18,12 +18,13 @@ from gridmap.fieldwork import queries as q
 from gridmap.fieldwork.kinds import KIND_NAMES, VisitKind
 from gridmap.fieldwork.patrols import scope_sql
 from gridmap.fieldwork.plans import BuildingState, Seen, building_state
+from gridmap.fieldwork.route import street_graph, walking_order
 from gridmap.fieldwork.schemas import VisitIn, VisitOut, VisitToRequest
 from gridmap.policy import REPORTERS, admits, check_grid, user_scope
 from gridmap.requests.photos import MAX_PHOTOS, clean_photo, store_photo
 from gridmap.requests.schemas import NewRequest
 from gridmap.requests.service import Actor, attach_photo, submit
-from gridmap.settings import RequestSettings
+from gridmap.settings import FieldworkSettings, RequestSettings
 
 HISTORY_DAYS = 400  # visits older than this do not change any state (the longest plan is yearly)
 
@@ -163,3 +164,31 @@ def states(
     for v in q.building_visits(session, [b["building_id"] for b in buildings], since=since):
         seen[v["building_id"]].append(Seen(v["unit"], v["room"], v["kind"], v["visited_on"]))
     return [(b, building_state(b["households"], seen[b["building_id"]], today, plans)) for b in buildings]
+
+
+RANK = {"overdue": 0, "due": 1, "partial": 2, "done": 3}
+
+
+def suggested_route(
+    session: Session,
+    codes: list[str],
+    *,
+    today: date,
+    settings: FieldworkSettings,
+    start: tuple[float, float] | None,
+) -> tuple[list[tuple[dict[str, Any], BuildingState]], float, list[tuple[float, float]]]:
+    """Today's route, its walking metres and path: the most overdue buildings in walking order from ``start``.
+
+    Overdue before due before partly visited; within each, the longest unvisited and the most households first.
+    """
+    ranked = [x for x in states(session, codes, today=today, plans=settings.visits_per_year) if x[1].state != "done"]
+    ranked.sort(key=lambda x: (RANK[x[1].state], x[1].last_visit or date.min, -x[0]["households"]))
+    chosen = ranked[: settings.route_stops]
+    if not chosen:
+        return [], 0.0, []
+    xs, ys = [b["lon"] for b, _ in chosen], [b["lat"] for b, _ in chosen]
+    pad = 0.004  # ~400 m of streets around the stops
+    box = (min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad)
+    graph = street_graph([s["wkt"] for s in q.street_lines(session, box)])
+    order, metres, path = walking_order(graph, [(b["lon"], b["lat"]) for b, _ in chosen], start)
+    return [chosen[i] for i in order], metres, path

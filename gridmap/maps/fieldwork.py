@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import folium
 import geopandas as gpd
 from branca.element import Element
@@ -37,7 +39,13 @@ def _grids(m: folium.Map, grids: gpd.GeoDataFrame, fields: list[str], aliases: l
 
 
 def visit_map(
-    grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, *, streets: gpd.GeoDataFrame | None, tiles: str | None
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    streets: gpd.GeoDataFrame | None,
+    tiles: str | None,
+    route: list[tuple[float, float, str]] | None = None,
+    path: list[tuple[float, float]] | None = None,
 ) -> folium.Map:
     """``grids`` (grid_code, name, share_text), ``buildings`` (building_id, name, state, visited, households, …)."""
     m = base_map(_bounds(grids), streets=streets, tiles=tiles)
@@ -61,9 +69,39 @@ def visit_map(
             aliases=["楼栋 building", "状态 state", "本期已访 visited", "最近走访 last visit"],
         ),
     ).add_to(m)
+    if route:
+        layer = folium.FeatureGroup(name="今日建议路线 today's route")
+        if path and len(path) > 1:
+            folium.PolyLine([[y, x] for x, y in path], color="#1a73e8", weight=4, opacity=0.8).add_to(layer)
+        for n, (x, y, name) in enumerate(route, start=1):
+            folium.Marker(
+                [y, x],
+                tooltip=escape(f"{n}. {name}"),
+                icon=folium.DivIcon(html=f'<div class="route-stop">{n}</div>', icon_size=(22, 22)),
+            ).add_to(layer)
+        layer.add_to(m)
+        figure(m).header.add_child(
+            Element(
+                "<style>.route-stop{background:#1a73e8;color:#fff;border-radius:11px;width:22px;height:22px;"
+                "text-align:center;font:bold 12px/22px sans-serif;box-shadow:0 0 2px #000}</style>"
+            )
+        )
     figure(m).html.add_child(Element(legend_html("遍访 visits", list(VISIT_COLOURS.values()))))
     folium.LayerControl(collapsed=True).add_to(m)
     return m
+
+
+def patrol_list_html(patrols: list[dict[str, str]]) -> str:
+    """The period's patrols beside the map, each with a link that shows its track (the view is logged)."""
+    rows = "".join(
+        f'<li><a class="show-track" href="{escape(p["href"])}">{escape(p["label"])}</a></li>' for p in patrols
+    )
+    return (
+        '<div id="patrol-list" style="position:fixed;top:54px;right:10px;z-index:1000;background:#fff;max-height:50%;'
+        "overflow:auto;padding:6px 10px;border-radius:6px;box-shadow:0 1px 4px #0003;font:12px sans-serif;"
+        'max-width:280px"><b>巡查记录 patrols</b> <span style="color:#666">(查看轨迹将被记录 / views are logged)</span>'
+        f'<ol style="padding-left:18px;margin:4px 0">{rows or "<li>无 none</li>"}</ol></div>'
+    )
 
 
 def patrol_map(
@@ -73,6 +111,7 @@ def patrol_map(
     track: gpd.GeoDataFrame | None,
     streets: gpd.GeoDataFrame | None,
     tiles: str | None,
+    patrols: list[dict[str, str]] | None = None,
 ) -> folium.Map:
     """Grids (red outline: no patrol today), their streets by days passed, and one track when asked for."""
     m = base_map(_bounds(grids), streets=streets, tiles=tiles)
@@ -96,5 +135,6 @@ def patrol_map(
     items = [(c, f"{i}{'+' if i == 4 else ''} 天 days") for i, c in enumerate(DAY_COLOURS)]
     items.append(("#d93025", "红框=今日未巡查 no patrol today"))
     figure(m).html.add_child(Element(legend_html("道路巡查天数 days patrolled", items)))
+    figure(m).html.add_child(Element(patrol_list_html(patrols or [])))
     folium.LayerControl(collapsed=True).add_to(m)
     return m

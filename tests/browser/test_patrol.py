@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from gridmap.db.models import User
 from gridmap.db.session import session_scope
-from tests.walks import street_walk
+from gridmap.fieldwork.patrols import upload
+from gridmap.fieldwork.schemas import PatrolUpload
+from gridmap.settings import FieldworkSettings
+from tests.browser.conftest import FEATURES_JS, NOW, Visit
+from tests.walks import street_walk, timed
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 PHONE = {"width": 390, "height": 844}
@@ -71,3 +77,20 @@ def test_a_patrol_recorded_offline_is_synced_once_with_its_coverage(
         True,
         True,
     )
+
+
+def test_the_leader_sees_the_streets_a_patrol_passed(browser: Browser, server: dict[str, Any]) -> None:
+    grid = server["worker_grids"][1]
+    start = NOW - timedelta(hours=3)
+    with session_scope(server["engine"]) as session:
+        _, _, walk = street_walk(session, grid, step_m=12.0)
+        worker = session.scalars(select(User).where(User.username == "worker")).one()
+        body = PatrolUpload.model_validate(
+            {"started_at": start, "ended_at": start + timedelta(hours=1), "points": timed(walk, start, 60.0)}
+        )
+        pid = upload(session, "browser-map-patrol", body, user=worker, now=NOW, settings=FieldworkSettings()).id
+    visit = Visit(browser, server["base"], "leader")
+    page = visit.open(f"/maps/patrols?day={NOW:%Y-%m-%d}&track={pid}")
+    visit.shot("patrol-map")
+    passed = [p for p in page.evaluate(FEATURES_JS) if p.get("grid_code") == grid and p.get("days_passed", 0) >= 1]
+    assert passed and not visit.errors

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -258,3 +262,42 @@ def test_the_kpi_csv_carries_the_five_ones_columns(world: dict[str, Any]) -> Non
     header = csv.lstrip("\ufeff").splitlines()[0].split(",")
     row = next(line for line in csv.splitlines() if line.startswith(f"grid,{world['codes'][0]}"))
     assert {"patrol_days", "patrol_minutes", "visits_key_place", "visit_share"} <= set(header) and row
+
+
+def test_reports_made_during_a_patrol_are_linked_to_it(world: dict[str, Any]) -> None:
+    c, auth = world["client"], world["auth"]["w1"]
+    _, _, points = world["walk"]
+    lon, lat = points[0]
+    made = c.post(
+        "/api/requests",
+        json={"category": "garbage", "description": "巡查中发现垃圾堆放", "lon": lon, "lat": lat},
+        headers=auth | {"Idempotency-Key": "report-during-patrol-1"},
+    ).json()
+    start = NOW - timedelta(hours=10)
+    body = {"started_at": start.isoformat(), "ended_at": NOW.isoformat(), "points": timed(points, start, 60.0)}
+    patrol = c.put(
+        "/api/patrols/patrol-link-0001", json=body | {"report_keys": ["report-during-patrol-1"]}, headers=auth
+    ).json()
+    assert patrol["properties"]["request_ids"] == [made["id"]]
+
+
+def test_the_purge_command_runs_from_cron(world: dict[str, Any], tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "GRIDMAP_HOME": str(tmp_path / "home"),
+        "GRIDMAP_DATABASE_URL": str(world["engine"].url.render_as_string(hide_password=False)),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "gridmap.cli", "patrols", "purge", "--days", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert (done.returncode, "purged tracks of" in done.stdout) == (0, True)
+
+
+def test_the_patrol_map_lists_the_days_patrols_with_a_link_to_each_track(world: dict[str, Any]) -> None:
+    pid = _walk_patrol(world, "patrol-list-0001", NOW - timedelta(hours=1, minutes=30))["id"]
+    html = world["client"].get("/maps/patrols", headers=world["auth"]["community"]).text
+    assert f"track={pid}" in html

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from gridmap.api.deps import NowDep, SessionDep, SettingsDep, page_role
 from gridmap.api.routes.maps import page
-from gridmap.db.models import User
+from gridmap.db.models import Role, User
 from gridmap.errors import NotFound
 from gridmap.fieldwork import patrols, visits
 from gridmap.fieldwork import queries as q
@@ -86,7 +87,12 @@ def visits_page(
         done, homes = int(mine["visited"].sum()), int(mine["households"].sum()) or int(total)
         shares.append(f"{done}/{homes} 户 ({done / homes:.0%})" if homes else "—")
     grids["share_text"] = shares
-    m = visit_map(grids, buildings, streets=_streets(session, grids), tiles=settings.tiles)
+    route: list[tuple[float, float, str]] = []
+    path: list[tuple[float, float]] = []
+    if user.role is Role.grid_worker:  # the worker's own route of the day
+        stops, _, path = visits.suggested_route(session, codes, today=today, settings=settings.fieldwork, start=None)
+        route = [(b["lon"], b["lat"], str(b["name"])) for b, _ in stops]
+    m = visit_map(grids, buildings, streets=_streets(session, grids), tiles=settings.tiles, route=route, path=path)
     return page(m, user, f"走访覆盖 Visits · {today:%Y-%m}")
 
 
@@ -130,6 +136,19 @@ def patrols_page(
             shown = gpd.GeoDataFrame(
                 [{"worker": feature.properties.worker}], geometry=[shapely.geometry.shape(feature.geometry)], crs=4326
             )
-    m = patrol_map(grids, pieces, track=shown, streets=_streets(session, grids), tiles=settings.tiles)
+    listed = patrols.list_patrols(
+        session, user=user, now=now, settings=fw, since=since, until=until, grid_code=grid_code, reason=None
+    )
+    links = []
+    for f in listed.features:
+        p = f.properties
+        when = p.started_at.astimezone(zone)
+        query = urlencode(
+            {"day": last.isoformat(), "days": days, "track": p.id} | ({"grid_code": grid_code} if grid_code else {})
+        )
+        short = " · 不足时长 short" if p.short else ""
+        label = f"{p.worker} · {when:%m-%d %H:%M} · {p.minutes or 0:.0f} 分钟 · {p.grid_name or '—'}{short}"
+        links.append({"href": f"/maps/patrols?{query}", "label": label})
+    m = patrol_map(grids, pieces, track=shown, streets=_streets(session, grids), tiles=settings.tiles, patrols=links)
     missing = int(grids["no_patrol_today"].sum())
     return page(m, user, f"巡查覆盖 Patrols · {since.date():%m-%d}–{last:%m-%d} · 今日未巡查 {missing} 网格")

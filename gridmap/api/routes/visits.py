@@ -14,11 +14,9 @@ from pydantic import BaseModel
 from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep
 from gridmap.auth.service import user_grids
 from gridmap.errors import NotFound
-from gridmap.fieldwork import queries as q
 from gridmap.fieldwork import visits
 from gridmap.fieldwork.kinds import KIND_NAMES
 from gridmap.fieldwork.patrols import scoped_codes
-from gridmap.fieldwork.route import street_graph, walking_order
 from gridmap.fieldwork.schemas import VisitIn, VisitOut, VisitToRequest
 from gridmap.requests.photos import MEDIA_TYPES
 from gridmap.settings import Settings
@@ -197,34 +195,23 @@ def suggested_route(
     codes = user_grids(session=session, user=user)
     if not codes:
         raise NotFound("您还没有分配网格 / no grid is assigned to you: ask an administrator")
-    ranked = visits.states(session, codes, today=local_day(now, settings), plans=settings.fieldwork.visits_per_year)
-    rank = {"overdue": 0, "due": 1, "partial": 2, "done": 3}
-    todo = [x for x in ranked if x[1].state != "done"]
-    todo.sort(key=lambda x: (rank[x[1].state], x[1].last_visit or date.min, -x[0]["households"]))
-    chosen = todo[: settings.fieldwork.route_stops]
-    if not chosen:
-        return SuggestedRoute(stops=[], walking_m=0.0, path=None)
-    xs = [b["lon"] for b, _ in chosen]
-    ys = [b["lat"] for b, _ in chosen]
-    pad = 0.004
-    graph = street_graph(
-        [s["wkt"] for s in q.street_lines(session, (min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad))]
-    )
     start = (lon, lat) if lon is not None and lat is not None else None
-    order, metres, path = walking_order(graph, [(b["lon"], b["lat"]) for b, _ in chosen], start)
+    chosen, metres, path = visits.suggested_route(
+        session, codes, today=local_day(now, settings), settings=settings.fieldwork, start=start
+    )
     stops = [
         RouteStop(
             order=n + 1,
-            building_id=chosen[i][0]["building_id"],
-            name=chosen[i][0]["name"],
-            grid_code=chosen[i][0]["grid_code"],
-            state=chosen[i][1].state,
-            state_name=STATE_NAMES[chosen[i][1].state],
-            last_visit=_day(chosen[i][1].last_visit),
-            lon=chosen[i][0]["lon"],
-            lat=chosen[i][0]["lat"],
+            building_id=b["building_id"],
+            name=b["name"],
+            grid_code=b["grid_code"],
+            state=state.state,
+            state_name=STATE_NAMES[state.state],
+            last_visit=_day(state.last_visit),
+            lon=b["lon"],
+            lat=b["lat"],
         )
-        for n, i in enumerate(order)
+        for n, (b, state) in enumerate(chosen)
     ]
     line = {"type": "LineString", "coordinates": [list(p) for p in path]} if len(path) > 1 else None
     return SuggestedRoute(stops=stops, walking_m=round(metres, 1), path=line)
