@@ -35,6 +35,8 @@
 
   window.gridmapShell.me.then(user => {
     if (user.role !== "grid_worker") return;
+    // the workbench opens offline too (sw.js), so that a patrol can be ended without network
+    if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", {scope: "/"}).catch(() => {});
     $("patrol").hidden = false;
     $("patrol-start").addEventListener("click", async () => {
       if (!navigator.geolocation) { P.error = T("此设备无法定位", "this device cannot locate itself"); show(); return; }

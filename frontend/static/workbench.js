@@ -169,4 +169,9 @@ async function overview() {
   $("overview").hidden = false;
 }
 
-window.gridmapShell.me.then(setup).catch(() => { location.href = "/login"; });
+function offline() {  // the page came from the service worker (a patrol can go on): the 待办 needs the network
+  $("todo-error").textContent = T("离线：待办列表需联网后刷新", "Offline: the to-do list needs the network");
+  $("todo-error").hidden = false;
+}
+
+window.gridmapShell.me.then(user => setup(user).catch(offline), () => { location.href = "/login"; });

@@ -1,7 +1,8 @@
 """Today's suggested route: the most overdue buildings in the order one walks them along the streets of the data.
 
-The street graph (networkx) has the streets' vertices as nodes and their segments as edges weighted by metres; a
-building joins the graph at its nearest vertex. From the worker's position (or the most overdue building) the
+The street graph (networkx) has the streets' vertices (and their crossings: the lines are noded first) as nodes
+and their segments as edges weighted by metres; a building joins the graph at its nearest vertex of the largest
+connected part. From the worker's position (or the most overdue building) the
 route goes to the nearest remaining stop by walking distance, again and again (nearest neighbour on shortest paths).
 """
 
@@ -24,8 +25,11 @@ def _metres(a: Point, b: Point) -> float:
 def street_graph(lines_wkt: Sequence[str]) -> nx.Graph:
     """The walking graph of street lines (WKT, WGS84)."""
     graph = nx.Graph()
-    for wkt in lines_wkt:
-        geom = shapely.from_wkt(wkt)
+    if not lines_wkt:
+        return graph
+    # noded: streets that cross (a lane meeting a road mid-segment) share a vertex where they cross
+    noded = shapely.union_all(shapely.from_wkt(list(lines_wkt)))
+    for geom in getattr(noded, "geoms", [noded]):
         for line in getattr(geom, "geoms", [geom]):
             coords = [(round(x, 6), round(y, 6)) for x, y in line.coords]
             for a, b in zip(coords, coords[1:], strict=False):

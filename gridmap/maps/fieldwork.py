@@ -16,7 +16,7 @@ VISIT_COLOURS = {
     "due": ("#f9ab00", "待访 due"),
     "overdue": ("#d93025", "逾期 overdue"),
 }
-DAY_COLOURS = ["#dadce0", "#a8dab5", "#5bb974", "#188038", "#0d652d"]  # 0, 1, 2, 3, 4+ days passed
+DAY_COLOURS = ["#bdc1c6", "#81c995", "#34a853", "#188038", "#0d652d"]  # 0, 1, 2, 3, 4+ days passed
 
 
 def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
@@ -26,7 +26,7 @@ def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
 
 def _grids(m: folium.Map, grids: gpd.GeoDataFrame, fields: list[str], aliases: list[str]) -> None:
     folium.GeoJson(
-        as_text(grids[[*fields, "geometry"]]),
+        as_text(grids[[*fields, *(["no_patrol_today"] if "no_patrol_today" in grids else []), "geometry"]]),
         name="网格 grids",
         style_function=lambda f: {
             "fill": True,
@@ -122,7 +122,11 @@ def patrol_map(
         folium.GeoJson(
             as_text(lines[["grid_code", "name", "days_passed", "color", "geometry"]]),
             name="道路巡查天数 streets by days patrolled",
-            style_function=lambda f: {"color": f["properties"]["color"], "weight": 5, "opacity": 0.9},
+            style_function=lambda f: {
+                "color": f["properties"]["color"],
+                "weight": 6 if f["properties"]["days_passed"] else 3,
+                "opacity": 0.95,
+            },
             tooltip=folium.GeoJsonTooltip(["name", "days_passed"], aliases=["道路 street", "巡查天数 days passed"]),
         ).add_to(m)
     if track is not None and len(track):

@@ -51,7 +51,10 @@ def test_a_patrol_recorded_offline_is_synced_once_with_its_coverage(
     context.set_geolocation({"latitude": walk[0][1], "longitude": walk[0][0], "accuracy": 8})
     page.goto(f"{server['base']}/")
     page.wait_for_selector("#patrol-start:visible")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     context.set_offline(True)
+    page.reload()  # the workbench itself comes from the service worker
+    page.wait_for_selector("#patrol-start:visible")
     page.click("#patrol-start")
     page.wait_for_function("() => document.getElementById('patrol-state').dataset.state === 'on'")
     for i, (lon, lat) in enumerate(walk[1:], start=2):

@@ -12,7 +12,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page
 from sqlalchemy import text
 
-from tests.browser.conftest import FEATURES_JS
+from tests.browser.conftest import ARTIFACTS, FEATURES_JS
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 PHONE = {"width": 390, "height": 844}
@@ -76,6 +76,8 @@ def test_the_visit_map_colours_the_visited_building(phone: Page, server: dict[st
     page.wait_for_selector("#visit-result[data-id]")
     page.goto(f"{server['base']}/maps/visits")
     page.wait_for_load_state("networkidle")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "visit-map-phone.png"))
     props = [p for p in page.evaluate(FEATURES_JS) if "building_id" in p]
     colours = {p["color"] for p in props if str(p["building_id"]) == building}
     others = {p["color"] for p in props if p["state"] == "overdue"}
