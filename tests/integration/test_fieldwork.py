@@ -301,3 +301,18 @@ def test_the_patrol_map_lists_the_days_patrols_with_a_link_to_each_track(world: 
     pid = _walk_patrol(world, "patrol-list-0001", NOW - timedelta(hours=1, minutes=30))["id"]
     html = world["client"].get("/maps/patrols", headers=world["auth"]["community"]).text
     assert f"track={pid}" in html
+
+
+def test_odd_positions_make_no_server_error(world: dict[str, Any]) -> None:
+    c, auth = world["client"], world["auth"]["w1"]
+    start = NOW - timedelta(hours=11)
+    same = [{"t": (start + timedelta(seconds=i)).isoformat(), "lon": 118.78, "lat": 32.04} for i in range(3)]
+    pole = [{"t": (start + timedelta(seconds=i)).isoformat(), "lon": 180.0, "lat": 90.0 - i} for i in range(3)]
+    twice = [same[0], same[0]]
+    codes = [
+        c.put(
+            f"/api/patrols/patrol-odd-000{i}", json={"started_at": start.isoformat(), "points": p}, headers=auth
+        ).status_code
+        for i, p in enumerate((same, pole, twice))
+    ]
+    assert codes == [200, 200, 200]
