@@ -14,6 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 PUBLISHED = "(SELECT id FROM grid_plans WHERE status = 'published')"
+SAMPLE_M = 5.0  # street coverage is measured on points this far apart along the streets
+# the UTM zone (EPSG 326xx north, 327xx south) of a grid's centre: where lengths and buffers are measured in metres
+UTM = (
+    "(CASE WHEN ST_Y(ST_Centroid(geom)) >= 0 THEN 32600 ELSE 32700 END "
+    "+ least(60, greatest(1, floor((ST_X(ST_Centroid(geom)) + 180) / 6)::int + 1)))"
+)
 
 
 def rows(session: Session, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -103,23 +109,28 @@ def patrol_grid(session: Session, patrol_id: int, mine: list[str]) -> str | None
 def set_patrol_coverage(
     session: Session, patrol_id: int, grid_code: str | None, *, street_m: float, building_m: float
 ) -> None:
-    """The grid and the shares of its street length (within ``street_m``) and buildings (``building_m``) passed."""
+    """The grid and the shares of its street length (within ``street_m``) and buildings (``building_m``) passed.
+
+    Measured in the UTM zone of the grid, on points every ``SAMPLE_M`` metres along the streets (a buffer of a long
+    back-and-forth track took seconds); a track that comes nowhere near its grid (> ~1 km) has no shares.
+    """
     session.execute(
         text(
-            "WITH p AS (SELECT ST_Force2D(track) AS line FROM patrols WHERE id = :pid), "
-            f"g AS (SELECT id, geom FROM grids WHERE plan_id = {PUBLISHED} AND code = :grid), "
-            "zone AS (SELECT ST_Buffer(line::geography, :sm)::geometry AS z FROM p WHERE line IS NOT NULL), "
-            "pieces AS (SELECT ST_CollectionExtract(ST_Intersection(s.geom, g.geom), 2) AS piece "
+            f"WITH g AS (SELECT id, geom, {UTM} AS srid FROM grids WHERE plan_id = {PUBLISHED} AND code = :grid), "
+            "p AS (SELECT ST_Transform(ST_Force2D(t.track), g.srid) AS line, g.srid FROM patrols t, g "
+            "  WHERE t.id = :pid AND t.track IS NOT NULL AND ST_DWithin(ST_Force2D(t.track), g.geom, 0.01)), "
+            "pieces AS (SELECT ST_Transform(ST_CollectionExtract(ST_Intersection(s.geom, g.geom), 2), g.srid) AS piece "
             "  FROM streets s JOIN g ON ST_Intersects(s.geom, g.geom)), "
-            "streets_share AS (SELECT sum(ST_Length(ST_Intersection(piece, z)::geography)) "
-            "  / nullif(sum(ST_Length(piece::geography)), 0) AS v FROM pieces CROSS JOIN zone), "
-            "houses AS (SELECT avg(CASE WHEN ST_DWithin(b.geom::geography, p.line::geography, :bm) "
+            "samples AS (SELECT (ST_DumpPoints(ST_Segmentize(piece, :step))).geom AS pt FROM pieces), "
+            "streets_share AS (SELECT avg(CASE WHEN ST_DWithin(pt, p.line, :sm) THEN 1.0 ELSE 0.0 END) AS v "
+            "  FROM samples CROSS JOIN p), "
+            "houses AS (SELECT avg(CASE WHEN ST_DWithin(ST_Transform(b.geom, p.srid), p.line, :bm) "
             "  THEN 1.0 ELSE 0.0 END) AS v FROM g JOIN grid_assignments a ON a.grid_id = g.id "
-            "  JOIN buildings b ON b.id = a.building_id CROSS JOIN p WHERE p.line IS NOT NULL) "
+            "  JOIN buildings b ON b.id = a.building_id CROSS JOIN p) "
             "UPDATE patrols SET grid_code = :grid, "
             "street_share = (SELECT v FROM streets_share), building_share = (SELECT v FROM houses) WHERE id = :pid"
         ),
-        {"pid": patrol_id, "grid": grid_code, "sm": street_m, "bm": building_m},
+        {"pid": patrol_id, "grid": grid_code, "sm": street_m, "bm": building_m, "step": SAMPLE_M},
     )
 
 
@@ -232,23 +243,31 @@ def street_days(
     """Streets of grids ``codes`` (clipped to each) with the days in [since, until) patrols passed most of them."""
     return rows(
         session,
-        f"WITH g AS (SELECT code, geom FROM grids WHERE plan_id = {PUBLISHED} AND code = ANY(:codes)), "
-        "pieces AS (SELECT g.code AS grid_code, s.id AS street_id, s.name, "
+        f"WITH g AS (SELECT code, geom, {UTM} AS srid FROM grids WHERE plan_id = {PUBLISHED} AND code = ANY(:codes)), "
+        "pieces AS (SELECT g.code AS grid_code, s.id AS street_id, s.name, g.srid, "
         "  ST_CollectionExtract(ST_Intersection(s.geom, g.geom), 2) AS geom FROM streets s "
         "  JOIN g ON ST_Intersects(s.geom, g.geom)), "
-        "days AS (SELECT (p.started_at AT TIME ZONE :tz)::date AS day, "
-        "  ST_Union(ST_Buffer(ST_Force2D(p.track)::geography, :sm)::geometry) AS zone FROM patrols p "
+        "samples AS (SELECT x.*, row_number() OVER () AS n FROM (SELECT grid_code, street_id, srid, "
+        "  (ST_DumpPoints(ST_Segmentize(ST_Transform(geom, srid), :step))).geom AS pt FROM pieces "
+        "  WHERE NOT ST_IsEmpty(geom)) x), "
+        "sizes AS (SELECT grid_code, street_id, count(*) AS total FROM samples GROUP BY 1, 2), "
+        "tracks AS (SELECT (p.started_at AT TIME ZONE :tz)::date AS day, z.srid, "
+        "  ST_Transform(ST_Force2D(p.track), z.srid) AS line FROM patrols p CROSS JOIN (SELECT DISTINCT srid FROM g) z "
         "  WHERE p.track IS NOT NULL AND p.started_at >= :since AND p.started_at < :until "
-        "  AND p.grid_code = ANY(:codes) GROUP BY 1) "
-        "SELECT pc.grid_code, pc.street_id, coalesce(pc.name, '') AS name, "
-        "(SELECT count(*) FROM days d WHERE ST_Length(ST_Intersection(pc.geom, d.zone)::geography) "
-        "  >= 0.5 * ST_Length(pc.geom::geography)) AS days_passed, ST_AsText(pc.geom) AS wkt "
-        "FROM pieces pc WHERE NOT ST_IsEmpty(pc.geom) ORDER BY pc.grid_code, pc.street_id",
+        "  AND p.grid_code = ANY(:codes)), "
+        "hits AS (SELECT s.grid_code, s.street_id, t.day, count(DISTINCT s.n) AS near FROM samples s "
+        "  JOIN tracks t ON t.srid = s.srid AND ST_DWithin(s.pt, t.line, :sm) GROUP BY 1, 2, 3), "
+        "passed AS (SELECT h.grid_code, h.street_id, count(*) AS days FROM hits h JOIN sizes z "
+        "  USING (grid_code, street_id) WHERE h.near >= 0.5 * z.total GROUP BY 1, 2) "
+        "SELECT pc.grid_code, pc.street_id, coalesce(pc.name, '') AS name, coalesce(pa.days, 0) AS days_passed, "
+        "ST_AsText(pc.geom) AS wkt FROM pieces pc LEFT JOIN passed pa USING (grid_code, street_id) "
+        "WHERE NOT ST_IsEmpty(pc.geom) ORDER BY pc.grid_code, pc.street_id",
         codes=codes,
         since=since,
         until=until,
         tz=tz,
         sm=street_m,
+        step=SAMPLE_M,
     )
 
 

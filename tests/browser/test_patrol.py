@@ -82,16 +82,31 @@ def test_a_patrol_recorded_offline_is_synced_once_with_its_coverage(
     )
 
 
-def test_the_leader_sees_the_streets_a_patrol_passed(browser: Browser, server: dict[str, Any]) -> None:
-    grid = server["worker_grids"][1]
-    start = NOW - timedelta(hours=3)
+def _stored_patrol(server: dict[str, Any], grid: str, key: str, hours_ago: int) -> int:
+    """A one-hour patrol of the worker along the longest street of ``grid``, stored through the service."""
+    start = NOW - timedelta(hours=hours_ago)
     with session_scope(server["engine"]) as session:
         _, _, walk = street_walk(session, grid, step_m=12.0)
         worker = session.scalars(select(User).where(User.username == "worker")).one()
         body = PatrolUpload.model_validate(
             {"started_at": start, "ended_at": start + timedelta(hours=1), "points": timed(walk, start, 60.0)}
         )
-        pid = upload(session, "browser-map-patrol", body, user=worker, now=NOW, settings=FieldworkSettings()).id
+        return upload(session, key, body, user=worker, now=NOW, settings=FieldworkSettings()).id
+
+
+def test_the_dashboard_shows_patrol_days_and_minutes_per_grid(browser: Browser, server: dict[str, Any]) -> None:
+    grid = server["worker_grids"][0]
+    _stored_patrol(server, grid, "browser-kpi-patrol", hours_ago=30)
+    visit = Visit(browser, server["base"], "leader")
+    page = visit.open("/dashboard")
+    page.wait_for_selector(f"#five-table tr[data-unit='{grid}']")
+    cells = page.locator(f"#five-table tr[data-unit='{grid}'] td").all_inner_texts()
+    assert (int(cells[1]) >= 1, float(cells[2]) >= 60) == (True, True)
+
+
+def test_the_leader_sees_the_streets_a_patrol_passed(browser: Browser, server: dict[str, Any]) -> None:
+    grid = server["worker_grids"][1]
+    pid = _stored_patrol(server, grid, "browser-map-patrol", hours_ago=3)
     visit = Visit(browser, server["base"], "leader")
     page = visit.open(f"/maps/patrols?day={NOW:%Y-%m-%d}&track={pid}")
     visit.shot("patrol-map")

@@ -123,7 +123,7 @@ def test_me_reports_role_and_grids(client: TestClient) -> None:
     assert (me["username"], me["role"], me["grids"]) == ("grid_worker", "grid_worker", ["000000000000001"])
     assert me["grid_names"] == [{"code": "000000000000001", "name": "000000000街道 000社区 第1网格"}]
     assert me["display_name"] == "网格员 · 000000000街道 000社区 第1网格"
-    assert [link["href"] for link in me["links"]] == ["/", "/report", "/maps/my-grid"]
+    assert [link["href"] for link in me["links"]] == ["/", "/report", "/maps/my-grid", "/maps/visits"]
 
 
 PUBLIC = {"/healthz", "/login", "/api/auth/token", "/logout"}
