@@ -41,6 +41,8 @@ PEOPLE_EDITORS = UNIT_ROLES
 PEOPLE_VIEWERS = frozenset({Role.grid_worker, Role.community, Role.command, Role.leader})
 PII_REVEALERS = UNIT_ROLES
 CARD_PRINTERS = frozenset({Role.grid_worker, Role.community, Role.command, Role.leader, Role.planner})
+FIELDWORK_VIEWERS = LEADERS | UNIT_ROLES  # patrol coverage, other people's tracks (logged), 五个一
+VISIT_MAP_VIEWERS = FIELDWORK_VIEWERS | WORKERS
 UNIT_CODE = re.compile(r"^\d{9}(\d{3})?$")  # 街道 (9 digits) or 社区 (12 digits)
 
 ROLE_NAMES: dict[Role, tuple[str, str]] = {role: states.ROLE_NAMES[role.value] for role in Role}
@@ -70,6 +72,8 @@ PAGES: tuple[Page, ...] = (
     Page("/report", "上报", "Report", REPORTERS),
     Page("/maps/my-grid", "我的网格", "My grid", WORKERS),
     Page("/dashboard", "指标看板", "Dashboard", KPI_VIEWERS),
+    Page("/maps/visits", "走访覆盖", "Visits", VISIT_MAP_VIEWERS),
+    Page("/maps/patrols", "巡查覆盖", "Patrols", FIELDWORK_VIEWERS),
     Page("/maps/coverage", "网格覆盖", "Coverage", LEADERS),
     Page("/maps/hotspots", "诉求热点", "Hot spots", LEADERS),
     Page("/maps/lanes", "堵巷", "Blocked lanes", LEADERS),

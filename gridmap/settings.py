@@ -116,6 +116,32 @@ class PeopleSettings(BaseModel):
     card_title: str = Field("网格公示牌", max_length=40)
 
 
+class FieldworkSettings(BaseModel):
+    """五个一 field work: patrols (巡查) and visit plans (走访). Visit plans are visits per year per kind.
+
+    Defaults: every household (常规) twice a year; 重点人员, 困难家庭 and 空巢老人 monthly; 重点场所 weekly.
+    """
+
+    retention_days: int = Field(180, ge=1, description="patrol positions (行踪轨迹) are deleted after this many days")
+    min_patrol_minutes: float = Field(30.0, ge=0, description="a patrol shorter than this is flagged")
+    street_buffer_m: float = Field(20.0, gt=0, description="a street counts as passed within this distance")
+    building_buffer_m: float = Field(30.0, gt=0, description="a building counts as passed within this distance")
+    max_points_per_upload: int = Field(5000, ge=1, description="positions accepted in one upload")
+    visits_per_year: dict[str, int] = Field(
+        default_factory=lambda: {
+            "routine": 2,
+            "key_person": 12,
+            "hardship": 12,
+            "elderly_alone": 12,
+            "key_place": 52,
+            "other": 2,
+        },
+        description="visit plan: visits per year per kind (1, 2, 4, 12 or 52: calendar years, halves, quarters, "
+        "months or ISO weeks)",
+    )
+    route_stops: int = Field(8, ge=1, le=30, description="buildings on the suggested route of the day")
+
+
 class Settings(BaseSettings):
     """Everything gridmap reads from its environment."""
 
@@ -139,6 +165,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     notify: NotifySettings = NotifySettings()
     people: PeopleSettings = PeopleSettings()
+    fieldwork: FieldworkSettings = FieldworkSettings()
 
     @property
     def pg_data(self) -> Path:

@@ -2,7 +2,9 @@
 // The hot-spot map is embedded only for roles that may open it (the links of /api/me, decided by the policy).
 const lang = gridmapI18n({title: "KPI dashboard", home: "Home", hot: "Hot spots", lanes: "Blocked lanes", coverage: "Coverage",
   level: "Unit", days: "Period", csv: "Download CSV", rates: "Resolution / on-time / satisfaction", response: "Response time (min, p50 / p90)",
-  hotmap: "Hot-spot map", table: "Details (numerator / denominator)"});
+  hotmap: "Hot-spot map", table: "Details (numerator / denominator)", five: "Five ones: patrols and visits",
+  fiveLevel: "Unit", lvGrid: "Grid", lvWorker: "Grid worker", lvCommunity: "Community", patrolMap: "Patrol coverage map", visitMap: "Visit coverage map",
+  fiveNote: "Households visited: households visited this period (routine plan) over all households; short: under 30 minutes."});
 const T = (zh, en) => (lang === "en" ? en : zh);
 const charts = {};
 const pct = r => (r.value === null ? "—" : (r.value * 100).toFixed(1) + "%");

@@ -1,8 +1,8 @@
-// The outbox of the report form: reports (with their photos as Blobs) kept in IndexedDB on the phone until the
-// server has stored them. Each carries its Idempotency-Key from the moment it is made, so any number of retries
-// stores it once.
-const gridmapOutbox = (() => {
-  const DB = "gridmap-report", STORE = "outbox", VERSION = 1;
+// Outboxes kept in IndexedDB on the phone until the server has stored what they hold: the report form's reports
+// (with their photos as Blobs) and the workbench's patrols (positions). Each item carries its key (the report's
+// Idempotency-Key, the patrol's key) from the moment it is made, so any number of retries stores it once.
+function gridmapMakeOutbox(DB, STORE) {
+  const VERSION = 1;
   let opened = null;
 
   function open() {
@@ -41,4 +41,5 @@ const gridmapOutbox = (() => {
     remove: key => run("readwrite", s => s.delete(key)),
     all: async () => ((await run("readonly", s => s.getAll())) || []).sort((a, b) => a.createdAt.localeCompare(b.createdAt)),
   };
-})();
+}
+const gridmapOutbox = gridmapMakeOutbox("gridmap-report", "outbox");

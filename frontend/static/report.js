@@ -390,6 +390,7 @@ $("submit").addEventListener("click", async () => {
   $("submit").disabled = true;
   try {
     await gridmapOutbox.put(item);
+    if (typeof gridmapPatrol !== "undefined") await gridmapPatrol.noteReport(item.key);  // made during a patrol: linked to it
     const result = await send(item);
     if (result.kind === "refused") {
       await gridmapOutbox.remove(item.key);  // the reporter is here to correct it: the form keeps what was entered

@@ -3,7 +3,10 @@
 const lang = gridmapI18n({
   todo: "To do", mine: "My to-do", all: "All in my area", allGrids: "All my grids", allStatus: "All statuses",
   allCategory: "All categories", overdue: "Overdue only", empty: "Nothing to do", more: "Load more",
-  pages: "My pages", overview: "Overview",
+  pages: "My pages", overview: "Overview", patrol: "Patrol", patrolStart: "Start patrol", patrolEnd: "End patrol",
+  patrolPrivacy: "Your position is recorded only during a patrol; tracks are deleted after 180 days.",
+  visit: "Visits", visitMap: "Visit map", vBuilding: "Building", vKind: "Kind", vDate: "Date", vPhoto: "Photo (optional)",
+  vSave: "Record visit", vToRequest: "Turn into a request", route: "Today's suggested route",
 });
 const T = (zh, en) => (lang === "en" ? en : zh);
 const PAGE = 20;
@@ -166,4 +169,9 @@ async function overview() {
   $("overview").hidden = false;
 }
 
-window.gridmapShell.me.then(setup).catch(() => { location.href = "/login"; });
+function offline() {  // the page came from the service worker (a patrol can go on): the 待办 needs the network
+  $("todo-error").textContent = T("离线：待办列表需联网后刷新", "Offline: the to-do list needs the network");
+  $("todo-error").hidden = false;
+}
+
+window.gridmapShell.me.then(user => setup(user).catch(offline), () => { location.href = "/login"; });

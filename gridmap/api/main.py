@@ -26,12 +26,14 @@ from gridmap.api.routes import (
     buildings,
     cards,
     exports,
+    fieldwork_maps,
     grids,
     kpis,
     maps,
     notifications,
     open311,
     pages,
+    patrols,
     people,
     plans,
     report_pages,
@@ -39,6 +41,7 @@ from gridmap.api.routes import (
     requests,
     stats,
     tiles,
+    visits,
     workflow,
 )
 from gridmap.api.routes.pages import FRONTEND
@@ -113,7 +116,7 @@ def create_app(
         requests, open311, auth, stats, grids, buildings, people, cards, plans, kpis, maps, pages, report_pages,
         workflow,
     )
-    for module in (*routers, tiles, notifications, request_pages, exports):
+    for module in (*routers, tiles, patrols, visits, fieldwork_maps, notifications, request_pages, exports):
         app.include_router(module.router)
     vendor = FRONTEND / "node_modules"
     if not (vendor / "leaflet").is_dir():

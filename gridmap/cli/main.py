@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from gridmap.cli import db, notify, simulate, users
+from gridmap.cli import db, notify, patrols, simulate, users
 from gridmap.cli.cards import cards_command
 from gridmap.cli.common import console, engine, settings, user_errors
 from gridmap.cli.exports import export_command, import_households_command
@@ -24,6 +24,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(simulate.app, name="simulate")
 app.add_typer(notify.app, name="notify")
+app.add_typer(patrols.app, name="patrols")
 app.command("import")(import_command)
 app.command("partition")(partition_command)
 app.command("geocode")(geocode_command)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import Geometry
@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -489,3 +490,75 @@ class PiiReveal(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
     field: Mapped[str] = mapped_column(String(20))  # phone | id_number
     reason: Mapped[str] = mapped_column(Text)
+
+
+class Patrol(Base):
+    """巡查: one explicit patrol of a grid worker; its track (M = epoch seconds) is derived from its points.
+
+    The track and points are kept ``fieldwork.retention_days`` and then purged; the summary numbers stay.
+    """
+
+    __tablename__ = "patrols"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_key: Mapped[str] = mapped_column(String(64), unique=True)  # made on the phone: uploads are idempotent
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    n_points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    length_m: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    street_share: Mapped[float | None] = mapped_column(Float)  # of the grid's street length within 20 m
+    building_share: Mapped[float | None] = mapped_column(Float)  # of the grid's buildings within 30 m
+    report_keys: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")  # reports made meanwhile
+    track_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    track: Mapped[Any | None] = mapped_column(
+        Geometry("LINESTRINGM", srid=SRID, dimension=3, spatial_index=False), nullable=True
+    )
+    __table_args__ = (Index("ix_patrols_track", "track", postgresql_using="gist"),)
+
+
+class PatrolPoint(Base):
+    """One recorded position of a patrol (thinned to ~10 m on the phone), with its accuracy."""
+
+    __tablename__ = "patrol_points"
+    patrol_id: Mapped[int] = mapped_column(ForeignKey("patrols.id", ondelete="CASCADE"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+
+
+class TrackView(Base):
+    """Who saw another person's patrol track, when and why (a 行踪轨迹 is sensitive personal information)."""
+
+    __tablename__ = "track_views"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patrol_id: Mapped[int] = mapped_column(ForeignKey("patrols.id", ondelete="CASCADE"), index=True)
+    viewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    viewer: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class Visit(Base):
+    """走访 (民情日记): a visit to a building or a household in it (单元/室)."""
+
+    __tablename__ = "visits"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('routine', 'key_person', 'hardship', 'elderly_alone', 'key_place', 'other')",
+            name="ck_visits_kind",
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_key: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"), index=True)
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    unit: Mapped[str | None] = mapped_column(String(20))
+    room: Mapped[str | None] = mapped_column(String(20))
+    visited_on: Mapped[date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    photos: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -124,7 +124,7 @@ def test_me_reports_role_and_grids(client: TestClient) -> None:
     assert (me["username"], me["role"], me["grids"]) == ("grid_worker", "grid_worker", ["000000000000001"])
     assert me["grid_names"] == [{"code": "000000000000001", "name": "000000000街道 000社区 第1网格"}]
     assert me["display_name"] == "网格员 · 000000000街道 000社区 第1网格"
-    assert [link["href"] for link in me["links"]] == [p.href for p in policy.links(Role.grid_worker)]  # the policy decides
+    assert [link["href"] for link in me["links"]] == [p.href for p in policy.links(Role.grid_worker)]
     assert [link["href"] for link in me["links"]][:3] == ["/", "/report", "/maps/my-grid"]
 
 

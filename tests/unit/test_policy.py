@@ -9,15 +9,16 @@ from gridmap.db.models import Role, User
 from gridmap.errors import InvalidInput
 from gridmap.requests.states import Action, Status, allowed_actions
 
+FIELDWORK = {"/maps/visits", "/maps/patrols"}  # 走访覆盖, 巡查覆盖
 # role -> pages it may open (every other page of policy.PAGES must be refused)
 OPENS = {
     Role.admin: {p.href for p in policy.PAGES},
     Role.planner: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/planner", "/maps/plan-diff"}
-    | {"/households"},
-    Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/people"},
-    Role.grid_worker: {"/", "/report", "/maps/my-grid", "/people"},
-    Role.community: {"/", "/report", "/dashboard", "/people", "/households"},
-    Role.command: {"/", "/dashboard", "/people", "/households"},
+    | {"/households"} | FIELDWORK,
+    Role.leader: {"/", "/dashboard", "/maps/coverage", "/maps/hotspots", "/maps/lanes", "/people"} | FIELDWORK,
+    Role.grid_worker: {"/", "/report", "/maps/my-grid", "/maps/visits", "/people"},
+    Role.community: {"/", "/report", "/dashboard", "/people", "/households"} | FIELDWORK,
+    Role.command: {"/", "/dashboard", "/people", "/households"} | FIELDWORK,
     Role.department: {"/"},
 }
 
