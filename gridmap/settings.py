@@ -65,6 +65,9 @@ class RequestSettings(BaseModel):
     public_read_rate: str = Field("300/minute", description="public reads (suggestions, map, tracking) per client")
     max_body_bytes: int = Field(64 * 1024, gt=0)
     max_photo_bytes: int = Field(10 * 1024 * 1024, gt=0, description="largest photo upload accepted")
+    max_photo_pixels: int = Field(
+        50_000_000, gt=0, description="largest photo in pixels (width × height), checked before decoding: 48 MP phones"
+    )
     calendar: CalendarSettings = CalendarSettings()
 
 

@@ -220,7 +220,15 @@ def track(session: Session, request_id: int, token: str) -> dict[str, Any]:
 
 
 def attach_public_photo(
-    session: Session, request_id: int, token: str, data: bytes, *, home: Path, now: datetime, max_bytes: int
+    session: Session,
+    request_id: int,
+    token: str,
+    data: bytes,
+    *,
+    home: Path,
+    now: datetime,
+    max_bytes: int,
+    max_pixels: int,
 ) -> ServiceRequest:
     """A resident's photo of the report just made (still 已上报 or merged), authorised by the link's token."""
     req = _with_token(session, request_id, token, lock=True)
@@ -228,7 +236,7 @@ def attach_public_photo(
         raise Conflict("事件已在处理中,不能再添加照片 / the request is being handled: photos can no longer be added")
     if len(req.photos) >= MAX_PHOTOS:
         raise Conflict(f"每个事件最多 {MAX_PHOTOS} 张照片 / request {req.id} already has {MAX_PHOTOS} photos")
-    cleaned, extension = clean_photo(data, max_bytes=max_bytes)
+    cleaned, extension = clean_photo(data, max_bytes=max_bytes, max_pixels=max_pixels)
     url = photo_url(req.id, store_photo(cleaned, extension, photo_folder(home, req.id)))
     if url not in req.photos:
         req.photos = [*req.photos, url]
