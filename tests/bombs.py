@@ -11,7 +11,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def png_bomb(width: int, height: int) -> bytes:
-    """A valid grey PNG of ``width`` × ``height`` black pixels: a few hundred KB that decode to ``width*height`` bytes."""
+    """A valid grey PNG of ``width`` × ``height`` black pixels: a few hundred KB, ``width * height`` bytes decoded."""
     packer = zlib.compressobj(9)
     row = b"\x00" * (width + 1)  # filter byte, then the row
     idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
