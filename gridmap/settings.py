@@ -71,6 +71,26 @@ class RequestSettings(BaseModel):
     calendar: CalendarSettings = CalendarSettings()
 
 
+class LimitSettings(BaseModel):
+    """Request bodies: refused with 413 from their ``Content-Length``, or counted while they stream, never read whole.
+
+    Photo uploads may be ``requests.max_photo_bytes`` plus ``multipart_overhead_bytes``; Open311 bodies
+    ``requests.max_body_bytes``; every other body (JSON, sign-in forms) ``body_bytes``.
+    """
+
+    body_bytes: int = Field(1024 * 1024, gt=0, description="largest JSON or form body of the API and the pages")
+    multipart_overhead_bytes: int = Field(64 * 1024, ge=0, description="room for a photo upload's form fields")
+
+
+class ImportSettings(BaseModel):
+    """Caps on what one ``gridmap import`` reads: a hostile or broken file is refused before anything is stored."""
+
+    max_vertices_per_feature: int = Field(100_000, gt=0, description="vertices of one building, street or area")
+    max_vertices_per_file: int = Field(20_000_000, gt=0, description="vertices of all features of one file")
+    max_unzipped_bytes: int = Field(2 * 1024**3, gt=0, description="a zipped Shapefile's size once uncompressed")
+    max_zip_ratio: float = Field(100.0, gt=1, description="uncompressed ÷ compressed size of a zip member")
+
+
 class AuthSettings(BaseModel):
     """Sign-in: lockout, password policy, sessions, the sign-in log and proxies (等保 habits by default)."""
 
@@ -127,6 +147,8 @@ class Settings(BaseSettings):
     partition: PartitionSettings = PartitionSettings()
     requests: RequestSettings = RequestSettings()
     auth: AuthSettings = AuthSettings()
+    limits: LimitSettings = LimitSettings()
+    imports: ImportSettings = ImportSettings()
     notify: NotifySettings = NotifySettings()
 
     @property
