@@ -88,7 +88,7 @@ class ImportSettings(BaseModel):
     max_vertices_per_feature: int = Field(100_000, gt=0, description="vertices of one building, street or area")
     max_vertices_per_file: int = Field(20_000_000, gt=0, description="vertices of all features of one file")
     max_unzipped_bytes: int = Field(2 * 1024**3, gt=0, description="a zipped Shapefile's size once uncompressed")
-    max_zip_ratio: float = Field(100.0, gt=1, description="uncompressed ÷ compressed size of a zip member")
+    max_zip_ratio: float = Field(500.0, gt=1, description="uncompressed ÷ compressed size of a zip member")
 
 
 class AuthSettings(BaseModel):

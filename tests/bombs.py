@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import struct
+import zipfile
 import zlib
+from pathlib import Path
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -17,3 +19,12 @@ def png_bomb(width: int, height: int) -> bytes:
     idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def zip_bomb(path: Path, member: str, size: int) -> Path:
+    """A zip holding ``member`` of ``size`` zero bytes (about 1,000:1): a 20 MB member is a 20 KB archive."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive, archive.open(member, "w") as f:
+        block = b"\x00" * (1 << 20)
+        for _ in range(size >> 20):
+            f.write(block)
+    return path
