@@ -72,14 +72,19 @@ class RequestSettings(BaseModel):
 
 
 class LimitSettings(BaseModel):
-    """Request bodies: refused with 413 from their ``Content-Length``, or counted while they stream, never read whole.
+    """Request bodies in, GeoJSON layers out.
 
+    Bodies are refused with 413 from their ``Content-Length``, or counted while they stream, never read whole.
     Photo uploads may be ``requests.max_photo_bytes`` plus ``multipart_overhead_bytes``; Open311 bodies
-    ``requests.max_body_bytes``; every other body (JSON, sign-in forms) ``body_bytes``.
+    ``requests.max_body_bytes``; every other body (JSON, sign-in forms) ``body_bytes``. A GeoJSON layer answers
+    in pages of at most ``layer_features`` features and ``layer_vertices`` vertices, with a ``next`` link.
     """
 
     body_bytes: int = Field(1024 * 1024, gt=0, description="largest JSON or form body of the API and the pages")
     multipart_overhead_bytes: int = Field(64 * 1024, ge=0, description="room for a photo upload's form fields")
+    layer_features: int = Field(5_000, gt=0, description="features in one page of a GeoJSON layer (next: links)")
+    layer_vertices: int = Field(250_000, gt=0, description="vertices in one page of a GeoJSON layer (about 6 MB)")
+    feature_vertices: int = Field(10_000, gt=3, description="a feature with more is simplified to fit when sent")
 
 
 class ImportSettings(BaseModel):
