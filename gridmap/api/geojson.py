@@ -75,12 +75,15 @@ def layer_page(
     *,
     key: ColumnElement[Any] | QueryableAttribute[Any],
     geom: ColumnElement[Any] | QueryableAttribute[Any],
+    tolerance: float = 0.0,
     request: Request,
     limits: LimitSettings,
     offset: int = 0,
     limit: int | None = None,
 ) -> Response:
     """One page of a layer: ``query``'s columns (labelled ``names``) and ``geom`` of rows ordered by ``key``.
+
+    ``geom`` is fitted to the vertex cap first, then simplified by ``tolerance`` (degrees; 0: as it is).
 
     A page holds at most ``limits.layer_features`` features (or ``limit``, if fewer) and at most
     ``limits.layer_vertices`` vertices, or just its first feature if that alone has more; each feature at most
@@ -89,8 +92,11 @@ def layer_page(
     """
     size = min(limit or limits.layer_features, limits.layer_features)
     matched = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    shape = fitted(geom, limits.feature_vertices)
+    if tolerance > 0:
+        shape = func.ST_SimplifyPreserveTopology(shape, tolerance)
     window = (
-        query.add_columns(key.label("k"), fitted(geom, limits.feature_vertices).label("g"))
+        query.add_columns(key.label("k"), shape.label("g"))
         .order_by(key)
         .offset(offset)
         .limit(size + 1)

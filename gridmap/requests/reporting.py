@@ -265,12 +265,12 @@ def backdrop(session: Session, box: tuple[float, float, float, float], zoom: int
     homes = select(
         literal("building").label("layer"),
         Building.name,
-        func.ST_AsGeoJSON(fitted(func.ST_SimplifyPreserveTopology(Building.geom, tolerance)), 6),
+        func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(fitted(Building.geom), tolerance), 6),
     ).where(func.ST_Intersects(Building.geom, envelope))
     roads = select(
         literal("street").label("layer"),
         Street.name,
-        func.ST_AsGeoJSON(fitted(func.ST_Simplify(Street.geom, tolerance)), 6),
+        func.ST_AsGeoJSON(func.ST_Simplify(fitted(Street.geom), tolerance), 6),
     ).where(func.ST_Intersects(Street.geom, envelope))
     return [tuple(r) for r in session.execute(homes.limit(BACKDROP_LIMIT))] + [
         tuple(r) for r in session.execute(roads.limit(BACKDROP_LIMIT))
@@ -280,7 +280,7 @@ def backdrop(session: Session, box: tuple[float, float, float, float], zoom: int
 def published_grids(session: Session) -> list[tuple[Any, ...]]:
     """Outlines of the published grids (code, name) for the report map: public, as posted in every 社区."""
     rows = session.execute(
-        select(Grid.code, func.ST_AsGeoJSON(fitted(func.ST_SimplifyPreserveTopology(Grid.geom, 0.00001)), 6))
+        select(Grid.code, func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(fitted(Grid.geom), 0.00001), 6))
         .join(GridPlan, GridPlan.id == Grid.plan_id)
         .where(GridPlan.status == PlanStatus.published)
         .order_by(Grid.code)

@@ -179,7 +179,6 @@ def plan_grids(
     limit: int | None = LIMIT,
 ) -> Response:
     """The grids of any plan version as GeoJSON (code, households, buildings, locked, metrics), in pages."""
-    geom = func.ST_SimplifyPreserveTopology(Grid.geom, _tolerance(zoom))
     query = select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked, Grid.metrics).where(
         Grid.plan_id == plan_id
     )
@@ -191,7 +190,8 @@ def plan_grids(
         query,
         names,
         key=Grid.code,
-        geom=geom,
+        geom=Grid.geom,
+        tolerance=_tolerance(zoom),
         request=request,
         limits=settings.limits,
         offset=offset,
@@ -212,7 +212,6 @@ def plan_buildings(
     limit: int | None = LIMIT,
 ) -> Response:
     """Residential buildings with their grid in this plan, as GeoJSON in pages; filter by bbox, simplify by zoom."""
-    geom = func.ST_SimplifyPreserveTopology(Building.geom, _tolerance(zoom))
     query = (
         select(Building.id, Building.name, Building.households, Building.compound_id, Grid.code)
         .outerjoin(GridAssignment, (GridAssignment.building_id == Building.id) & (GridAssignment.plan_id == plan_id))
@@ -227,7 +226,8 @@ def plan_buildings(
         query,
         names,
         key=Building.id,
-        geom=geom,
+        geom=Building.geom,
+        tolerance=_tolerance(zoom),
         request=request,
         limits=settings.limits,
         offset=offset,
