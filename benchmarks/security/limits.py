@@ -114,7 +114,7 @@ class Server:
             str(self.port),
         ]
         self.process = subprocess.Popen(command, cwd=tree, env=env, stderr=subprocess.DEVNULL)
-        for _ in range(300):
+        for _ in range(1200):  # up to two minutes on a busy machine
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
                 return

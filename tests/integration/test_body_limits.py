@@ -99,3 +99,9 @@ def test_a_json_body_over_one_mb_is_refused_whatever_the_route(port: int) -> Non
     with _head(port, "/api/requests", f"Content-Length: {2 * MB}", "application/json") as s:
         status, body = _answer(s)
     assert (status, body and "上限 1.0 MB" in body["detail"]) == (413, True)
+
+
+def test_an_open311_body_over_64_kb_gets_an_open311_error_list(port: int) -> None:
+    with _head(port, "/open311/v2/requests.json", "Content-Length: 100000", "application/x-www-form-urlencoded") as s:
+        status, body = _answer(s)
+    assert (status, body and body[0]["code"]) == (413, 413)
