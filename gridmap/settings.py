@@ -68,7 +68,35 @@ class RequestSettings(BaseModel):
     audit_log_days: int = Field(
         180, ge=180, description="a finished request's audit trail (its events) is kept this long (at least 180 days)"
     )
+    max_photo_pixels: int = Field(
+        50_000_000, gt=0, description="largest photo in pixels (width × height), checked before decoding: 48 MP phones"
+    )
     calendar: CalendarSettings = CalendarSettings()
+
+
+class LimitSettings(BaseModel):
+    """Request bodies in, GeoJSON layers out.
+
+    Bodies are refused with 413 from their ``Content-Length``, or counted while they stream, never read whole.
+    Photo uploads may be ``requests.max_photo_bytes`` plus ``multipart_overhead_bytes``; Open311 bodies
+    ``requests.max_body_bytes``; every other body (JSON, sign-in forms) ``body_bytes``. A GeoJSON layer answers
+    in pages of at most ``layer_features`` features and ``layer_vertices`` vertices, with a ``next`` link.
+    """
+
+    body_bytes: int = Field(1024 * 1024, gt=0, description="largest JSON or form body of the API and the pages")
+    multipart_overhead_bytes: int = Field(64 * 1024, ge=0, description="room for a photo upload's form fields")
+    layer_features: int = Field(5_000, gt=0, description="features in one page of a GeoJSON layer (next: links)")
+    layer_vertices: int = Field(250_000, gt=0, description="vertices in one page of a GeoJSON layer (about 6 MB)")
+    feature_vertices: int = Field(10_000, gt=3, description="a feature with more is simplified to fit when sent")
+
+
+class ImportSettings(BaseModel):
+    """Caps on what one ``gridmap import`` reads: a hostile or broken file is refused before anything is stored."""
+
+    max_vertices_per_feature: int = Field(100_000, gt=0, description="vertices of one building, street or area")
+    max_vertices_per_file: int = Field(20_000_000, gt=0, description="vertices of all features of one file")
+    max_unzipped_bytes: int = Field(2 * 1024**3, gt=0, description="a zipped Shapefile's size once uncompressed")
+    max_zip_ratio: float = Field(500.0, gt=1, description="uncompressed ÷ compressed size of a zip member")
 
 
 class AuthSettings(BaseModel):
@@ -163,6 +191,8 @@ class Settings(BaseSettings):
     partition: PartitionSettings = PartitionSettings()
     requests: RequestSettings = RequestSettings()
     auth: AuthSettings = AuthSettings()
+    limits: LimitSettings = LimitSettings()
+    imports: ImportSettings = ImportSettings()
     notify: NotifySettings = NotifySettings()
     people: PeopleSettings = PeopleSettings()
     fieldwork: FieldworkSettings = FieldworkSettings()

@@ -14,8 +14,6 @@ map.attributionControl.addAttribution("© OpenStreetMap contributors");
 let plan = null, band = {min: 240, max: 360}, gridsLayer = null, buildingsLayer = null, labels = L.layerGroup().addTo(map);
 let buildings = null, selected = new Set(), mergeFrom = null, busy = false, readonly = false;
 fetch("/api/map-config").then(r => r.json()).then(c => { if (c.tiles) L.tileLayer(c.tiles, {maxZoom: 19}).addTo(map).bringToBack(); });
-fetch("/api/streets").then(r => r.json()).then(s => L.geoJSON(s, {interactive: false,
-  style: f => ({color: f.properties.is_barrier ? "#5f6368" : "#bdc1c6", weight: f.properties.is_barrier ? 3 : 1.2})}).addTo(map));
 
 async function api(method, url, body) {
   const response = await fetch(url, {method, headers: body ? {"Content-Type": "application/json"} : {}, body: body ? JSON.stringify(body) : undefined});
@@ -23,6 +21,18 @@ async function api(method, url, body) {
   if (!response.ok) throw new Error(data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : response.statusText);
   return data;
 }
+// A GeoJSON layer comes in pages (numberMatched, links rel=next): fetch them all, saying how far it has got.
+async function layer(url, what) {
+  const all = await api("GET", url);
+  for (let page = all, next; (next = (page.links || []).find(l => l.rel === "next"));) {
+    say(T(`正在加载${what[0]} ${all.features.length}/${all.numberMatched}…`, `Loading ${what[1]} ${all.features.length}/${all.numberMatched}…`), true);
+    page = await api("GET", next.href);
+    all.features.push(...page.features);
+  }
+  return all;
+}
+layer("/api/streets", ["道路", "streets"]).then(s => L.geoJSON(s, {interactive: false,
+  style: f => ({color: f.properties.is_barrier ? "#5f6368" : "#bdc1c6", weight: f.properties.is_barrier ? 3 : 1.2})}).addTo(map));
 function say(text, ok) { const m = document.getElementById("message"); m.textContent = text; m.className = ok ? "ok" : "err"; }
 function colour(code) { let h = 0; for (const c of code || "") h = (h * 31 + c.charCodeAt(0)) >>> 0; return PALETTE[h % PALETTE.length]; }
 function bandColour(h) { return h < band.min ? "#1a73e8" : h > band.max ? "#d93025" : "#188038"; }
@@ -124,7 +134,7 @@ function clickBuilding(f) {
 }
 
 async function load(fit) {
-  const [grids, homes] = await Promise.all([api("GET", `/api/plans/${plan.id}/grids`), api("GET", `/api/plans/${plan.id}/buildings`)]);
+  const [grids, homes] = await Promise.all([layer(`/api/plans/${plan.id}/grids`, ["网格", "grids"]), layer(`/api/plans/${plan.id}/buildings`, ["楼栋", "buildings"])]);
   buildings = homes;
   if (gridsLayer) gridsLayer.remove(); if (buildingsLayer) buildingsLayer.remove(); labels.clearLayers();
   gridsLayer = L.geoJSON(grids, {

@@ -368,9 +368,14 @@ async function drawStreets(bounds) {  // without base tiles, our own streets are
   if (streetsDrawn) return;
   streetsDrawn = true;
   const bbox = [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()].map(v => v.toFixed(6)).join(",");
-  const response = await fetch(`/api/streets?bbox=${bbox}`);
-  if (!response.ok) return;
-  L.geoJSON(await response.json(), {style: {color: "#9aa0a6", weight: 1.5}, interactive: false}).addTo(map).bringToBack();
+  const drawn = L.geoJSON(null, {style: {color: "#9aa0a6", weight: 1.5}, interactive: false}).addTo(map);
+  for (let url = `/api/streets?bbox=${bbox}`; url;) {  // in pages: follow the next links
+    const response = await fetch(url);
+    if (!response.ok) return;
+    const page = await response.json();
+    drawn.addData(page).bringToBack();
+    url = ((page.links || []).find(l => l.rel === "next") || {}).href;
+  }
 }
 
 fetch("/api/workflow/names").then(r => (r.ok ? r.json() : names)).then(n => { names = n; }).finally(load);

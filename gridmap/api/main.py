@@ -21,6 +21,7 @@ from gridmap.api.deps import CurrentUser
 from gridmap.api.headers import SecurityHeaders
 from gridmap.api.identity import UserDirectory
 from gridmap.api.inputs import RefuseNul
+from gridmap.api.limits import BodyLimit
 from gridmap.api.routes import (
     auth,
     buildings,
@@ -98,6 +99,7 @@ def create_app(
     app.add_middleware(SecurityHeaders, tiles=settings.tiles)
     app.add_middleware(SameOriginMiddleware, settings=settings)
     app.add_middleware(RefuseNul)
+    app.add_middleware(BodyLimit, settings=settings)  # outermost: an oversize body is refused first
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -94,13 +94,15 @@ def list_visits(session: Session, *, user: User, since: date, until: date, limit
     return [_out(r) for r in found]
 
 
-def add_photo(session: Session, visit_id: int, data: bytes, *, user: User, home: Path, max_bytes: int) -> VisitOut:
+def add_photo(
+    session: Session, visit_id: int, data: bytes, *, user: User, home: Path, max_bytes: int, max_pixels: int
+) -> VisitOut:
     """Add a photo to a visit (cleaned of EXIF/GPS like a request's photo)."""
     row = _visible(session, visit_id, user)
     photos = list(row["photos"] or [])
     if len(photos) >= MAX_PHOTOS:
         raise Conflict(f"走访记录最多 {MAX_PHOTOS} 张照片 / a visit has at most {MAX_PHOTOS} photos")
-    cleaned, extension = clean_photo(data, max_bytes=max_bytes)
+    cleaned, extension = clean_photo(data, max_bytes=max_bytes, max_pixels=max_pixels)
     url = visit_photo_url(visit_id, store_photo(cleaned, extension, visit_photo_folder(home, visit_id)))
     if url not in photos:
         q.set_visit_photos(session, visit_id, [*photos, url])
@@ -149,6 +151,7 @@ def to_request(
             home=home,
             now=now,
             max_bytes=settings.max_photo_bytes,
+            max_pixels=settings.max_photo_pixels,
         )
     q.set_visit_request(session, visit_id, req.id)
     return read(session, visit_id, user=user)

@@ -84,7 +84,9 @@ def import_files(
 ) -> ImportResult:
     """Import ``paths``; the caller's transaction makes it all-or-nothing (``encoding``: see ``read_layered``)."""
     report = CleanReport()
-    raw = read_sources(paths, households_field=households_field, crs=crs, encoding=encoding)
+    raw = read_sources(
+        paths, households_field=households_field, crs=crs, encoding=encoding, limits=settings.imports
+    )
     layers = clean_layers(raw, report, strict=strict)
     streets, compounds, communities = layers.streets, layers.compounds, layers.communities
     buildings = estimate_households(layers.buildings, compounds, settings.households)

@@ -1,4 +1,8 @@
-"""The GeoDataFrames the maps are drawn from, read from the database (all EPSG:4326)."""
+"""The GeoDataFrames the maps are drawn from, read from the database (all EPSG:4326).
+
+Every outline is fitted to a vertex budget (:mod:`gridmap.spatial.budget`): a feature of millions of vertices,
+imported before the import caps, is drawn simplified instead of making the page hundreds of MB.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridmap.partition.adjacency import study_area
+from gridmap.spatial.budget import fitted_sql
 from gridmap.spatial.crs import metric_crs
 
 
@@ -30,7 +35,7 @@ def plan_grids(session: Session, plan_id: int, codes: list[str] | None = None) -
         "coalesce((SELECT string_agg(coalesce(u.full_name, u.username), '、' ORDER BY u.username) "
         "FROM user_grids ug JOIN users u ON u.id = ug.user_id AND u.role = 'grid_worker' "
         "WHERE ug.grid_code = g.code), '未配备') AS worker, "
-        f"g.geom FROM grids g WHERE g.plan_id = :plan {only} ORDER BY g.code",
+        f"{fitted_sql('g.geom')} AS geom FROM grids g WHERE g.plan_id = :plan {only} ORDER BY g.code",
         plan=plan_id,
         codes=codes,
     )
@@ -44,7 +49,8 @@ def plan_buildings(session: Session, plan_id: int, codes: list[str] | None = Non
         "SELECT b.id AS building_id, b.name, b.households, b.compound_id, g.code AS grid_code, "
         # the 楼长 record (gridmap.people): the name only, its phone is personal data kept encrypted
         "coalesce((SELECT p.name FROM grid_posts r JOIN people p ON p.id = r.person_id "
-        "WHERE r.role = 'building_head' AND r.building_id = b.id), '未登记 not recorded') AS head, b.geom "
+        "WHERE r.role = 'building_head' AND r.building_id = b.id), '未登记 not recorded') AS head, "
+        f"{fitted_sql('b.geom')} AS geom "
         "FROM buildings b "
         "LEFT JOIN grid_assignments a ON a.building_id = b.id AND a.plan_id = :plan "
         f"LEFT JOIN grids g ON g.id = a.grid_id WHERE b.is_residential {only} ORDER BY b.id",
@@ -70,7 +76,8 @@ def streets(session: Session, bounds: tuple[float, float, float, float] | None =
     x0, y0, x1, y1 = bounds or (0, 0, 0, 0)
     return _frame(
         session,
-        f"SELECT id AS street_id, name, street_class, is_barrier, geom FROM streets {where} ORDER BY id",
+        f"SELECT id AS street_id, name, street_class, is_barrier, {fitted_sql('geom')} AS geom FROM streets {where} "
+        "ORDER BY id",
         x0=x0,
         y0=y0,
         x1=x1,
@@ -80,13 +87,18 @@ def streets(session: Session, bounds: tuple[float, float, float, float] | None =
 
 def compounds(session: Session) -> gpd.GeoDataFrame:
     """小区 outlines with names."""
-    return _frame(session, "SELECT id, coalesce(name, '小区 ' || id) AS name, geom FROM compounds ORDER BY id")
+    return _frame(
+        session,
+        f"SELECT id, coalesce(name, '小区 ' || id) AS name, {fitted_sql('geom')} AS geom FROM compounds ORDER BY id",
+    )
 
 
 def coverage_area(session: Session, buffer_m: float) -> BaseGeometry | None:
     """What the grids must cover: 社区 polygons when loaded, else the residential buildings' hull + buffer."""
-    communities = _frame(session, "SELECT geom FROM admin_units WHERE level = 'community' AND geom IS NOT NULL")
-    homes = _frame(session, "SELECT geom FROM buildings WHERE is_residential")
+    communities = _frame(
+        session, f"SELECT {fitted_sql('geom')} AS geom FROM admin_units WHERE level = 'community' AND geom IS NOT NULL"
+    )
+    homes = _frame(session, f"SELECT {fitted_sql('geom')} AS geom FROM buildings WHERE is_residential")
     if homes.empty:
         return None
     crs = metric_crs(homes)

@@ -38,6 +38,7 @@ from gridmap.requests.locate import (
 )
 from gridmap.requests.photos import MAX_PHOTOS, clean_photo, photo_folder, photo_url, store_photo
 from gridmap.requests.states import role_name
+from gridmap.spatial.budget import fitted
 from gridmap.spatial.crs import to_wgs84_lonlat
 from gridmap.spatial.geocode.suggest import KINDS, Suggester
 from gridmap.spatial.landmarks import spoken_places
@@ -218,7 +219,15 @@ def track(session: Session, request_id: int, token: str) -> dict[str, Any]:
 
 
 def attach_public_photo(
-    session: Session, request_id: int, token: str, data: bytes, *, home: Path, now: datetime, max_bytes: int
+    session: Session,
+    request_id: int,
+    token: str,
+    data: bytes,
+    *,
+    home: Path,
+    now: datetime,
+    max_bytes: int,
+    max_pixels: int,
 ) -> ServiceRequest:
     """A resident's photo of the report just made (still 已上报 or merged), authorised by the link's token."""
     req = _with_token(session, request_id, token, lock=True)
@@ -226,7 +235,7 @@ def attach_public_photo(
         raise Conflict("事件已在处理中,不能再添加照片 / the request is being handled: photos can no longer be added")
     if len(req.photos) >= MAX_PHOTOS:
         raise Conflict(f"每个事件最多 {MAX_PHOTOS} 张照片 / request {req.id} already has {MAX_PHOTOS} photos")
-    cleaned, extension = clean_photo(data, max_bytes=max_bytes)
+    cleaned, extension = clean_photo(data, max_bytes=max_bytes, max_pixels=max_pixels)
     url = photo_url(req.id, store_photo(cleaned, extension, photo_folder(home, req.id)))
     if url not in req.photos:
         req.photos = [*req.photos, url]
@@ -254,12 +263,12 @@ def backdrop(session: Session, box: tuple[float, float, float, float], zoom: int
     homes = select(
         literal("building").label("layer"),
         Building.name,
-        func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(Building.geom, tolerance), 6),
+        func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(fitted(Building.geom), tolerance), 6),
     ).where(func.ST_Intersects(Building.geom, envelope))
     roads = select(
         literal("street").label("layer"),
         Street.name,
-        func.ST_AsGeoJSON(func.ST_Simplify(Street.geom, tolerance), 6),
+        func.ST_AsGeoJSON(func.ST_Simplify(fitted(Street.geom), tolerance), 6),
     ).where(func.ST_Intersects(Street.geom, envelope))
     return [tuple(r) for r in session.execute(homes.limit(BACKDROP_LIMIT))] + [
         tuple(r) for r in session.execute(roads.limit(BACKDROP_LIMIT))
@@ -269,7 +278,7 @@ def backdrop(session: Session, box: tuple[float, float, float, float], zoom: int
 def published_grids(session: Session) -> list[tuple[Any, ...]]:
     """Outlines of the published grids (code, name) for the report map: public, as posted in every 社区."""
     rows = session.execute(
-        select(Grid.code, func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(Grid.geom, 0.00001), 6))
+        select(Grid.code, func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(fitted(Grid.geom), 0.00001), 6))
         .join(GridPlan, GridPlan.id == Grid.plan_id)
         .where(GridPlan.status == PlanStatus.published)
         .order_by(Grid.code)

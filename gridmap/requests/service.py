@@ -335,14 +335,22 @@ def apply_action(
 
 
 def attach_photo(
-    session: Session, request_id: int, data: bytes, *, user: User, home: Path, now: datetime, max_bytes: int
+    session: Session,
+    request_id: int,
+    data: bytes,
+    *,
+    user: User,
+    home: Path,
+    now: datetime,
+    max_bytes: int,
+    max_pixels: int,
 ) -> ServiceRequest:
     """Add a photo (cleaned, see ``photos``) to a request the user may act on; audited. The same photo twice is one."""
     req = get_request(session, request_id, lock=True)
     check_scope(session, req, user)
     if len(req.photos) >= MAX_PHOTOS:
         raise Conflict(f"request {req.id} already has {MAX_PHOTOS} photos")
-    cleaned, extension = clean_photo(data, max_bytes=max_bytes)
+    cleaned, extension = clean_photo(data, max_bytes=max_bytes, max_pixels=max_pixels)
     url = photo_url(req.id, store_photo(cleaned, extension, photo_folder(home, req.id)))
     if url not in req.photos:
         req.photos = [*req.photos, url]

@@ -18,8 +18,10 @@ from pyogrio.errors import DataLayerError, DataSourceError, FeatureError
 from pyproj import CRS
 
 from gridmap.errors import InvalidInput
+from gridmap.settings import ImportSettings
 from gridmap.spatial.crs import CoordSys, to_wgs84
 from gridmap.spatial.encoding import GEOJSON, require_utf8_geojson, shapefile_encoding
+from gridmap.spatial.limits import check_vertices, check_zip
 
 OSM_CONFIG = Path(__file__).with_name("osmconf.ini")
 LAYERS = ("buildings", "streets", "compounds", "communities")
@@ -219,8 +221,13 @@ def read_sources(
     households_field: str | None = None,
     crs: CRS | CoordSys | None = None,
     encoding: str | None = None,
+    limits: ImportSettings | None = None,
 ) -> RawLayers:
-    """Read every file in ``paths`` and stack their layers, converted to EPSG:4326 (``encoding``: see read_layered)."""
+    """Read every file in ``paths`` and stack their layers, converted to EPSG:4326 (``encoding``: see read_layered).
+
+    Each file is checked against ``limits`` (zip size and ratio before reading, vertices after) before the next.
+    """
+    limits = limits or ImportSettings()
     stacks: dict[str, list[gpd.GeoDataFrame]] = {name: [] for name in LAYERS}
     for path in paths:
         if not path.exists():
@@ -228,11 +235,14 @@ def read_sources(
         if path.stat().st_size == 0:
             raise InvalidInput(f"{path} is empty")
         suffix = "".join(path.suffixes[-2:]).lower()
+        if path.suffix.lower() == ".zip":
+            check_zip(path, limits)
         if path.suffix.lower() == ".osm" or suffix.endswith(".osm.pbf") or path.suffix.lower() == ".pbf":
             raw = read_osm(path)
             layers = {n: getattr(raw, n) for n in LAYERS}
         else:
             layers = read_layered(path, households_field, dataset=path.stem.split(".")[0], encoding=encoding)
+        check_vertices(path, layers, limits)
         for name, frame in layers.items():
             if not frame.empty:
                 stacks[name].append(to_wgs84(frame, crs))

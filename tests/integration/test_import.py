@@ -195,3 +195,18 @@ def test_gcj02_input_is_converted(session: Session, settings: Settings, tmp_path
     xmin, ymin = session.execute(select(func.ST_XMin(Building.geom), func.ST_YMin(Building.geom))).one()
     corner = gpd.GeoSeries(gpd.points_from_xy([lon, xmin], [lat, ymin]), crs=4326).to_crs(32650)
     assert corner.iloc[0].distance(corner.iloc[1]) < 1.0
+
+
+def test_a_file_with_a_feature_over_the_vertex_cap_writes_nothing(
+    session: Session, settings: Settings, tmp_path: Path
+) -> None:
+    """新街口 first, then a file whose one building has 2,000 vertices with a cap of 1,000: neither is stored."""
+    ring = [(118.78 + 0.001 * (i % 2) + i * 1e-6, 32.04 + (i // 2) * 1e-6) for i in range(1_999)]
+    path = tmp_path / "buildings.geojson"
+    frame = gpd.GeoDataFrame({"building_id": ["b1"], "name": ["锯齿楼"]}, geometry=[Polygon(ring)], crs=4326)
+    frame.to_file(path, driver="GeoJSON")
+    limits = settings.imports.model_copy(update={"max_vertices_per_feature": 1_000})
+    capped = settings.model_copy(update={"imports": limits})
+    with pytest.raises(InvalidInput, match=r"buildings:b1\(锯齿楼\) 有 2,000 个顶点"):
+        import_files(session=session, settings=capped, paths=[NANJING_OSM, path])
+    assert _count(session, Building) == 0 and _count(session, Street) == 0

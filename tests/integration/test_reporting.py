@@ -22,6 +22,7 @@ from gridmap.ingest.admin import load_reference
 from gridmap.ingest.service import import_files
 from gridmap.partition.service import partition_db
 from gridmap.settings import RequestSettings, Settings
+from tests.bombs import png_bomb
 from tests.conftest import NANJING_OSM, make_database
 
 pytestmark = pytest.mark.db
@@ -224,3 +225,14 @@ def test_public_reads_are_rate_limited(world: dict[str, Any]) -> None:
     client = world["client"]
     codes = [client.get("/public/api/geocode/suggest", params={"q": "路"}).status_code for _ in range(45)]
     assert codes[-1] == 429 and 200 in codes
+
+
+def test_a_residents_pixel_bomb_is_refused_with_the_limit(world: dict[str, Any]) -> None:
+    """The 13,000 × 13,000 PNG of the probe (164 KB here) was stored after taking the server to 1.8 GB."""
+    client, code = world["client"], world["codes"][5]
+    lon, lat = world["points"][code]
+    made = _public_report(client, lon, lat, "bomb-1")
+    rid, token = int(made["service_request_id"]), made["rating_token"]
+    files = {"photo": ("p.png", png_bomb(13_000, 13_000), "image/png")}
+    answer = client.post(f"/public/api/requests/{rid}/photos", params={"token": token}, files=files)
+    assert (answer.status_code, "13000×13000" in answer.json()["detail"]) == (413, True), answer.text

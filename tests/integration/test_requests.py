@@ -20,6 +20,7 @@ from gridmap.ingest.service import import_files
 from gridmap.partition.service import partition_db
 from gridmap.settings import RequestSettings, Settings
 from gridmap.spatial.crs import from_wgs84_lonlat
+from tests.bombs import png_bomb
 from tests.conftest import NANJING_OSM, make_database
 
 pytestmark = pytest.mark.db
@@ -716,3 +717,17 @@ def test_an_open311_address_string_naming_a_landmark_is_placed_at_it(
             {"id": int(made.json()[0]["service_request_id"])},
         ).one()
     assert tuple(stored) == ("landmark", _grid_of_landmark(world, POST_OFFICE))
+
+
+@pytest.mark.parametrize("side", [9_000, 13_000, 20_000])
+def test_a_photo_with_too_many_pixels_is_refused_before_it_is_decoded(
+    client: TestClient, world: dict[str, Any], clock: Clock, side: int
+) -> None:
+    """A PNG of a few hundred KB declaring side × side pixels (81, 169, 400 MP; the limit is 50 MP): 413.
+
+    81 MP is under Pillow's own warning and 169 MP between its warning and its error: both were decoded and stored.
+    """
+    req = report(client, world, description=f"像素炸弹 {side}")
+    files = {"photo": ("bomb.png", png_bomb(side, side), "image/png")}
+    answer = client.post(f"/api/requests/{req['id']}/photos", files=files, headers=auth(client, "worker1"))
+    assert (answer.status_code, "上限 50 百万像素" in answer.json()["detail"]) == (413, True), answer.text

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, select
 
 from gridmap.api.deps import CurrentUser, SessionDep, SettingsDep
-from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
+from gridmap.api.geojson import BBOX, LIMIT, OFFSET, layer_page, parse_bbox
 from gridmap.db.models import Grid, GridPlan, PlanStatus, Street
 from gridmap.policy import user_scope
 
@@ -18,12 +18,16 @@ router = APIRouter(tags=["grids"])
 @router.get("/api/grids")
 def grids(
     user: CurrentUser,
+    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     bbox: str | None = BBOX,
+    offset: int = OFFSET,
+    limit: int | None = LIMIT,
 ) -> Response:
-    """A GeoJSON FeatureCollection of grids (code, households, buildings)."""
+    """A GeoJSON FeatureCollection of grids (code, households, buildings), in pages (see the ``next`` link)."""
     query = (
-        select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked, func.ST_AsGeoJSON(Grid.geom, 6))
+        select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked)
         .join(GridPlan, GridPlan.id == Grid.plan_id)
         .where(GridPlan.status == PlanStatus.published)
     )
@@ -31,20 +35,45 @@ def grids(
     if box := parse_bbox(bbox):
         query = query.where(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(*box, 4326)))
     names = ["grid_code", "households", "n_buildings", "locked"]
-    return feature_collection(session.execute(query.order_by(Grid.code)).all(), names)
+    return layer_page(
+        session,
+        query,
+        names,
+        key=Grid.code,
+        geom=Grid.geom,
+        request=request,
+        limits=settings.limits,
+        offset=offset,
+        limit=limit,
+    )
 
 
 @router.get("/api/streets")
 def streets(
     _: CurrentUser,
+    request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     bbox: str | None = BBOX,
+    offset: int = OFFSET,
+    limit: int | None = LIMIT,
 ) -> Response:
-    """Streets as GeoJSON (name, class, barrier): the backdrop of maps without base tiles."""
-    query = select(Street.name, Street.street_class, Street.is_barrier, func.ST_AsGeoJSON(Street.geom, 6))
+    """Streets as GeoJSON (name, class, barrier), in pages: the backdrop of maps without base tiles."""
+    query = select(Street.name, Street.street_class, Street.is_barrier)
     if box := parse_bbox(bbox):
         query = query.where(func.ST_Intersects(Street.geom, func.ST_MakeEnvelope(*box, 4326)))
-    return feature_collection(session.execute(query.order_by(Street.id)).all(), ["name", "street_class", "is_barrier"])
+    names = ["name", "street_class", "is_barrier"]
+    return layer_page(
+        session,
+        query,
+        names,
+        key=Street.id,
+        geom=Street.geom,
+        request=request,
+        limits=settings.limits,
+        offset=offset,
+        limit=limit,
+    )
 
 
 @router.get("/api/map-config")

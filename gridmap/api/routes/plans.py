@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from gridmap.api.deps import LeaderUser, PlannerUser, SessionDep, SettingsDep
-from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
+from gridmap.api.geojson import BBOX, LIMIT, OFFSET, layer_page, parse_bbox
 from gridmap.db.models import Building, Grid, GridAssignment, GridPlan
 from gridmap.errors import InvalidInput
 from gridmap.partition import drafts, edits
@@ -168,27 +168,52 @@ def _tolerance(zoom: int | None) -> float:
 
 @router.get("/{plan_id}/grids")
 def plan_grids(
-    plan_id: int, _: LeaderUser, session: SessionDep, bbox: str | None = BBOX, zoom: int | None = ZOOM
+    plan_id: int,
+    _: LeaderUser,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    bbox: str | None = BBOX,
+    zoom: int | None = ZOOM,
+    offset: int = OFFSET,
+    limit: int | None = LIMIT,
 ) -> Response:
-    """The grids of any plan version as GeoJSON (code, households, buildings, locked, metrics)."""
-    geom = func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(Grid.geom, _tolerance(zoom)), 6)
-    query = select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked, Grid.metrics, geom).where(
+    """The grids of any plan version as GeoJSON (code, households, buildings, locked, metrics), in pages."""
+    query = select(Grid.code, Grid.households, Grid.n_buildings, Grid.locked, Grid.metrics).where(
         Grid.plan_id == plan_id
     )
     if box := parse_bbox(bbox):
         query = query.where(func.ST_Intersects(Grid.geom, func.ST_MakeEnvelope(*box, 4326)))
     names = ["grid_code", "households", "n_buildings", "locked", "metrics"]
-    return feature_collection(session.execute(query.order_by(Grid.code)).all(), names)
+    return layer_page(
+        session,
+        query,
+        names,
+        key=Grid.code,
+        geom=Grid.geom,
+        tolerance=_tolerance(zoom),
+        request=request,
+        limits=settings.limits,
+        offset=offset,
+        limit=limit,
+    )
 
 
 @router.get("/{plan_id}/buildings")
 def plan_buildings(
-    plan_id: int, _: LeaderUser, session: SessionDep, bbox: str | None = BBOX, zoom: int | None = ZOOM
+    plan_id: int,
+    _: LeaderUser,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    bbox: str | None = BBOX,
+    zoom: int | None = ZOOM,
+    offset: int = OFFSET,
+    limit: int | None = LIMIT,
 ) -> Response:
-    """Residential buildings with their grid in this plan, as GeoJSON; filter by bbox, simplify by zoom."""
-    geom = func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(Building.geom, _tolerance(zoom)), 6)
+    """Residential buildings with their grid in this plan, as GeoJSON in pages; filter by bbox, simplify by zoom."""
     query = (
-        select(Building.id, Building.name, Building.households, Building.compound_id, Grid.code, geom)
+        select(Building.id, Building.name, Building.households, Building.compound_id, Grid.code)
         .outerjoin(GridAssignment, (GridAssignment.building_id == Building.id) & (GridAssignment.plan_id == plan_id))
         .outerjoin(Grid, Grid.id == GridAssignment.grid_id)
         .where(Building.is_residential)
@@ -196,7 +221,18 @@ def plan_buildings(
     if box := parse_bbox(bbox):
         query = query.where(func.ST_Intersects(Building.geom, func.ST_MakeEnvelope(*box, 4326)))
     names = ["building_id", "name", "households", "compound_id", "grid_code"]
-    return feature_collection(session.execute(query.order_by(Building.id)).all(), names)
+    return layer_page(
+        session,
+        query,
+        names,
+        key=Building.id,
+        geom=Building.geom,
+        tolerance=_tolerance(zoom),
+        request=request,
+        limits=settings.limits,
+        offset=offset,
+        limit=limit,
+    )
 
 
 @router.post("/{plan_id}/moves")

@@ -170,5 +170,8 @@ def public_photo(
         raise TooManyRequests(f"提交过于频繁 / too many reports from {client}; at most {settings.requests.public_rate}")
     limit = settings.requests.max_photo_bytes
     data = photo.file.read(limit + 1)
-    req = reporting.attach_public_photo(session, request_id, token, data, home=settings.home, now=now, max_bytes=limit)
+    pixels = settings.requests.max_photo_pixels
+    req = reporting.attach_public_photo(
+        session, request_id, token, data, home=settings.home, now=now, max_bytes=limit, max_pixels=pixels
+    )
     return {"id": req.id, "photos": len(req.photos)}

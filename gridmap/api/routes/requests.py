@@ -184,7 +184,10 @@ def upload_photo(
     """Add a photo (multipart field ``photo``: JPEG, PNG or WebP); stored upright, without EXIF/GPS metadata."""
     limit = settings.requests.max_photo_bytes
     data = photo.file.read(limit + 1)
-    req = attach_photo(session, request_id, data, user=user, home=settings.home, now=now, max_bytes=limit)
+    pixels = settings.requests.max_photo_pixels
+    req = attach_photo(
+        session, request_id, data, user=user, home=settings.home, now=now, max_bytes=limit, max_pixels=pixels
+    )
     return {"id": req.id, "photos": req.photos}
 
 

@@ -128,7 +128,15 @@ def upload_visit_photo(
     """Add a photo (JPEG, PNG or WebP, the request photos' limits); stored without EXIF/GPS metadata."""
     limit = settings.requests.max_photo_bytes
     data = photo.file.read(limit + 1)
-    return visits.add_photo(session, visit_id, data, user=user, home=settings.home, max_bytes=limit)
+    return visits.add_photo(
+        session,
+        visit_id,
+        data,
+        user=user,
+        home=settings.home,
+        max_bytes=limit,
+        max_pixels=settings.requests.max_photo_pixels,
+    )
 
 
 @router.get("/api/visits/{visit_id}/photos/{name}")
