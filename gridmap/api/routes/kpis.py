@@ -55,25 +55,33 @@ def kpi_table(
         scope=user_scope(session, user),
     )
     table = kpis(frame, level, satisfied_from=settings.requests.satisfied_from)
-    if not table.empty:  # 街道, 社区 and grids by name, as people call them (codes stay in `unit`)
-        names = unit_names(session, table["unit"]) if level in CODED_LEVELS else {}
-        table.insert(2, "unit_name", [names.get(unit, unit) for unit in table["unit"]])
-    if format == "csv":
-        if level is not Level.department:  # the 五个一 columns of the same units (patrols, visits, 遍访)
-            fieldwork = five_ones_of(session, user, level.value, since, until, now, settings).drop(columns="level")
-            table = table.merge(fieldwork, on="unit", how="outer") if len(table) else fieldwork
-            table = table.drop(columns="level", errors="ignore")
-            table.insert(0, "level", level.value)
-            rates = ("_rate", "_min", "_share", "_minutes")
-            counts = [c for c in table.columns if c not in ("level", "unit") and not c.endswith(rates)]
-            table[counts] = table[counts].astype("Int64")
-        name = f"kpis_{level.value}_{since:%Y%m%d}_{until:%Y%m%d}.csv"
-        return Response(
-            "\ufeff" + table.to_csv(index=False),  # a BOM so that Excel reads the Chinese right
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-    return {"level": level.value, "since": since.isoformat(), "until": until.isoformat(), "units": as_json(table)}
+    if format != "csv":
+        units = as_json(named(session, table, level))
+        return {"level": level.value, "since": since.isoformat(), "until": until.isoformat(), "units": units}
+    if level is not Level.department:  # the 五个一 columns of the same units (patrols, visits, 遍访)
+        fieldwork = five_ones_of(session, user, level.value, since, until, now, settings).drop(columns="level")
+        table = table.merge(fieldwork, on="unit", how="outer") if len(table) else fieldwork
+        table = table.drop(columns="level", errors="ignore")
+        table.insert(0, "level", level.value)
+        rates = ("_rate", "_min", "_share", "_minutes")
+        counts = [c for c in table.columns if c not in ("level", "unit") and not c.endswith(rates)]
+        table[counts] = table[counts].astype("Int64")
+    name = f"kpis_{level.value}_{since:%Y%m%d}_{until:%Y%m%d}.csv"
+    return Response(
+        "\ufeff" + named(session, table, level).to_csv(index=False),  # a BOM so that Excel reads the Chinese right
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def named(session: Session, table: pd.DataFrame, level: Level) -> pd.DataFrame:
+    """``table`` with ``unit_name`` beside ``unit``: 街道, 社区 and grids by name, as people call them."""
+    if table.empty:
+        return table
+    names = unit_names(session, table["unit"]) if level in CODED_LEVELS else {}
+    out = table.copy()
+    out.insert(list(out.columns).index("unit") + 1, "unit_name", [names.get(u, u) for u in out["unit"]])
+    return out
 
 
 class FiveOnesRow(BaseModel):
