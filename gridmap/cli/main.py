@@ -42,19 +42,48 @@ def load_reference() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on (default GRIDMAP_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default GRIDMAP_PORT, 8000)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="server processes; about one per CPU core")] = 1,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="believe X-Forwarded-For/-Proto from --forwarded-allow-ips (behind a reverse proxy)",
+        ),
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(help="comma-separated proxy addresses (default GRIDMAP_AUTH__TRUSTED_PROXIES, else 127.0.0.1)"),
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="log every request (costs intake speed)")
+    ] = False,
 ) -> None:
-    """Serve the web app and API."""
+    """Serve the web app and API (production: --workers 2 or more, behind a reverse proxy with --proxy-headers)."""
     import uvicorn
-
-    from gridmap.api.main import create_app
 
     s = settings()
     with user_errors():
-        engine()
-    # Open event streams (通知) would hold a shutdown up for minutes: they get 5 s, then are closed.
-    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info", timeout_graceful_shutdown=5)
+        engine()  # once, before the workers: start the embedded cluster if it is used, migrate
+    allowed = forwarded_allow_ips or ",".join(s.auth.trusted_proxies) or "127.0.0.1"
+    # Each worker builds its app from the environment (GRIDMAP_*), as this process read it. Open event streams
+    # (通知) would hold a shutdown up for minutes: they get 5 s, then are closed. No access log by default: a
+    # line per request written by the process that serves it was the largest cost of intake under load
+    # (benchmarks/requests/load.md); the audit trail and the sign-in log are in the database.
+    uvicorn.run(
+        "gridmap.api.main:create_app",
+        factory=True,
+        host=host or s.host,
+        port=port or s.port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=allowed,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
 
 
 @app.command()
@@ -119,4 +148,4 @@ def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) 
         "chengguan — 密码 / password: demo"
     )
     if serve_app:
-        serve(None, None)
+        serve()

@@ -120,4 +120,3 @@ def requests(
     )
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     return frame
-

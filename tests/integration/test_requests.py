@@ -380,6 +380,7 @@ def test_event_loop_intake_stores_what_the_general_path_would(world: dict[str, A
 
     from gridmap.requests.categories import cached_category
     from gridmap.requests.fast_intake import open_pool, submit_point
+    from gridmap.requests.intake import Declined
     from gridmap.requests.schemas import NewRequest
     from gridmap.requests.service import Actor, submit
 
@@ -419,7 +420,8 @@ def test_event_loop_intake_stores_what_the_general_path_would(world: dict[str, A
 
     with ThreadPoolExecutor(1) as thread:  # a loop of its own: the browser tests' Playwright may hold this thread's
         fast, again, far = thread.submit(asyncio.run, both()).result()
-    assert again is None and far is None  # both left to the general path (a replay, a point outside the grids)
+    # both left to the general path, which is told why: a replay, a point outside the grids
+    assert (again, far) == (Declined.key_used, Declined.outside)
     assert fast is not None
     assert (fast.grid_code, fast.plan_version, fast.match_level) == (code, general.plan_version, "point")
     assert fast.status == "merged" and fast.duplicate_of == general.id  # same category, same place, 5 min later

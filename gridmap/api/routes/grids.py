@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from gridmap.api.deps import CurrentUser, SessionDep, SettingsDep
 from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
+from gridmap.api.threads import map_threads
 from gridmap.db.models import Grid, GridPlan, PlanStatus, Street
 from gridmap.policy import user_scope
 
@@ -16,6 +17,7 @@ router = APIRouter(tags=["grids"])
 
 
 @router.get("/api/grids")
+@map_threads
 def grids(
     user: CurrentUser,
     session: SessionDep,
@@ -35,6 +37,7 @@ def grids(
 
 
 @router.get("/api/streets")
+@map_threads
 def streets(
     _: CurrentUser,
     session: SessionDep,
