@@ -49,13 +49,7 @@ USERS = [  # name, role, unit, department
 ]
 # open statuses of the chain and their shares; the timestamps each implies are set below
 MIX = {
-    "reported": 30,
-    "taken": 20,
-    "escalated": 10,
-    "triaged": 10,
-    "dispatched": 10,
-    "accepted": 10,
-    "resolved": 5,
+    "reported": 30, "taken": 20, "escalated": 10, "triaged": 10, "dispatched": 10, "accepted": 10, "resolved": 5,
     "verified": 5,
 }
 FILL = text(
@@ -115,12 +109,7 @@ def prepare(cluster: LocalCluster, n_open: int, home: Path) -> tuple[Settings, s
         for name, role, unit, dept in USERS:
             grids = [first] if role is Role.grid_worker else None
             create_user(
-                session=session,
-                username=name,
-                password="bench",
-                role=role,
-                grids=grids,
-                unit_code=unit,
+                session=session, username=name, password="bench", role=role, grids=grids, unit_code=unit,
                 department=dept,
                 weak_password=True,
             )

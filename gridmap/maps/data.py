@@ -120,3 +120,4 @@ def requests(
     )
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     return frame
+

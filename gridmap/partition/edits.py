@@ -140,3 +140,4 @@ def split_grid(*, session: Session, plan_id: int, code: str, params: PartitionSe
     return apply_changes(
         session=session, plan_id=plan_id, changes=dict.fromkeys(half, free), params=params, kind="split"
     ) | {"new_grid": free}
+

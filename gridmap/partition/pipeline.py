@@ -387,7 +387,9 @@ def _fresh_codes(prep: Prepared, labels: np.ndarray, fresh: gpd.GeoDataFrame, de
     """
     reps = fresh.geometry.representative_point()
     in_polygon = _prefixes(reps, prep.communities)
-    recorded = majority_prefixes(labels, prep.buildings["community"]) if "community" in prep.buildings.columns else {}
+    recorded = (
+        majority_prefixes(labels, prep.buildings["community"]) if "community" in prep.buildings.columns else {}
+    )
     before = previous_prefixes(labels, prep.previous)
     prefixes = {
         int(k): p or recorded.get(int(k)) or before.get(int(k)) or default

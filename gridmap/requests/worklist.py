@@ -123,12 +123,11 @@ def find(
         return int(total), []
     # One row of packed binary arrays instead of a row per request: no per-row objects in Python (ten thousand
     # rows as Python values cost a list ten times its SQL). A stage not reached is NaN.
-    packed = (
-        [_pack(f"int4send({_ID})")]
-        + [_pack(f"float8send(coalesce(date_part('epoch', requests.{c}), 'NaN'))") for c in STAMPS]
-        + [_pack(f"int4send(request_categories.{c})") for c in LIMITS]
-        + [_pack("CASE WHEN request_categories.working_hours THEN '\\x01'::bytea ELSE '\\x00'::bytea END")]
-    )
+    packed = [_pack(f"int4send({_ID})")] + [
+        _pack(f"float8send(coalesce(date_part('epoch', requests.{c}), 'NaN'))") for c in STAMPS
+    ] + [_pack(f"int4send(request_categories.{c})") for c in LIMITS] + [
+        _pack("CASE WHEN request_categories.working_hours THEN '\\x01'::bytea ELSE '\\x00'::bytea END")
+    ]
     row = session.execute(_joined(select(*packed), where)).one()
     if row[0] is None:
         return 0, []
