@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +11,7 @@ from gridmap.cli.common import console, engine, settings, user_errors
 from gridmap.cli.geocode import geocode_command
 from gridmap.cli.imports import import_command
 from gridmap.cli.partition import partition_command
+from gridmap.resources import DEMO_OSM
 
 app = typer.Typer(help="gridmap 网格化管理: grids of ~300 households for Chinese communities", no_args_is_help=True)
 app.add_typer(db.app, name="db")
@@ -22,7 +22,7 @@ app.command("import")(import_command)
 app.command("partition")(partition_command)
 app.command("geocode")(geocode_command)
 
-DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "osm" / "nanjing_xinjiekou_2021-06.osm"
+DEMO_DATA = DEMO_OSM
 # 玄武区 新街口街道 (NBS 320102003); the demo area has no 社区 polygons, so its grids share 社区 part 000 (not an
 # NBS 社区: it is named "新街口街道 000社区"). The demo's 社区 user works for that 社区, the 街道 user for 新街口街道.
 DEMO_PREFIX = "320102003000"
