@@ -39,11 +39,11 @@ from gridmap.api.routes import (
     stats,
     workflow,
 )
-from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.maps.assets import FOLIUM_TEMPLATES
 from gridmap.notify.runner import Notifier
 from gridmap.requests.fast_intake import open_pool
+from gridmap.resources import FRONTEND
 from gridmap.settings import Settings, get_settings
 
 HEALTH_TIMEOUT_SECONDS = 2.0

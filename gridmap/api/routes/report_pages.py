@@ -18,12 +18,12 @@ from limits import parse
 from gridmap.api.client import client_address
 from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, page_role
 from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
-from gridmap.api.routes.pages import FRONTEND
 from gridmap.api.threads import map_threads
 from gridmap.db.models import User
 from gridmap.errors import InvalidInput, TooManyRequests
 from gridmap.policy import REPORTERS
 from gridmap.requests import reporting
+from gridmap.resources import FRONTEND
 from gridmap.settings import Settings
 from gridmap.spatial.crs import CoordSys
 
