@@ -4,6 +4,10 @@ Synchronous routes share one pool of 40 threads per process (anyio's default). M
 CPU-heavy (a folium page takes a second or more); 50 people opening maps took every thread and held
 ``/healthz`` and the general intake path up to 11 s. A map route decorated with :func:`map_threads` runs in at
 most ``GRIDMAP_MAP_THREADS`` threads (the rest wait their turn) and leaves the shared pool to the others.
+One by default: building a map is Python work that holds the GIL, so a second map thread in the same process
+built no more maps per second and made the event loop wait for the GIL twice as long (``/healthz`` p50 36 ms with
+one map thread per process, 260 ms with two, 1.7 s with four, 50 clients on the maps; ``under_maps.md``).
+More maps at once: more worker processes.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import anyio.to_thread
 
 P = ParamSpec("P")
 R = TypeVar("R")
-MAPS = anyio.CapacityLimiter(4)  # sized by create_app from settings.map_threads
+MAPS = anyio.CapacityLimiter(1)  # sized by create_app from settings.map_threads
 
 
 def map_threads(route: Callable[P, R]) -> Callable[P, Awaitable[R]]:
