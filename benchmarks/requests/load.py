@@ -60,7 +60,7 @@ def prepare() -> tuple[str, list[tuple[float, float]]]:
     admin = psycopg2.connect(host="127.0.0.1", port=settings.db_port, user="postgres", dbname="postgres")
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS gridmap_load")
+        cur.execute("DROP DATABASE IF EXISTS gridmap_load WITH (FORCE)")  # a server of the run before may linger
     admin.close()
     cluster.ensure_database("gridmap_load")
     url = f"postgresql+psycopg2://postgres@127.0.0.1:{settings.db_port}/gridmap_load"

@@ -79,7 +79,7 @@ def test_installed_gridmap_serves_its_pages_and_libraries_from_another_folder(
 ) -> None:
     port = _free_port()
     server = subprocess.Popen(
-        [venv / "bin" / "gridmap", "serve", "--port", str(port)],
+        [venv / "bin" / "gridmap", "serve", "--port", str(port), "--workers", "2"],  # as in production
         cwd=tmp_path,
         env=_run_env(tmp_path / "home", install_db),
         stdout=subprocess.DEVNULL,
