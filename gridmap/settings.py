@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     db_port: int = Field(54329, description="port of the embedded cluster on 127.0.0.1")
     db_name: str = "gridmap"
     db_pool_size: int = Field(10, ge=1, description="database connections per server process")
+    map_threads: int = Field(
+        1, ge=1, description="map pages and layers built at once per server process (more: add workers)"
+    )
     pg_bin: Path = Path("/usr/lib/postgresql/15/bin")
     host: str = "127.0.0.1"
     port: int = 8000

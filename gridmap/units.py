@@ -9,15 +9,15 @@ from __future__ import annotations
 import csv
 import functools
 from collections.abc import Iterable
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import AdminUnit, Role, User
 from gridmap.policy import ROLE_NAMES
+from gridmap.resources import REFERENCE
 
-NBS = Path(__file__).resolve().parents[1] / "data" / "boundaries" / "cn_ref"
+NBS = REFERENCE
 TRIM = ("社区居民委员会", "居民委员会", "居委会", "村民委员会", "村委会")
 
 

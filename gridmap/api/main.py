@@ -8,14 +8,16 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from gridmap import __version__
-from gridmap.api import errors
+from gridmap.api import errors, threads
 from gridmap.api.csrf import SameOriginMiddleware
 from gridmap.api.deps import CurrentUser
 from gridmap.api.headers import SecurityHeaders
@@ -45,13 +47,15 @@ from gridmap.api.routes import (
     visits,
     workflow,
 )
-from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.session import make_engine
 from gridmap.maps.assets import FOLIUM_TEMPLATES
 from gridmap.notify.runner import Notifier
 from gridmap.ogc.features import close_features, features_app, open_features
 from gridmap.requests.fast_intake import open_pool
+from gridmap.resources import FRONTEND
 from gridmap.settings import Settings, get_settings
+
+HEALTH_TIMEOUT_SECONDS = 2.0
 
 
 def create_app(
@@ -95,17 +99,28 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock or (lambda: datetime.now(UTC))
     app.state.limiter = MovingWindowRateLimiter(MemoryStorage())
+    threads.MAPS.total_tokens = settings.map_threads
     errors.install(app)
     app.add_middleware(SecurityHeaders, tiles=settings.tiles)
     app.add_middleware(SameOriginMiddleware, settings=settings)
     app.add_middleware(RefuseNul)
     app.add_middleware(BodyLimit, settings=settings)  # outermost: an oversize body is refused first
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """Liveness and database reachability."""
-        with app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+    @app.get("/healthz", tags=["health"], response_model=None)
+    async def healthz() -> dict[str, str] | JSONResponse:
+        """Liveness and database reachability: 503 with ``Retry-After`` while the database cannot be reached.
+
+        On the event loop through the intake pool: no worker thread to wait for, however busy the maps are.
+        """
+        try:
+            await app.state.intake_pool.fetchval("SELECT 1", timeout=HEALTH_TIMEOUT_SECONDS)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return errors.error_response(
+                503,
+                f"数据库暂时无法连接,请稍后重试 / the database cannot be reached, retry shortly: {type(exc).__name__}",
+                "DatabaseUnavailable",
+                headers={"Retry-After": "5"},
+            )
         return {"status": "ok"}
 
     @app.get("/api/openapi.json", tags=["health"])

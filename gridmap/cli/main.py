@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +16,7 @@ from gridmap.cli.exports import export_command, import_households_command
 from gridmap.cli.geocode import geocode_command
 from gridmap.cli.imports import import_command
 from gridmap.cli.partition import partition_command
+from gridmap.resources import DEMO_OSM
 from gridmap.settings import Settings
 
 app = typer.Typer(help="gridmap 网格化管理: grids of ~300 households for Chinese communities", no_args_is_help=True)
@@ -32,7 +32,7 @@ app.command("export")(export_command)
 app.command("import-households")(import_households_command)
 app.command("cards")(cards_command)
 
-DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "osm" / "nanjing_xinjiekou_2021-06.osm"
+DEMO_DATA = DEMO_OSM
 # 玄武区 新街口街道 (NBS 320102003); the demo area has no 社区 polygons, so its grids share 社区 part 000 (not an
 # NBS 社区: it is named "新街口街道 000社区"). The demo's 社区 user works for that 社区, the 街道 user for 新街口街道.
 DEMO_PREFIX = "320102003000"
@@ -52,23 +52,72 @@ def load_reference() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on (default GRIDMAP_HOST, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default GRIDMAP_PORT, 8000)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="server processes; about one per CPU core")] = 1,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            "--proxy-headers/--no-proxy-headers",
+            help="believe X-Forwarded-For/-Proto from --forwarded-allow-ips (behind a reverse proxy)",
+        ),
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(help="comma-separated proxy addresses (default GRIDMAP_AUTH__TRUSTED_PROXIES, else 127.0.0.1)"),
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="log every request (costs intake speed)")
+    ] = False,
 ) -> None:
-    """Serve the web app and API (Ctrl-C stops it, and the embedded PostgreSQL if this command started it)."""
+    """Serve the web app and API; production: --workers 2 or more, behind a reverse proxy with --proxy-headers.
+
+    Ctrl-C stops it, and the embedded PostgreSQL if this command started it.
+    """
     s = settings()
-    with database_while_running(s):
-        run_server(s, host, port)
+    with database_while_running(s):  # once, before the workers: the embedded cluster started, the schema migrated
+        run_server(
+            s,
+            host,
+            port,
+            workers=workers,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            access_log=access_log,
+        )
 
 
-def run_server(s: Settings, host: str | None, port: int | None) -> None:
+def run_server(
+    s: Settings,
+    host: str | None,
+    port: int | None,
+    *,
+    workers: int = 1,
+    proxy_headers: bool = False,
+    forwarded_allow_ips: str | None = None,
+    access_log: bool = False,
+) -> None:
     """Serve until interrupted."""
     import uvicorn
 
-    from gridmap.api.main import create_app
-
-    # Open event streams (通知) would hold a shutdown up for minutes: they get 5 s, then are closed.
-    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_level="info", timeout_graceful_shutdown=5)
+    allowed = forwarded_allow_ips or ",".join(s.auth.trusted_proxies) or "127.0.0.1"
+    # Each worker builds its app from the environment (GRIDMAP_*), as this process read it. Open event streams
+    # (通知) would hold a shutdown up for minutes: they get 5 s, then are closed. No access log by default: a
+    # line per request written by the process that serves it was the largest cost of intake under load
+    # (benchmarks/requests/load.md); the audit trail and the sign-in log are in the database.
+    uvicorn.run(
+        "gridmap.api.main:create_app",
+        factory=True,
+        host=host or s.host,
+        port=port or s.port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=allowed,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
 
 
 @contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -14,9 +13,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from gridmap.db.cluster import LocalCluster
+from gridmap.resources import MIGRATIONS
 from gridmap.settings import Settings
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def embedded_cluster(settings: Settings) -> LocalCluster:

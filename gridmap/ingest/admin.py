@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from gridmap.db.convert import to_db
 from gridmap.db.models import AdminLevel, AdminUnit
 from gridmap.ingest.service import upsert
+from gridmap.resources import REFERENCE
 from gridmap.spatial.crs import CoordSys, to_wgs84
 
-DEFAULT_REF = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "cn_ref"
+DEFAULT_REF = REFERENCE
 
 
 def _rows(frame: pd.DataFrame, level: AdminLevel, parent_col: str | None) -> list[dict[str, object]]:

@@ -1,9 +1,12 @@
 """Point reports on the event loop: the intake statement on an asyncpg pool, no worker thread, no ORM session.
 
-The common report, a point with a known category, is stored by this path in one round trip. Anything else (an
-address, a point outside the grids, an Idempotency-Key seen before, a category not yet cached) gets None here and
-goes the general way, :func:`gridmap.requests.service.submit`, which runs the same statement and answers all of
-them. Measured in ``benchmarks/requests/load.md``: the thread hop and the ORM session were half of a report's CPU.
+The common report, a point with a known category, is stored by this path in one round trip. Anything else goes
+the general way, :func:`gridmap.requests.service.submit`, told why this path declined so that it does not run
+the statement again for nothing: :class:`Declined` (a point outside the grids, an Idempotency-Key seen before), or
+None (an address, a category not yet cached: nothing was tried). The pool's connections hold no session state
+(one autocommit statement each time), so they are handed back without asyncpg's reset query, a second round trip
+per report that cost as much client CPU as the report itself. Measured in ``benchmarks/requests/load.md``: the
+thread hop and the ORM session were half of a report's CPU.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sqlalchemy.engine import URL
 
 from gridmap.db.models import ServiceRequest
 from gridmap.requests.categories import Category
-from gridmap.requests.intake import POSITIONAL_SQL, from_row, intake_values, positional
+from gridmap.requests.intake import POSITIONAL_SQL, Declined, intake_values, outcome, positional
 from gridmap.requests.schemas import NewRequest
 from gridmap.requests.service import Actor, digest_of
 from gridmap.settings import RequestSettings
@@ -25,7 +28,11 @@ from gridmap.spatial.crs import to_wgs84_lonlat
 async def open_pool(url: URL, size: int) -> asyncpg.Pool:
     """A pool on the database of a SQLAlchemy URL; connections are opened when first needed."""
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    return await asyncpg.create_pool(dsn, min_size=0, max_size=size)
+    return await asyncpg.create_pool(dsn, min_size=0, max_size=size, reset=_stateless)
+
+
+async def _stateless(connection: asyncpg.Connection) -> None:
+    """Nothing to reset: no SET, LISTEN, advisory lock or cursor is ever left on these connections."""
 
 
 async def submit_point(
@@ -38,8 +45,8 @@ async def submit_point(
     now: datetime,
     settings: RequestSettings,
     idempotency_key: str | None,
-) -> ServiceRequest | None:
-    """Store a point report; None when this path cannot (see the module): then use ``service.submit``."""
+) -> ServiceRequest | Declined | None:
+    """Store a point report, or say why not (see the module): then use ``service.submit`` with the reason."""
     if data.lon is None or data.lat is None or not cat.active:
         return None
     lon, lat = to_wgs84_lonlat(data.lon, data.lat, data.coord_sys)
@@ -56,4 +63,5 @@ async def submit_point(
         digest=digest_of(data),
     )
     row = await pool.fetchrow(POSITIONAL_SQL, *positional(values))
-    return from_row(dict(row)) if row is not None else None
+    assert row is not None  # the statement always answers one row
+    return outcome(dict(row))

@@ -8,6 +8,8 @@ the report's age is compared as an expression, so no plan can walk the created_a
 instead (a generic plan estimates any range of parameters as narrow, and did so once the table had statistics:
 500/s went from p50 3 ms to timeouts). The statement is prepared once per database connection (planning it took
 longer than running it) and returns the stored row, which is loaded as the ORM object without a second query.
+It always answers one row: when nothing was stored, ``in_grid`` tells why (no grid covers the point, or the
+Idempotency-Key was used before), so the caller goes on from there instead of asking again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
 from geoalchemy2 import WKBElement
@@ -97,12 +100,12 @@ audit AS (
          json_build_object('duplicate_of', duplicate_of)
   FROM ins WHERE duplicate_of IS NOT NULL
 )
-SELECT * FROM ins
+SELECT ins.*, EXISTS (SELECT 1 FROM grid) AS in_grid FROM (VALUES (1)) one LEFT JOIN ins ON true
 """
 _NAMES = list(_PARAMS)
 # $1::float8 ... : the statement with typed positional parameters, for PREPARE and for asyncpg.
 POSITIONAL_SQL = re.sub(r"(?<![:\w]):(\w+)", lambda m: f"${_NAMES.index(m.group(1)) + 1}::{_PARAMS[m.group(1)]}", _SQL)
-_NAME = "gridmap_intake_v3"
+_NAME = "gridmap_intake_v4"
 _PREPARE = f"PREPARE {_NAME} AS {POSITIONAL_SQL}"
 _EXECUTE = text(f"EXECUTE {_NAME} ({', '.join(':' + name for name in _PARAMS)})")
 
@@ -121,9 +124,23 @@ def _prepared(session: Session) -> Connection:
     return conn
 
 
+class Declined(Enum):
+    """Why the intake statement stored nothing: where the general path goes on from."""
+
+    outside = "no published grid covers the point"
+    key_used = "the Idempotency-Key was used before (a retry, or a concurrent one stored first)"
+
+
+def outcome(row: Mapping[str, Any]) -> ServiceRequest | Declined:
+    """The statement's one row as the stored request, or why nothing was stored."""
+    if row["id"] is not None:
+        return from_row(row)
+    return Declined.key_used if row["in_grid"] else Declined.outside
+
+
 def from_row(row: Mapping[str, Any]) -> ServiceRequest:
     """A stored row as a (transient) request object."""
-    values = {k: v for k, v in row.items() if k != "geom"}
+    values = {k: v for k, v in row.items() if k not in ("geom", "in_grid")}
     if isinstance(values.get("photos"), str):  # asyncpg hands json over as text
         values["photos"] = json.loads(values["photos"])
     return ServiceRequest(**values, geom=WKBElement(row["geom"], srid=SRID, extended=True))
@@ -194,11 +211,11 @@ def _matched(place: Located | None) -> dict[str, object]:
     return {"matched_text": place.matched_text, "uncertainty_m": metres}
 
 
-def store(session: Session, values: dict[str, Any]) -> ServiceRequest | None:
+def store(session: Session, values: dict[str, Any]) -> ServiceRequest | Declined:
     """Store a report with :func:`intake_values` (in the grid of its place, or else the grid covering its point).
 
-    Returns the stored request, or None when no grid covers the point (no place given) or the same
-    Idempotency-Key was used before.
+    Returns the stored request, or why nothing was stored: no grid covers the point (no place given), or the
+    same Idempotency-Key was used before.
     """
-    row = _prepared(session).execute(_EXECUTE, values).mappings().one_or_none()
-    return _persistent(session, dict(row)) if row is not None else None
+    row = dict(_prepared(session).execute(_EXECUTE, values).mappings().one())
+    return _persistent(session, row) if row["id"] is not None else outcome(row)

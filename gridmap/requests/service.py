@@ -19,7 +19,7 @@ from gridmap.people.queries import on_users_lane
 from gridmap.policy import act_refusal, check_request, user_scope
 from gridmap.requests.categories import Category, cached_category
 from gridmap.requests.departments import check_department
-from gridmap.requests.intake import intake_values, store
+from gridmap.requests.intake import Declined, intake_values, store
 from gridmap.requests.locate import locate
 from gridmap.requests.photos import MAX_PHOTOS, clean_photo, photo_folder, photo_url, store_photo
 from gridmap.requests.schemas import ActionIn, NewRequest
@@ -98,11 +98,14 @@ def submit(
     settings: RequestSettings,
     idempotency_key: str | None = None,
     simulated: bool = False,
+    declined: Declined | None = None,
 ) -> tuple[ServiceRequest, bool]:
     """Store a report; returns it and whether it is new (False: an Idempotency-Key replay).
 
     A report of the same category within the duplicate radius and window of an open request is stored as
     ``merged`` into it (the original's ``report_count`` goes up). Nothing is stored when the input is bad.
+    ``declined``: why the event-loop path (:mod:`gridmap.requests.fast_intake`) did not store this very report,
+    which then goes on from there.
     """
     digest = digest_of(data)
     cat = category(session, data.category)
@@ -118,11 +121,12 @@ def submit(
         digest=digest,
         simulated=simulated,
     )
-    made = None
-    if data.lon is not None and data.lat is not None:  # the common case: a point inside the grids
+    made: ServiceRequest | Declined | None = declined
+    if made is None and data.lon is not None and data.lat is not None:  # the common case: a point inside the grids
         lon, lat = to_wgs84_lonlat(data.lon, data.lat, data.coord_sys)
         made = store(session, values(lon=lon, lat=lat))
-    if made is None and (earlier := _by_key(session, idempotency_key)) is None:
+    earlier = _by_key(session, idempotency_key) if made is Declined.key_used else None
+    if not isinstance(made, ServiceRequest) and earlier is None:
         place = locate(  # an address, or a point outside the grids (snapped to the nearest, or refused)
             session,
             lon=data.lon,
@@ -132,8 +136,8 @@ def submit(
             snap_outside_m=settings.snap_outside_m,
         )
         made = store(session, values(lon=place.lon, lat=place.lat, place=place))
-        earlier = _by_key(session, idempotency_key) if made is None else None  # a concurrent retry stored it first
-    if made is None:
+        earlier = _by_key(session, idempotency_key) if made is Declined.key_used else None  # a concurrent retry
+    if not isinstance(made, ServiceRequest):
         if earlier is None:
             raise Conflict("the report could not be stored; retry with the same Idempotency-Key")
         if earlier.payload_hash != digest:

@@ -224,6 +224,34 @@ def test_outside_coverage_names_the_nearest_grid(client: TestClient, world: dict
     assert near["match_level"] == "point;nearest_grid" and near["grid_code"] in world["codes"]
 
 
+def test_a_point_outside_the_grids_runs_the_intake_statement_once_more_not_twice(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    """The event-loop path says the point is outside; the general path snaps it without asking that again."""
+    from sqlalchemy import event
+
+    report(client, world, category="vegetable_plots")  # the category is now cached: the next report tries the fast path
+    with world["engine"].connect() as conn:
+        lon, lat = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Project(ST_StartPoint(ST_ExteriorRing(ST_ConvexHull("
+                "ST_Collect(geom))))::geography, 40, radians(270))::geometry p FROM grids) q"
+            )
+        ).one()
+    general: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("EXECUTE gridmap_intake"):
+            general.append(statement)
+
+    event.listen(world["engine"], "before_cursor_execute", seen)
+    try:
+        near = report(client, world, category="vegetable_plots", lon=lon, lat=lat)
+    finally:
+        event.remove(world["engine"], "before_cursor_execute", seen)
+    assert (near["match_level"], len(general)) == ("point;nearest_grid", 1)
+
+
 def test_address_text_is_geocoded_to_a_building_and_grid(client: TestClient, world: dict[str, Any]) -> None:
     with world["engine"].connect() as conn:
         name = conn.scalar(text("SELECT name FROM buildings WHERE name LIKE '%大厦' ORDER BY id LIMIT 1"))
@@ -382,6 +410,7 @@ def test_event_loop_intake_stores_what_the_general_path_would(world: dict[str, A
 
     from gridmap.requests.categories import cached_category
     from gridmap.requests.fast_intake import open_pool, submit_point
+    from gridmap.requests.intake import Declined
     from gridmap.requests.schemas import NewRequest
     from gridmap.requests.service import Actor, submit
 
@@ -421,7 +450,8 @@ def test_event_loop_intake_stores_what_the_general_path_would(world: dict[str, A
 
     with ThreadPoolExecutor(1) as thread:  # a loop of its own: the browser tests' Playwright may hold this thread's
         fast, again, far = thread.submit(asyncio.run, both()).result()
-    assert again is None and far is None  # both left to the general path (a replay, a point outside the grids)
+    # both left to the general path, which is told why: a replay, a point outside the grids
+    assert (again, far) == (Declined.key_used, Declined.outside)
     assert fast is not None
     assert (fast.grid_code, fast.plan_version, fast.match_level) == (code, general.plan_version, "point")
     assert fast.status == "merged" and fast.duplicate_of == general.id  # same category, same place, 5 min later

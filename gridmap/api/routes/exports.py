@@ -9,11 +9,11 @@ from fastapi import APIRouter, Path, Query, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from gridmap.api.deps import HouseholdEditor, LedgerUser, PageHouseholds, SessionDep
-from gridmap.api.routes.pages import FRONTEND
 from gridmap.api.routes.people import CipherDep
 from gridmap.errors import InvalidInput
 from gridmap.exports import households, ledger
 from gridmap.policy import user_scope
+from gridmap.resources import FRONTEND
 
 router = APIRouter(tags=["exports"])
 MEDIA = {

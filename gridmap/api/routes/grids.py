@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from gridmap.api.deps import CurrentUser, SessionDep, SettingsDep
 from gridmap.api.geojson import BBOX, LIMIT, OFFSET, layer_page, parse_bbox
+from gridmap.api.threads import map_threads
 from gridmap.db.models import Grid, GridPlan, PlanStatus, Street
 from gridmap.policy import user_scope
 
@@ -16,6 +17,7 @@ router = APIRouter(tags=["grids"])
 
 
 @router.get("/api/grids")
+@map_threads
 def grids(
     user: CurrentUser,
     request: Request,
@@ -49,6 +51,7 @@ def grids(
 
 
 @router.get("/api/streets")
+@map_threads
 def streets(
     _: CurrentUser,
     request: Request,

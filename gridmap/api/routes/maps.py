@@ -20,6 +20,7 @@ from sqlalchemy import select
 from gridmap import policy
 from gridmap.api.deps import NowDep, PageLeader, PagePlanner, PageWorker, SessionDep, SettingsDep
 from gridmap.api.params import Moment
+from gridmap.api.threads import map_threads
 from gridmap.auth.service import user_grids
 from gridmap.db.models import RequestCategory, Role, User
 from gridmap.errors import InvalidInput, NotFound
@@ -72,6 +73,7 @@ def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
 
 
 @router.get("/maps/coverage", response_class=HTMLResponse)
+@map_threads
 def coverage(
     user: PageLeader,
     session: SessionDep,
@@ -108,6 +110,7 @@ def _categories(session: SessionDep, category: list[str] | None) -> list[str] | 
 
 
 @router.get("/maps/hotspots", response_class=HTMLResponse)
+@map_threads
 def hotspots(
     user: PageLeader,
     session: SessionDep,
@@ -141,6 +144,7 @@ def hotspots(
 
 
 @router.get("/maps/lanes", response_class=HTMLResponse)
+@map_threads
 def lanes(
     user: PageLeader,
     session: SessionDep,
@@ -208,6 +212,7 @@ def _overdue(frame: pd.DataFrame, now: datetime, calendar: WorkCalendar) -> list
 
 
 @router.get("/maps/my-grid", response_class=HTMLResponse)
+@map_threads
 def my_grid(user: PageWorker, session: SessionDep, settings: SettingsDep, now: NowDep) -> HTMLResponse:
     """A grid worker's own grids, their buildings and open requests (coloured by status, overdue outlined)."""
     plan = _plan_id(session)
@@ -234,6 +239,7 @@ def my_grid(user: PageWorker, session: SessionDep, settings: SettingsDep, now: N
 
 
 @router.get("/maps/plan-diff", response_class=HTMLResponse)
+@map_threads
 def plan_diff(user: PagePlanner, session: SessionDep, settings: SettingsDep, plan_id: int) -> HTMLResponse:
     """A draft against the published plan, changed buildings highlighted."""
     published = _plan_id(session)

@@ -12,13 +12,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from gridmap.api.deps import AdminUser, CurrentUser, NowDep, SessionDep, SettingsDep, Transactions, page_role
-from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.models import Role, User
 from gridmap.errors import InvalidInput
 from gridmap.notify.runner import Notifier
 from gridmap.notify.schemas import Marked, MarkRead, NotificationPage, Unread, WebhookIn, WebhookOut
 from gridmap.notify.service import inbox, latest_id, mark_read, unread_count
 from gridmap.notify.webhooks import add_webhook, list_webhooks, remove_webhook
+from gridmap.resources import FRONTEND
 
 router = APIRouter(tags=["notifications"])
 PageAnyone = Annotated[User, Depends(page_role(*Role))]

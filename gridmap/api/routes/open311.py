@@ -16,17 +16,21 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from limits import parse
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from gridmap.api.deps import NowDep, SessionDep, SettingsDep
+from gridmap.api.client import client_address
+from gridmap.api.deps import NowDep, SessionDep, SettingsDep, Transactions
 from gridmap.api.errors import status_for
 from gridmap.api.params import Moment
 from gridmap.db.models import ServiceRequest
 from gridmap.errors import GridmapError, InvalidInput, TooManyRequests
 from gridmap.requests import open311
+from gridmap.requests.categories import known_category
+from gridmap.requests.fast_intake import submit_point
 from gridmap.requests.open311 import PUBLIC_CHANNEL, STATUS_NOTES
 from gridmap.requests.schemas import NewRequest
 from gridmap.requests.service import PUBLIC, rate_public, submit
@@ -43,10 +47,10 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content=[{"code": status, "description": message}])
 
 
-async def _guarded(request: Request, settings: SettingsDep, work: Callable[[dict[str, Any]], Any]) -> Any:
+async def _guarded(request: Request, settings: SettingsDep, work: Callable[[dict[str, Any]], Awaitable[Any]]) -> Any:
     """Rate limit, size limit and body parsing around ``work``; domain errors become Open311 errors."""
     limiter = request.app.state.limiter
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request, settings)
     try:
         if not limiter.hit(parse(settings.requests.public_rate), "open311", client):
             raise TooManyRequests(f"too many reports from {client}; at most {settings.requests.public_rate}")
@@ -59,8 +63,7 @@ async def _guarded(request: Request, settings: SettingsDep, work: Callable[[dict
                 raise InvalidInput("the JSON body must be an object")
         else:
             fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-        result = work(fields)
-        return await result if isinstance(result, Awaitable) else result
+        return await work(fields)
     except GridmapError as exc:
         return _error(status_for(exc), str(exc))
     except ValidationError as exc:
@@ -117,11 +120,19 @@ def _number(fields: dict[str, Any], name: str) -> float | None:
 
 @router.post("/requests.json", status_code=201, response_model=None)
 async def create(
-    request: Request, session: SessionDep, settings: SettingsDep, now: NowDep, idempotency_key: IdempotencyKey = None
+    request: Request,
+    transactions: Transactions,
+    settings: SettingsDep,
+    now: NowDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    """Create a request (``service_code``, ``lat``/``long`` or ``address_string``, ``description``…)."""
+    """Create a request (``service_code``, ``lat``/``long`` or ``address_string``, ``description``…).
 
-    def work(fields: dict[str, Any]) -> Any:
+    A point report of a cached category is stored on the event loop (``fast_intake``), anything else in a worker
+    thread: the event loop never waits for the database on a synchronous call.
+    """
+
+    async def work(fields: dict[str, Any]) -> Any:
         name = " ".join(str(fields.get(k, "")).strip() for k in ("last_name", "first_name")).strip() or None
         data = NewRequest(
             category=str(fields.get("service_code", "")),
@@ -134,15 +145,25 @@ async def create(
             reporter_name=name,
             reporter_phone=fields.get("phone") or None,
         )
-        req, created = submit(
-            session,
-            data,
-            actor=PUBLIC,
-            channel=PUBLIC_CHANNEL,
-            now=now,
-            settings=settings.requests,
-            idempotency_key=idempotency_key,
-        )
+        how: dict[str, Any] = {
+            "actor": PUBLIC,
+            "channel": PUBLIC_CHANNEL,
+            "now": now,
+            "settings": settings.requests,
+            "idempotency_key": idempotency_key,
+        }
+        made = None
+        if (cat := known_category(str(request.app.state.engine.url), data.category)) is not None:
+            made = await submit_point(request.app.state.intake_pool, data, cat, **how)
+        if isinstance(made, ServiceRequest):
+            req, created = made, True
+        else:
+
+            def general() -> tuple[ServiceRequest, bool]:
+                with transactions() as session:
+                    return submit(session, data, declined=made, **how)
+
+            req, created = await run_in_threadpool(general)
         notice = f"重复上报,已合并到事件 {req.duplicate_of}" if req.duplicate_of else "已受理 / received"
         body = [
             {
@@ -218,22 +239,28 @@ def read(request_id: RequestId, fmt: Format, session: SessionDep) -> Response:
 
 
 @router.post("/requests/{request_id}/rating.json", response_model=None)
-async def rate(request_id: RequestId, request: Request, session: SessionDep, settings: SettingsDep, now: NowDep) -> Any:
+async def rate(
+    request_id: RequestId, request: Request, transactions: Transactions, settings: SettingsDep, now: NowDep
+) -> Any:
     """评单: the reporter rates a verified request 1-5★ with the ``rating_token`` given at intake."""
 
-    def work(fields: dict[str, Any]) -> Any:
+    async def work(fields: dict[str, Any]) -> Any:
         stars = int(_number(fields, "stars") or 0)
         if not 1 <= stars <= 5:
             raise InvalidInput("stars must be 1 to 5")
-        req = rate_public(
-            session,
-            request_id,
-            str(fields.get("token", "")),
-            stars,
-            fields.get("comment"),
-            now=now,
-            settings=settings.requests,
-        )
-        return [{"service_request_id": str(req.id), "status": req.status, "status_notes": STATUS_NOTES[req.status]}]
+        return await run_in_threadpool(store_rating, stars, fields)
+
+    def store_rating(stars: int, fields: dict[str, Any]) -> Any:
+        with transactions() as session:
+            req = rate_public(
+                session,
+                request_id,
+                str(fields.get("token", "")),
+                stars,
+                fields.get("comment"),
+                now=now,
+                settings=settings.requests,
+            )
+            return [{"service_request_id": str(req.id), "status": req.status, "status_notes": STATUS_NOTES[req.status]}]
 
     return await _guarded(request, settings, work)

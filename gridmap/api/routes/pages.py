@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gridmap.api.deps import COOKIE, PageKpi, PagePeople, PagePlanner, Transactions, get_current_user
+from gridmap.resources import FRONTEND
 
-FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
 router = APIRouter(include_in_schema=False)
 
 

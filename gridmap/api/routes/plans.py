@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from gridmap.api.deps import LeaderUser, PlannerUser, SessionDep, SettingsDep
 from gridmap.api.geojson import BBOX, LIMIT, OFFSET, layer_page, parse_bbox
+from gridmap.api.threads import map_threads
 from gridmap.db.models import Building, Grid, GridAssignment, GridPlan
 from gridmap.errors import InvalidInput
 from gridmap.partition import drafts, edits
@@ -167,6 +168,7 @@ def _tolerance(zoom: int | None) -> float:
 
 
 @router.get("/{plan_id}/grids")
+@map_threads
 def plan_grids(
     plan_id: int,
     _: LeaderUser,
@@ -200,6 +202,7 @@ def plan_grids(
 
 
 @router.get("/{plan_id}/buildings")
+@map_threads
 def plan_buildings(
     plan_id: int,
     _: LeaderUser,

@@ -15,13 +15,15 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, UploadFi
 from fastapi.responses import FileResponse, HTMLResponse
 from limits import parse
 
+from gridmap.api.client import client_address
 from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, page_role
 from gridmap.api.geojson import BBOX, feature_collection, parse_bbox
-from gridmap.api.routes.pages import FRONTEND
+from gridmap.api.threads import map_threads
 from gridmap.db.models import User
 from gridmap.errors import InvalidInput, TooManyRequests
 from gridmap.policy import REPORTERS
 from gridmap.requests import reporting
+from gridmap.resources import FRONTEND
 from gridmap.settings import Settings
 from gridmap.spatial.crs import CoordSys
 
@@ -41,7 +43,7 @@ def _page(name: str) -> HTMLResponse:
 
 
 def _limit_reads(request: Request, settings: Settings) -> None:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request, settings)
     rate = settings.requests.public_read_rate
     if not request.app.state.limiter.hit(parse(rate), "public-read", client):
         raise TooManyRequests(f"请求过于频繁,请稍后再试 / too many requests from {client}; at most {rate}")
@@ -117,6 +119,7 @@ def public_where(
 
 
 @router.get("/public/api/grids")
+@map_threads
 def public_grids(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """Outlines of the published grids (code and name), the frame of the report map."""
     _limit_reads(request, settings)
@@ -124,6 +127,7 @@ def public_grids(request: Request, session: SessionDep, settings: SettingsDep) -
 
 
 @router.get("/public/api/backdrop")
+@map_threads
 def public_backdrop(
     request: Request, session: SessionDep, settings: SettingsDep, bbox: str | None = BBOX, zoom: Zoom = None
 ) -> Response:
@@ -165,7 +169,7 @@ def public_photo(
     token: Annotated[str, Query(min_length=1, max_length=100)],
 ) -> dict[str, Any]:
     """A resident's photo of the report just made (multipart field ``photo``; rate-limited like Open311 intake)."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request, settings)
     if not request.app.state.limiter.hit(parse(settings.requests.public_rate), "open311", client):
         raise TooManyRequests(f"提交过于频繁 / too many reports from {client}; at most {settings.requests.public_rate}")
     limit = settings.requests.max_photo_bytes

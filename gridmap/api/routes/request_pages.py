@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from gridmap.api.deps import SessionDep, page_role
-from gridmap.api.routes.pages import FRONTEND
 from gridmap.db.models import Role, User
 from gridmap.errors import Forbidden, NotFound
 from gridmap.requests.service import check_scope, get_request
+from gridmap.resources import FRONTEND
 
 router = APIRouter(include_in_schema=False)
 PageAnyone = Annotated[User, Depends(page_role(*Role))]  # whether the request is theirs to see is checked below

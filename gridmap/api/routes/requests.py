@@ -72,15 +72,17 @@ async def report(
         "settings": settings.requests,
         "idempotency_key": idempotency_key,
     }
+    declined = None
     cat = known_category(str(request.app.state.engine.url), body.category)
     if cat is not None:
         req = await submit_point(request.app.state.intake_pool, body, cat, **how)
-        if req is not None:
+        if isinstance(req, ServiceRequest):
             return describe(req, cat, now=now, calendar=calendar, user=user)
+        declined = req
 
     def store_report() -> tuple[dict[str, Any], bool]:
         with transactions() as session:
-            req, created = submit(session, body, **how)
+            req, created = submit(session, body, declined=declined, **how)
             cat = category_terms(session, req.category)
             return describe(req, cat, now=now, calendar=calendar, user=user), created
 

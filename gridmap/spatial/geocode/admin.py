@@ -13,9 +13,10 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from gridmap.resources import REFERENCE
 from gridmap.spatial.geocode.normalize import normalize
 
-REF = Path(__file__).resolve().parents[3] / "data" / "boundaries" / "cn_ref"
+REF = REFERENCE
 SHORTENABLE = ("省", "市", "自治区", "特别行政区")
 ADMIN_SUFFIXES = ("省", "市", "区", "县", "旗", "街道", "镇", "乡", "社区", "地区", "街区", "苏木", "居委会", "村委会")
 # A name followed by a road word is part of a road name (中山路, 北京西路, 中山东路), not a prefix.
