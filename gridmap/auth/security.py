@@ -99,3 +99,8 @@ def read_token(token: str, secret: str) -> TokenClaims | None:
     if isinstance(subject, str) and isinstance(expires, int | float) and isinstance(session, str):
         return TokenClaims(subject, float(expires), session)
     return None
+
+
+def same_secret(stored: str | None, given: str) -> bool:
+    """Whether ``given`` is the secret ``stored``, in constant time; any text may be given (it is compared as UTF-8)."""
+    return bool(stored) and secrets.compare_digest(str(stored).encode(), given.encode())

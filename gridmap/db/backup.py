@@ -123,13 +123,17 @@ def check_archive(path: Path, pg_bin: Path) -> int:
     return sum(1 for line in listed.stdout.splitlines() if line and not line.startswith(";"))
 
 
+APP_SCHEMAS = ("public", "ogc")  # every schema gridmap's migrations create
+
+
 def _clear(url: str) -> None:
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(text("SET lock_timeout = '10s'"))
             try:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
+                for schema in APP_SCHEMAS[::-1]:  # the OGC views (schema ogc) depend on public's tables
+                    conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
             except Exception as exc:
                 raise Conflict(
                     "无法清空数据库：仍有程序在使用它，请先停止 gridmap 服务 / cannot clear the database while "

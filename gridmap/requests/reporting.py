@@ -7,7 +7,6 @@ the request stands (status and trail in Chinese, without the names of staff or o
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from pathlib import Path
 from threading import Lock
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
+from gridmap.auth.security import same_secret
 from gridmap.db.models import (
     AdminUnit,
     Building,
@@ -168,7 +168,7 @@ def _with_token(session: Session, request_id: int, token: str, *, lock: bool = F
     """The request whose rating token is ``token``; one answer for a wrong token and a missing request."""
     query = select(ServiceRequest).where(ServiceRequest.id == request_id)
     req = session.scalar(query.with_for_update() if lock else query)
-    if req is None or not req.rating_token or not secrets.compare_digest(req.rating_token, token):
+    if req is None or not same_secret(req.rating_token, token):
         raise NotFound("没有找到该事件,请检查链接是否完整 / no request for this link: check that it is complete")
     return req
 

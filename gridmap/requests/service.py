@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -12,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gridmap.auth.security import same_secret
 from gridmap.db.models import RequestCategory, RequestEvent, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.notify.service import on_transition
@@ -264,7 +264,7 @@ def rate_public(
 ) -> ServiceRequest:
     """The reporter's own rating (评单), authorised by the token given at intake."""
     req = get_request(session, request_id, lock=True)
-    if not req.rating_token or not secrets.compare_digest(req.rating_token, token):
+    if not same_secret(req.rating_token, token):
         raise Forbidden("wrong rating token for this request")
     return apply_action(session, req, ActionIn(action=Action.rate, stars=stars, reason=comment), PUBLIC, now, settings)
 

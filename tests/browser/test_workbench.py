@@ -151,7 +151,7 @@ def test_worker_works_the_todo_on_a_phone(browser: Browser, staff: dict[str, Any
     assert page.locator("#todo-total").inner_text() == f"({expected})"
     assert page.locator("#gm-todo-count").inner_text() == str(expected)
     assert page.locator(".gm-name").inner_text().startswith("网格员 · 新街口街道 000社区 第")
-    assert [a.inner_text() for a in page.locator(".gm-nav a").all()][1:] == ["上报", "我的网格", "走访覆盖"]
+    assert [a.inner_text() for a in page.locator(".gm-nav a").all()][1:] == ["上报", "我的网格", "走访覆盖", "网格人员"]
     rows = page.locator("#todo-list li")
     assert rows.count() == min(expected, 20)
     first = rows.first.inner_text()

@@ -164,6 +164,7 @@ def test_open311_answer_links_the_track_page_without_personal_data(world: dict[s
     rid = int(made["service_request_id"])
     wrong = client.get(f"/public/api/requests/{rid}", params={"token": "wrong"})
     assert wrong.status_code == 404
+    assert client.get(f"/public/api/requests/{rid}", params={"token": "令牌"}).status_code == 404  # was a 500
     worker = _auth(client, "worker1")
     assert client.post(f"/api/requests/{rid}/actions", json={"action": "take"}, headers=worker).status_code == 200
     view = client.get(f"/public/api/requests/{rid}", params={"token": token}).json()
