@@ -69,9 +69,8 @@ def test_installed_gridmap_migrates_a_database_from_another_folder(venv: Path, i
     assert done.returncode == 0, done.stderr
     engine = create_engine(install_db)
     with engine.connect() as conn:
-        tables = conn.execute(text(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'requests'"
-            ))
+        public = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name = :t"
+        tables = conn.execute(text(public), {"t": "requests"})
         assert tables.scalar_one() == 1
     engine.dispose()
 
