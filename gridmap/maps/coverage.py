@@ -41,7 +41,8 @@ def coverage_map(
     x0, y0, x1, y1 = (grids if len(grids) else buildings).to_crs(4326).total_bounds
     bounds = (float(x0), float(y0), float(x1), float(y1))
     m = base_map(bounds, streets=streets, tiles=tiles)
-    grids = slim(grids)
+    if not plan_tiles:
+        grids = slim(grids)
     if color_by == "deviation":
         grids["value"] = (grids["households"] - target) / target * 100
         scale = cm.LinearColormap(DEVIATION_COLORS, vmin=-50, vmax=50)
@@ -60,7 +61,7 @@ def coverage_map(
             "target": target,
         }
         workers = {str(c): str(w) for c, w in zip(grids["grid_code"], grids["worker"], strict=True) if w != "未配备"}
-        PlanTiles({code: PALETTE[i % len(PALETTE)] for code, i in order.items()}, workers, ramp).add_to(m)
+        PlanTiles(list(PALETTE), workers, ramp).add_to(m)
         scale.add_to(m)
         study_area = None  # the gaps of a city's plan are not computed for its page
     else:

@@ -58,17 +58,21 @@ class PlanTiles(JSCSSMixin, MacroElement):
     """Every layer of the plan tiles on one canvas layer, for a city's plan on the coverage page.
 
     Grids coloured like the GeoJSON grids were, with their tooltip (code, households, 网格员), buildings in their
-    grid's colour from zoom 14, streets and compounds. The page then carries no geometry of the plan, only
-    ``colors`` (grid code → building colour), ``workers`` (grid code → 网格员, for the grids that have one) and
-    the colour ramp.
+    grid's colour from zoom 14 (picked from ``palette`` by the code), streets and compounds. The page then carries
+    no geometry of the plan, only ``workers`` (grid code → 网格员, for the grids that have one) and the colour ramp.
     """
 
     default_js = [("vectorgrid", LOCAL["vectorgrid"])]
     _template = Template(
         """{% macro script(this, kwargs) %}
         (function () {
-          var colors = {{ this.colors|tojson }}, workers = {{ this.workers|tojson }},
+          var palette = {{ this.palette|tojson }}, workers = {{ this.workers|tojson }},
               ramp = {{ this.ramp|tojson }}, map = {{ this._parent.get_name() }};
+          function pick(code) {  // a grid's building colour from its code: the page lists no grids
+            var h = 0;
+            for (var i = 0; i < code.length; i++) h = (h * 31 + code.charCodeAt(i)) | 0;
+            return palette[Math.abs(h) % palette.length];
+          }
           function hex(c) { return [1, 3, 5].map(function (i) { return parseInt(c.slice(i, i + 2), 16); }); }
           function fill(p) {
             var v = ramp.deviation ? (p.households - ramp.target) / ramp.target * 100 : p.households;
@@ -87,7 +91,7 @@ class PlanTiles(JSCSSMixin, MacroElement):
                 return {fill: true, fillColor: fill(p), fillOpacity: 0.55, color: "#202124", weight: 1};
               },
               buildings: function (p) {
-                return {fill: true, fillColor: colors[p.grid_code] || "#9aa0a6", fillOpacity: 0.9,
+                return {fill: true, fillColor: p.grid_code ? pick(p.grid_code) : "#9aa0a6", fillOpacity: 0.9,
                         color: "#3c4043", weight: 0.4};
               },
               streets: {color: "#80868b", weight: 1, opacity: 0.8},
@@ -129,8 +133,8 @@ class PlanTiles(JSCSSMixin, MacroElement):
     )
 
     def __init__(
-        self, colors: dict[str, str], workers: dict[str, str], ramp: dict[str, object], url: str = TEMPLATE
+        self, palette: list[str], workers: dict[str, str], ramp: dict[str, object], url: str = TEMPLATE
     ) -> None:
         super().__init__()
         self._name = "PlanTiles"
-        self.colors, self.workers, self.ramp, self.url = colors, workers, ramp, url
+        self.palette, self.workers, self.ramp, self.url = palette, workers, ramp, url

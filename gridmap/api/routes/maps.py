@@ -85,9 +85,10 @@ def coverage(
 ) -> HTMLResponse:
     """Grids by households or deviation, buildings by grid (vector tiles, from zoom 14), gaps, unassigned, compounds."""
     plan = _plan_id(session)
-    grids, loose = data.plan_grids(session, plan), data.unassigned_buildings(session, plan)
+    # a city's plan: grids, streets and compounds from the vector tiles, not the page
+    city = data.grid_count(session, plan) > COVERAGE_TILES_ABOVE
+    grids, loose = data.plan_grids(session, plan, outlines=not city), data.unassigned_buildings(session, plan)
     p = settings.partition
-    city = len(grids) > COVERAGE_TILES_ABOVE  # grids, streets and compounds from the vector tiles, not the page
     m = coverage_map(
         grids,
         loose,
