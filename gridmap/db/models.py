@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     Date,
     DateTime,
     Enum,
@@ -115,6 +116,10 @@ class Building(Base):
     community_code: Mapped[str | None] = mapped_column(ForeignKey("admin_units.code"))
     # 楼长: a GridPost (role building_head) since migration 0012, which moved the free-text head_name/head_phone
     geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
+    # the footprint in Web Mercator, for the vector tiles (migration 0016)
+    geom_3857: Mapped[Any] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=3857, spatial_index=False), Computed("ST_Transform(geom, 3857)", persisted=True)
+    )
 
 
 class Street(Base):
@@ -562,3 +567,31 @@ class Visit(Base):
     photos: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TileBuild(Base):
+    """Which published plan version the ``tile_shapes`` were made from (``gridmap.ogc.tile_shapes``)."""
+
+    __tablename__ = "tile_builds"
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plans.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    seconds: Mapped[float] = mapped_column(Float)
+
+
+class TileShape(Base):
+    """A shape of the published plan's vector tiles in EPSG:3857, simplified for its zoom ``band``."""
+
+    __tablename__ = "tile_shapes"
+    __mapper_args__ = {"primary_key": ["plan_id", "layer", "band", "ref_id"]}  # no key of its own: rebuilt whole
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plans.id", ondelete="CASCADE"))
+    layer: Mapped[str] = mapped_column(Text)  # grids, streets, compounds, boundaries
+    band: Mapped[int] = mapped_column(Integer)
+    ref_id: Mapped[int | None] = mapped_column(Integer)
+    code: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str | None] = mapped_column(Text)  # street class, admin level
+    households: Mapped[int | None] = mapped_column(Integer)
+    n_buildings: Mapped[int | None] = mapped_column(Integer)
+    community_code: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(Geometry(srid=3857, spatial_index=False))

@@ -12,7 +12,10 @@ from branca.element import Element
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.maps.base import PALETTE, as_text, base_map, figure, legend_html, slim
-from gridmap.maps.vector_tiles import BuildingTiles
+from gridmap.maps.vector_tiles import BuildingTiles, PlanTiles
+
+DEVIATION_COLORS = ["#2166ac", "#f7f7f7", "#b2182b"]
+HOUSEHOLD_COLORS = ["#ffffcc", "#41b6c4", "#253494"]
 
 
 def coverage_map(
@@ -27,51 +30,67 @@ def coverage_map(
     band: tuple[int, int] = (240, 360),
     tiles: str | None = None,
     building_tiles: bool = False,
+    plan_tiles: bool = False,
 ) -> folium.Map:
     """Grids (``grid_code``, ``households``, ``worker``), buildings (``grid_code`` None when unassigned).
 
     ``building_tiles``: the assigned buildings come from the plan's vector tiles (from zoom 14), not the page;
-    ``buildings`` then needs to hold only the unassigned ones.
+    ``buildings`` then needs to hold only the unassigned ones. ``plan_tiles`` (a city's plan): the grids too, and
+    the streets and compounds when not given; the page then embeds no grid outline, label or coverage gap.
     """
     x0, y0, x1, y1 = (grids if len(grids) else buildings).to_crs(4326).total_bounds
     bounds = (float(x0), float(y0), float(x1), float(y1))
     m = base_map(bounds, streets=streets, tiles=tiles)
-    grids = slim(grids)
+    if not plan_tiles:
+        grids = slim(grids)
     if color_by == "deviation":
         grids["value"] = (grids["households"] - target) / target * 100
-        scale = cm.LinearColormap(["#2166ac", "#f7f7f7", "#b2182b"], vmin=-50, vmax=50)
+        scale = cm.LinearColormap(DEVIATION_COLORS, vmin=-50, vmax=50)
         scale.caption = "偏离目标户数 % / deviation from target (%)"
     else:
         grids["value"] = grids["households"]
-        scale = cm.LinearColormap(["#ffffcc", "#41b6c4", "#253494"], vmin=0, vmax=band[1] * 1.5)
+        scale = cm.LinearColormap(HOUSEHOLD_COLORS, vmin=0, vmax=band[1] * 1.5)
         scale.caption = f"户数 / households (目标 target {target}, {band[0]}–{band[1]})"
-    layer = folium.FeatureGroup(name="网格 grids")
-    folium.GeoJson(
-        as_text(grids[["grid_code", "households", "worker", "value", "geometry"]]),
-        style_function=lambda f: {
-            "fillColor": scale(max(min(f["properties"]["value"], scale.vmax), scale.vmin)),
-            "color": "#202124",
-            "weight": 1.5,
-            "fillOpacity": 0.55,
-        },
-        highlight_function=lambda _: {"weight": 3, "color": "#d93025"},
-        tooltip=folium.GeoJsonTooltip(
-            ["grid_code", "households", "worker"], aliases=["网格编码 grid", "户数 households", "网格员 worker"]
-        ),
-    ).add_to(layer)
-    for code, point in zip(grids["grid_code"], grids.geometry.representative_point(), strict=True):
-        folium.Marker(
-            [point.y, point.x],
-            icon=folium.DivIcon(html=f'<div class="grid-label">{escape(str(code)[-3:])}</div>', icon_size=(28, 14)),
+    order = {code: i for i, code in enumerate(sorted(grids["grid_code"]))}
+    if plan_tiles:
+        ramp: dict[str, object] = {
+            "colors": DEVIATION_COLORS if color_by == "deviation" else HOUSEHOLD_COLORS,
+            "vmin": scale.vmin,
+            "vmax": scale.vmax,
+            "deviation": color_by == "deviation",
+            "target": target,
+        }
+        workers = {str(c): str(w) for c, w in zip(grids["grid_code"], grids["worker"], strict=True) if w != "未配备"}
+        PlanTiles(list(PALETTE), workers, ramp).add_to(m)
+        scale.add_to(m)
+        study_area = None  # the gaps of a city's plan are not computed for its page
+    else:
+        layer = folium.FeatureGroup(name="网格 grids")
+        folium.GeoJson(
+            as_text(grids[["grid_code", "households", "worker", "value", "geometry"]]),
+            style_function=lambda f: {
+                "fillColor": scale(max(min(f["properties"]["value"], scale.vmax), scale.vmin)),
+                "color": "#202124",
+                "weight": 1.5,
+                "fillOpacity": 0.55,
+            },
+            highlight_function=lambda _: {"weight": 3, "color": "#d93025"},
+            tooltip=folium.GeoJsonTooltip(
+                ["grid_code", "households", "worker"], aliases=["网格编码 grid", "户数 households", "网格员 worker"]
+            ),
         ).add_to(layer)
-    layer.add_to(m)
-    scale.add_to(m)
+        for code, point in zip(grids["grid_code"], grids.geometry.representative_point(), strict=True):
+            folium.Marker(
+                [point.y, point.x],
+                icon=folium.DivIcon(html=f'<div class="grid-label">{escape(str(code)[-3:])}</div>', icon_size=(28, 14)),
+            ).add_to(layer)
+        layer.add_to(m)
+        scale.add_to(m)
 
     assigned = buildings[buildings["grid_code"].notna()]
-    order = {code: i for i, code in enumerate(sorted(grids["grid_code"]))}
-    if building_tiles:
+    if building_tiles and not plan_tiles:
         BuildingTiles({code: PALETTE[i % len(PALETTE)] for code, i in order.items()}).add_to(m)
-    else:
+    elif not plan_tiles:
         houses = slim(assigned[["grid_code", "households", "geometry"]])
         houses["color"] = [PALETTE[order.get(c, 0) % len(PALETTE)] for c in houses["grid_code"]]
         group = folium.FeatureGroup(name="楼栋(按网格) buildings by grid")

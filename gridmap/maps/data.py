@@ -26,19 +26,27 @@ def _frame(session: Session, sql: str, **params: Any) -> gpd.GeoDataFrame:
     return frame.rename_geometry("geometry")
 
 
-def plan_grids(session: Session, plan_id: int, codes: list[str] | None = None) -> gpd.GeoDataFrame:
-    """Grids of a plan with their grid workers' names."""
+def plan_grids(
+    session: Session, plan_id: int, codes: list[str] | None = None, outlines: bool = True
+) -> gpd.GeoDataFrame:
+    """Grids of a plan with their grid workers' names (``outlines`` False: each grid's bounding box only)."""
     only = "AND g.code = ANY(:codes)" if codes is not None else ""
+    geom = f"{fitted_sql('g.geom')} AS geom" if outlines else "ST_Envelope(g.geom) AS geom"
     return _frame(
         session,
         "SELECT g.code AS grid_code, g.households, g.n_buildings, g.locked, "
         "coalesce((SELECT string_agg(coalesce(u.full_name, u.username), '、' ORDER BY u.username) "
         "FROM user_grids ug JOIN users u ON u.id = ug.user_id AND u.role = 'grid_worker' "
         "WHERE ug.grid_code = g.code), '未配备') AS worker, "
-        f"{fitted_sql('g.geom')} AS geom FROM grids g WHERE g.plan_id = :plan {only} ORDER BY g.code",
+        f"{geom} FROM grids g WHERE g.plan_id = :plan {only} ORDER BY g.code",
         plan=plan_id,
         codes=codes,
     )
+
+
+def grid_count(session: Session, plan_id: int) -> int:
+    """How many grids a plan has."""
+    return int(session.scalar(text("SELECT count(*) FROM grids WHERE plan_id = :plan"), {"plan": plan_id}) or 0)
 
 
 def plan_buildings(session: Session, plan_id: int, codes: list[str] | None = None) -> gpd.GeoDataFrame:

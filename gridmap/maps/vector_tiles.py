@@ -52,3 +52,63 @@ class BuildingTiles(JSCSSMixin, MacroElement):
         super().__init__()
         self._name = "BuildingTiles"
         self.colors, self.url, self.minzoom = colors, url, minzoom
+
+
+class PlanTiles(JSCSSMixin, MacroElement):
+    """Every layer of the plan tiles on one canvas layer, for a city's plan on the coverage page.
+
+    Grids coloured like the GeoJSON grids were (no tooltip yet, see the script), buildings in their
+    grid's colour from zoom 14 (picked from ``palette`` by the code), streets and compounds. The page then carries
+    no geometry of the plan, only ``workers`` (grid code → 网格员, for the grids that have one) and the colour ramp.
+    """
+
+    default_js = [("vectorgrid", LOCAL["vectorgrid"])]
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function () {
+          var palette = {{ this.palette|tojson }}, workers = {{ this.workers|tojson }},
+              ramp = {{ this.ramp|tojson }}, map = {{ this._parent.get_name() }};
+          function pick(code) {  // a grid's building colour from its code: the page lists no grids
+            var h = 0;
+            for (var i = 0; i < code.length; i++) h = (h * 31 + code.charCodeAt(i)) | 0;
+            return palette[Math.abs(h) % palette.length];
+          }
+          function hex(c) { return [1, 3, 5].map(function (i) { return parseInt(c.slice(i, i + 2), 16); }); }
+          function fill(p) {
+            var v = ramp.deviation ? (p.households - ramp.target) / ramp.target * 100 : p.households;
+            v = Math.max(ramp.vmin, Math.min(ramp.vmax, v));
+            var n = ramp.colors.length, t = (v - ramp.vmin) / (ramp.vmax - ramp.vmin) * (n - 1);
+            var i = Math.min(Math.floor(t), n - 2), f = t - i, a = hex(ramp.colors[i]), b = hex(ramp.colors[i + 1]);
+            var mixed = [0, 1, 2].map(function (k) { return Math.round(a[k] + (b[k] - a[k]) * f); });
+            return "rgb(" + mixed.join(",") + ")";
+          }
+          map.createPane("gmPlanTiles").style.zIndex = 420;
+          var layer = L.vectorGrid.protobuf({{ this.url|tojson }}, {
+            rendererFactory: L.canvas.tile, maxNativeZoom: 20, interactive: true, pane: "gmPlanTiles",
+            getFeatureId: function (f) { return f.id !== undefined ? f.id : f.properties.code; },
+            vectorTileLayerStyles: {
+              grids: function (p) {
+                return {fill: true, fillColor: fill(p), fillOpacity: 0.55, color: "#202124", weight: 1};
+              },
+              buildings: function (p) {
+                return {fill: true, fillColor: p.grid_code ? pick(p.grid_code) : "#9aa0a6", fillOpacity: 0.9,
+                        color: "#3c4043", weight: 0.4};
+              },
+              streets: {color: "#80868b", weight: 1, opacity: 0.8},
+              compounds: {fill: false, color: "#6a1b9a", weight: 2, dashArray: [6, 4]},
+              boundaries: {fill: false, color: "#d93025", weight: 2}
+            }
+          });
+          // No tooltips on the city page yet: VectorGrid 1.3's canvas tiles fire no pointer events under Leaflet 1.9.
+          layer.addTo(map);
+          window.gridmapPlanTiles = layer;
+        })();
+        {% endmacro %}"""
+    )
+
+    def __init__(
+        self, palette: list[str], workers: dict[str, str], ramp: dict[str, object], url: str = TEMPLATE
+    ) -> None:
+        super().__init__()
+        self._name = "PlanTiles"
+        self.palette, self.workers, self.ramp, self.url = palette, workers, ramp, url

@@ -182,3 +182,20 @@ def test_coverage_draws_buildings_from_vector_tiles(browser: Browser, server: di
     )
     visit.shot("leader_coverage_vector_tiles")
     assert visit.outside == [] and visit.errors == []
+
+
+def test_a_city_coverage_draws_its_grids_from_vector_tiles(
+    browser: Browser, server: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gridmap.api.routes import maps
+
+    monkeypatch.setattr(maps, "COVERAGE_TILES_ABOVE", 0)  # this plan as if it were a city's
+    visit = Visit(browser, server["base"], "leader")
+    page = visit.open("/maps/coverage")
+    page.wait_for_function(
+        "() => { const l = window.gridmapPlanTiles; return !!l && Object.values(l._vectorTiles)"
+        ".some(t => Object.values(t._features || {}).some(f => f.feature.properties.n_buildings)); }"
+    )
+    assert page.evaluate("() => document.querySelectorAll('.grid-label').length") == 0  # no grid embedded
+    visit.shot("leader_coverage_city_tiles")
+    assert visit.errors == []

@@ -87,3 +87,23 @@ def test_a_publish_changes_the_etag(live: dict[str, Any]) -> None:
     with engine.begin() as conn:
         conn.execute(text("UPDATE grid_plans SET version = version - 1 WHERE status = 'published'"))
     assert before != after
+
+
+def test_a_new_plan_version_is_drawn_from_its_own_shapes(live: dict[str, Any], tmp_path: Path) -> None:
+    x, y = _tile(*XINJIEKOU, 12)
+    _get(live, f"/tiles/plan/12/{x}/{y}.pbf")  # the shapes of this version are made
+    engine = live["engine"]
+    code = live["grids"][0]
+    with engine.begin() as conn:  # a new version whose grid has other households
+        old = conn.execute(text("SELECT households FROM grids WHERE code = :c"), {"c": code}).scalar_one()
+        conn.execute(text("UPDATE grids SET households = 4321 WHERE code = :c"), {"c": code})
+        conn.execute(text("UPDATE grid_plans SET version = version + 1 WHERE status = 'published'"))
+    body = _get(live, f"/tiles/plan/12/{x}/{y}.pbf").content
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE grids SET households = :h WHERE code = :c"), {"h": old, "c": code})
+        conn.execute(text("UPDATE grid_plans SET version = version - 1 WHERE status = 'published'"))
+    target = tmp_path / "12" / str(x) / f"{y}.pbf"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(body)
+    out = subprocess.run(["ogrinfo", "-ro", "-al", str(target), "grids"], capture_output=True, text=True, check=True)
+    assert "households (Integer) = 4321" in out.stdout

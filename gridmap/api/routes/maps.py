@@ -72,6 +72,11 @@ def _bounds(frame: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1), float(y1)
 
 
+# Above this many grids the coverage page draws the plan from the vector tiles (a 街道 of 300 grids embeds them:
+# labels, gaps and folium tooltips; a city of 51,744 grids embedded 6.5 MB of GeoJSON and 300,000 streets).
+COVERAGE_TILES_ABOVE = 2000
+
+
 @router.get("/maps/coverage", response_class=HTMLResponse)
 @map_threads
 def coverage(
@@ -82,15 +87,18 @@ def coverage(
 ) -> HTMLResponse:
     """Grids by households or deviation, buildings by grid (vector tiles, from zoom 14), gaps, unassigned, compounds."""
     plan = _plan_id(session)
-    grids, loose = data.plan_grids(session, plan), data.unassigned_buildings(session, plan)
+    # a city's plan: grids, streets and compounds from the vector tiles, not the page
+    city = data.grid_count(session, plan) > COVERAGE_TILES_ABOVE
+    grids, loose = data.plan_grids(session, plan, outlines=not city), data.unassigned_buildings(session, plan)
     p = settings.partition
     m = coverage_map(
         grids,
         loose,
         building_tiles=True,
-        study_area=data.coverage_area(session, p.study_buffer_m),
-        compounds=data.compounds(session),
-        streets=data.streets(session, _bounds(grids)),
+        plan_tiles=city,
+        study_area=None if city else data.coverage_area(session, p.study_buffer_m),
+        compounds=None if city else data.compounds(session),
+        streets=None if city else data.streets(session, _bounds(grids)),
         color_by=color_by,
         target=p.target,
         band=(p.min, p.max),

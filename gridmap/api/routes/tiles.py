@@ -2,7 +2,8 @@
 
 ``/tiles/plan.json`` describes the published plan's tileset (grids, buildings from zoom 14, streets, compounds,
 社区/街道 boundaries); ``/tiles/requests.json`` the request density beside it. Tiles are scoped to the caller
-like every other route. A plan tile's ``ETag`` names the published plan and its version (and the caller's scope),
+like every other route. A plan tile is cut from shapes made once per published plan version
+(``gridmap.ogc.tile_shapes``). A plan tile's ``ETag`` names the published plan and its version (and the caller's scope),
 so a publish changes every plan tile's ETag; a matching ``If-None-Match`` is answered 304 without drawing it.
 """
 
@@ -19,7 +20,8 @@ from pydantic import BaseModel, Field
 from gridmap import policy
 from gridmap.api.deps import CurrentUser, NowDep, Transactions
 from gridmap.errors import InvalidInput, NotFound
-from gridmap.ogc.tile_queries import BUILDINGS_FROM, DENSITY_TILE, GRIDS_FROM, PLAN_TILE, PLAN_VERSION
+from gridmap.ogc.tile_queries import BUILDINGS_FROM, DENSITY_TILE, GRIDS_FROM, PLAN_TILE, PLAN_VERSION, band_of
+from gridmap.ogc.tile_shapes import ensure_shapes
 from gridmap.policy import Scope
 
 router = APIRouter(tags=["tiles"])
@@ -126,9 +128,12 @@ def _check_tile(z: int, x: int, y: int) -> None:
 async def _plan(request: Request) -> tuple[int, int]:
     async with request.app.state.tiles_pool.pool.acquire() as conn:
         row = await conn.fetchrow(PLAN_VERSION)
-    if row is None:
-        raise NotFound("还没有发布的网格方案 / no published plan yet: publish one in the planner first")
-    return int(row["id"]), int(row["version"])
+        if row is None:
+            raise NotFound("还没有发布的网格方案 / no published plan yet: publish one in the planner first")
+        plan_id, version = int(row["id"]), int(row["version"])
+        if row["built"] != version:  # the first tile of this version: its shapes are made once
+            await ensure_shapes(conn, plan_id, version)
+    return plan_id, version
 
 
 def _template(request: Request, name: str) -> str:
@@ -172,7 +177,7 @@ async def plan_tile(request: Request, z: Z, x: XY, y: XY, scope: ScopeDep) -> Re
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     async with request.app.state.tiles_pool.pool.acquire() as conn:
-        tile: bytes = await conn.fetchval(PLAN_TILE, z, x, y, *_scope_args(scope))
+        tile: bytes = await conn.fetchval(PLAN_TILE[band_of(z)], z, x, y, *_scope_args(scope), plan_id)
     return Response(content=tile, media_type=MVT, headers=headers)
 
 
