@@ -33,11 +33,11 @@ def postgis() -> Iterator[Engine]:
     """An engine on a PostGIS database of a cluster of its own, removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="gridmap-tiling-bench-"))
     root.chmod(0o755)  # the postgres OS user (when we are root) must reach its data directory
-    cluster = LocalCluster(data_dir=root / "pg", port=_free_port())
+    cluster = LocalCluster(data_dir=root / "pg", port=_free_port(), throwaway=True)  # measured, then removed
     cluster.start()
     try:
         cluster.ensure_database("tiling")
-        engine = create_engine(f"postgresql+psycopg2://postgres@127.0.0.1:{cluster.port}/tiling")
+        engine = create_engine(cluster.url("tiling"))
         try:
             yield engine
         finally:
