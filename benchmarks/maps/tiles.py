@@ -86,7 +86,7 @@ def build_city(settings: Settings, n_buildings: int) -> tuple[str, float]:
         cur.execute(f"DROP DATABASE IF EXISTS {DB}")
     admin.close()
     cluster.ensure_database(DB)
-    url = f"postgresql+psycopg2://postgres@127.0.0.1:{settings.db_port}/{DB}"
+    url = cluster.url(DB)  # the embedded cluster's superuser signs in with its password
     migrate(url)
     engine = create_engine(url)
     with session_scope(engine) as session:
@@ -299,7 +299,7 @@ def main() -> None:
         url, built = args.url, float("nan")
     elif args.reuse:
         embedded_cluster(settings).start()
-        url, built = f"postgresql+psycopg2://postgres@127.0.0.1:{settings.db_port}/{DB}", float("nan")
+        url, built = embedded_cluster(settings).url(DB), float("nan")
     else:
         url, built = build_city(settings, args.buildings)
     engine = create_engine(url)

@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="gridmap-notify-bench-"))
     root.chmod(0o755)
-    cluster = LocalCluster(data_dir=root / "pg", port=_port())
+    cluster = LocalCluster(data_dir=root / "pg", port=_port(), throwaway=True)
     cluster.start()
     try:
         cluster.ensure_database("bench")

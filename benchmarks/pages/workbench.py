@@ -189,7 +189,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="gridmap-bench-pages-"))
     root.chmod(0o755)
-    cluster = LocalCluster(data_dir=root / "pg", port=_free_port())
+    cluster = LocalCluster(data_dir=root / "pg", port=_free_port(), throwaway=True)
     cluster.start()
     try:
         settings, _ = prepare(cluster, args.open, root / "home")

@@ -245,7 +245,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="gridmap-limits-"))
     root.chmod(0o755)
-    cluster = LocalCluster(data_dir=root / "pg", port=_free_port())
+    cluster = LocalCluster(data_dir=root / "pg", port=_free_port(), throwaway=True)
     cluster.start()
     lines = ["# Resource limits: before and after", ""]
     try:
