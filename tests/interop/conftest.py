@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import create_engine, text
 
 from gridmap.api.main import create_app
@@ -23,15 +19,9 @@ from gridmap.ingest.service import import_files
 from gridmap.partition.service import partition_db
 from gridmap.requests.simulate import simulate_requests
 from gridmap.settings import Settings
-from tests.conftest import NANJING_OSM, make_database
+from tests.conftest import NANJING_OSM, make_database, serving
 
 NOW = datetime(2026, 6, 30, 4, 0, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -56,21 +46,12 @@ def live(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
         )
         create_user(session=session, username="dept", password="secret", role=Role.department, weak_password=True)
         simulate_requests(session, days=14, end=NOW, settings=settings.requests, per_day=30, seed=1)
-    port = _free_port()
-    app = create_app(settings, engine=engine, clock=lambda: NOW)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.1)
-    base = f"http://127.0.0.1:{port}"
-    tokens = {
-        name: httpx.post(f"{base}/api/auth/token", data={"username": name, "password": "secret"}).json()["access_token"]
-        for name in ("leader", "worker", "dept")
-    }
-    yield {"base": base, "engine": engine, "worker_grids": codes[3:5], "grids": codes, "tokens": tokens}
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(settings, engine=engine, clock=lambda: NOW)) as base:
+        tokens = {
+            name: httpx.post(f"{base}/api/auth/token", data={"username": name, "password": "secret"}).json()[
+                "access_token"
+            ]
+            for name in ("leader", "worker", "dept")
+        }
+        yield {"base": base, "engine": engine, "worker_grids": codes[3:5], "grids": codes, "tokens": tokens}
     engine.dispose()
