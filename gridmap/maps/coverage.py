@@ -60,8 +60,7 @@ def coverage_map(
             "deviation": color_by == "deviation",
             "target": target,
         }
-        workers = {str(c): str(w) for c, w in zip(grids["grid_code"], grids["worker"], strict=True) if w != "未配备"}
-        PlanTiles(list(PALETTE), workers, ramp).add_to(m)
+        PlanTiles(list(PALETTE), ramp).add_to(m)
         scale.add_to(m)
         study_area = None  # the gaps of a city's plan are not computed for its page
     else:

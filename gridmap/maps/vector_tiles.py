@@ -59,15 +59,14 @@ class PlanTiles(JSCSSMixin, MacroElement):
 
     Grids coloured like the GeoJSON grids were (no tooltip yet, see the script), buildings in their
     grid's colour from zoom 14 (picked from ``palette`` by the code), streets and compounds. The page then carries
-    no geometry of the plan, only ``workers`` (grid code → 网格员, for the grids that have one) and the colour ramp.
+    no geometry of the plan, only the colour ramp.
     """
 
     default_js = [("vectorgrid", LOCAL["vectorgrid"])]
     _template = Template(
         """{% macro script(this, kwargs) %}
         (function () {
-          var palette = {{ this.palette|tojson }}, workers = {{ this.workers|tojson }},
-              ramp = {{ this.ramp|tojson }}, map = {{ this._parent.get_name() }};
+          var palette = {{ this.palette|tojson }}, ramp = {{ this.ramp|tojson }}, map = {{ this._parent.get_name() }};
           function pick(code) {  // a grid's building colour from its code: the page lists no grids
             var h = 0;
             for (var i = 0; i < code.length; i++) h = (h * 31 + code.charCodeAt(i)) | 0;
@@ -107,8 +106,8 @@ class PlanTiles(JSCSSMixin, MacroElement):
     )
 
     def __init__(
-        self, palette: list[str], workers: dict[str, str], ramp: dict[str, object], url: str = TEMPLATE
+        self, palette: list[str], ramp: dict[str, object], url: str = TEMPLATE
     ) -> None:
         super().__init__()
         self._name = "PlanTiles"
-        self.palette, self.workers, self.ramp, self.url = palette, workers, ramp, url
+        self.palette, self.ramp, self.url = palette, ramp, url
