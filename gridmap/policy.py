@@ -22,6 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from gridmap.auth.service import user_grids
 from gridmap.db.models import Role, ServiceRequest, User
 from gridmap.errors import Forbidden, InvalidInput
+from gridmap.partition.codes import UNIT_PATTERN
 from gridmap.requests import states
 from gridmap.requests.states import OPEN, RULES, Action, Status
 
@@ -43,7 +44,7 @@ PII_REVEALERS = UNIT_ROLES
 CARD_PRINTERS = frozenset({Role.grid_worker, Role.community, Role.command, Role.leader, Role.planner})
 FIELDWORK_VIEWERS = LEADERS | UNIT_ROLES  # patrol coverage, other people's tracks (logged), 五个一
 VISIT_MAP_VIEWERS = FIELDWORK_VIEWERS | WORKERS
-UNIT_CODE = re.compile(r"^\d{9}(\d{3})?$")  # 街道 (9 digits) or 社区 (12 digits)
+UNIT_CODE = re.compile(UNIT_PATTERN)  # 街道 (9 digits) or 社区 (12 digits)
 
 ROLE_NAMES: dict[Role, tuple[str, str]] = {role: states.ROLE_NAMES[role.value] for role in Role}
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import AdminUnit, Role, User
+from gridmap.partition.codes import GridCode, community_of, own_number, unit_at, unit_level, units_above
 from gridmap.policy import ROLE_NAMES
 from gridmap.resources import REFERENCE
 
@@ -52,24 +53,27 @@ def _stored(session: Session, codes: set[str]) -> dict[str, str]:
 def unit_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
     """Names of 街道 (9 digits), 社区 (12) and grid (15) codes: 新街口街道, 新街口街道 香铺营社区, … 第3网格."""
     wanted = {c for c in codes if c}
-    parts = {c[:9] for c in wanted if len(c) >= 9} | {c[:12] for c in wanted if len(c) >= 12}
+    parts = {unit for c in wanted for unit in units_above(c)}
     known = _stored(session, parts)
     missing = parts - known.keys()
     if missing:
         known |= {c: _nbs()[c] for c in missing if c in _nbs()}
     out: dict[str, str] = {}
     for code in wanted:
-        street = known.get(code[:9], f"{code[:9]}街道") if len(code) >= 9 else code
-        if len(code) == 9:
-            out[code] = street
-        elif len(code) in (12, 15):
-            community = code[:12]
-            name = _short(known[community]) if community in known else f"{community[9:]}社区"
-            out[code] = f"{street} {name}"
-            if len(code) == 15:
-                out[code] += f" 第{int(code[12:])}网格"
-        else:
+        level = unit_level(code)
+        if level is None:
             out[code] = code
+            continue
+        street_code = unit_at(code, "street")
+        street = known.get(street_code, f"{street_code}街道")
+        if level == "street":
+            out[code] = street
+            continue
+        community = unit_at(code, "community")
+        name = _short(known[community]) if community in known else f"{own_number(community)}社区"
+        out[code] = f"{street} {name}"
+        if level == "grid":
+            out[code] += f" 第{GridCode.parse(code).sequence}网格"
     return out
 
 
@@ -95,7 +99,7 @@ def user_unit(session: Session, user: User, grids: list[str]) -> tuple[str | Non
         if not grids:
             return None, None
         names = unit_names(session, grids)
-        return (grids[0] if len(grids) == 1 else grids[0][:12]), grids_name([names[g] for g in sorted(grids)])
+        return (grids[0] if len(grids) == 1 else community_of(grids[0])), grids_name([names[g] for g in sorted(grids)])
     if user.role in {Role.community, Role.command}:
         return user.unit_code, unit_name(session, user.unit_code) if user.unit_code else None
     if user.role is Role.department:

@@ -58,7 +58,9 @@ function showMetrics(m) {
     li.textContent = `${T(...(RULES[v.rule] || [v.rule, v.rule]))}${v.grid ? " · " + v.grid : ""}: ${v.detail}`; list.appendChild(li);
   }
   const forced = document.getElementById("forced"); forced.innerHTML = "";
-  for (const line of m.infeasible || []) { const li = document.createElement("li"); li.textContent = line; forced.appendChild(li); }
+  // Each note in the page's language; a plan saved before notes had both languages carries only both at once.
+  const notes = m.notes ? m.notes.map(n => `${n.grid}: ${T(n.zh, n.en)}`) : (m.infeasible || []);
+  for (const line of notes) { const li = document.createElement("li"); li.textContent = line; forced.appendChild(li); }
 }
 const RULES = {size: ["户数超出区间", "size"], barrier: ["跨越主干道/铁路/河流", "crosses a barrier"], contiguity: ["不连通", "not contiguous"],
   compound: ["小区被拆分", "compound split"], tiling: ["覆盖不完整", "tiling"], assignment: ["楼栋未分配", "unassigned"],
@@ -140,7 +142,7 @@ async function load(fit) {
   gridsLayer = L.geoJSON(grids, {
     style: f => ({fillColor: bandColour(f.properties.households), fillOpacity: 0.18, color: "#202124", weight: f.properties.locked ? 4 : 1.5, dashArray: f.properties.locked ? "8 4" : null}),
     onEachFeature: (f, layer) => { layer.on("click", () => clickGrid(f.properties)); layer.bindTooltip(escapeHtml(`${f.properties.grid_code} · ${f.properties.households} ${T("户", "hh")}`), {sticky: true});
-      const c = layer.getBounds().getCenter(); labels.addLayer(L.marker(c, {interactive: false, icon: L.divIcon({className: "grid-tag", html: `${escapeHtml(f.properties.grid_code.slice(-3))}<br>${escapeHtml(f.properties.households)}`})})); },
+      const c = layer.getBounds().getCenter(); labels.addLayer(L.marker(c, {interactive: false, icon: L.divIcon({className: "grid-tag", html: `${escapeHtml(gridmapCodes.label(f.properties.grid_code))}<br>${escapeHtml(f.properties.households)}`})})); },
   }).addTo(map);
   buildingsLayer = L.geoJSON(homes, {style: styleBuilding, onEachFeature: (f, layer) => {
     layer.on("click", e => { L.DomEvent.stopPropagation(e); clickBuilding(f); });

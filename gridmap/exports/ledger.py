@@ -26,8 +26,9 @@ from gridmap.db.models import GridPlan, PlanStatus
 from gridmap.errors import NotFound
 from gridmap.exports.queries import BUILDINGS, GRIDS
 from gridmap.partition.codes import GridCode
-from gridmap.people.pii import Cipher, mask_phone
+from gridmap.people.pii import Cipher
 from gridmap.policy import Scope
+from gridmap.privacy import mask_phone
 from gridmap.units import unit_names
 
 SRID = 4326

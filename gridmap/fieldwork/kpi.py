@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gridmap.fieldwork import queries as q
 from gridmap.fieldwork.kinds import VisitKind
 from gridmap.fieldwork.visits import states
-from gridmap.partition.codes import COMMUNITY_DIGITS, STREET_DIGITS
+from gridmap.partition.codes import unit_at
 from gridmap.settings import FieldworkSettings
 
 LEVELS = ("grid", "community", "street", "all", "worker")
@@ -49,9 +49,9 @@ class Period:
 
 def _unit(code: str, level: str) -> str:
     if level == "community":
-        return code[:COMMUNITY_DIGITS]
+        return unit_at(code, "community")
     if level == "street":
-        return code[:STREET_DIGITS]
+        return unit_at(code, "street")
     if level == "all":
         return "全部"
     return code

@@ -50,5 +50,5 @@ def load_reference(*, session: Session, ref_dir: Path = DEFAULT_REF) -> dict[str
             unit.geom = to_db(geom)
             boundaries += 1
     session.flush()
-    counts = dict(session.execute(select(AdminUnit.level, func.count()).group_by(AdminUnit.level)).tuples().all())
-    return {str(k): int(v) for k, v in counts.items()} | {"county_boundaries": boundaries}
+    counts = session.execute(select(AdminUnit.level, func.count()).group_by(AdminUnit.level)).all()
+    return {str(k): int(v) for k, v in counts} | {"county_boundaries": boundaries}

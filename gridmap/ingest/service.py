@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.db.convert import to_db
 from gridmap.db.models import AdminLevel, AdminUnit, Building, Compound, Landmark, Street
+from gridmap.partition.codes import unit_at
 from gridmap.partition.households import estimate_households
 from gridmap.partition.pipeline import is_barrier
 from gridmap.settings import Settings
@@ -168,7 +169,8 @@ def _store_communities(session: Session, communities: gpd.GeoDataFrame) -> int:
     rows = []
     known = set(session.scalars(select(AdminUnit.code)).all())
     for r in communities.itertuples():
-        parent = r.code[:9] if r.code[:9] in known else None
+        street = unit_at(r.code, "street")
+        parent = street if street in known else None
         rows.append(
             {
                 "code": r.code,

@@ -25,9 +25,10 @@ from gridmap.errors import InvalidInput, NotFound
 from gridmap.notify.messages import FORMATS, render, signed_url
 from gridmap.notify.queries import CLAIM
 from gridmap.notify.text import KINDS
+from gridmap.partition.codes import UNIT_DIGITS, GridCode, unit_level
 from gridmap.settings import Settings
 
-UNIT_KINDS = {"grid": (15, "网格"), "community": (12, "社区"), "street": (9, "街道"), "department": (0, "部门")}
+UNIT_KINDS = {"grid": "网格", "community": "社区", "street": "街道", "department": "部门"}
 
 
 def departments(session: Session) -> set[str]:
@@ -41,10 +42,11 @@ def _check(session: Session, unit_kind: str, unit: str, url: str, fmt: str, kind
         raise InvalidInput(
             "单位类型须为 grid(网格)、community(社区)、street(街道) 或 department(部门) / unknown unit_kind"
         )
-    digits, name = UNIT_KINDS[unit_kind]
-    if digits and not re.fullmatch(rf"\d{{{digits}}}", unit):
+    name = UNIT_KINDS[unit_kind]
+    if unit_kind != "department" and unit_level(unit) != unit_kind:
+        digits = UNIT_DIGITS[unit_kind]
         raise InvalidInput(f"{name}代码须为 {digits} 位数字 / a {unit_kind} code has {digits} digits, got {unit!r}")
-    if not digits and unit not in (known := departments(session)):
+    if unit_kind == "department" and unit not in (known := departments(session)):
         raise InvalidInput(f"未知部门 {unit!r}，可选：{'、'.join(sorted(known))} / unknown department")
     if fmt not in FORMATS:
         raise InvalidInput("格式须为 wecom(企业微信)、dingtalk(钉钉) 或 json / format must be wecom, dingtalk or json")
@@ -90,10 +92,11 @@ def remove_webhook(session: Session, webhook_id: int) -> None:
 def _unit_name(session: Session, hook: Webhook) -> str:
     if hook.unit_kind == "department":
         return hook.unit
-    code = hook.unit[:12] if hook.unit_kind == "grid" else hook.unit
+    grid = GridCode.parse(hook.unit) if hook.unit_kind == "grid" else None
+    code = grid.community if grid else hook.unit
     name = session.scalar(select(AdminUnit.name).where(AdminUnit.code == code))
     label = f"{name} " if name else ""
-    return f"{label}第{int(hook.unit[12:])}网格" if hook.unit_kind == "grid" else (name or hook.unit)
+    return f"{label}第{grid.sequence}网格" if grid else (name or hook.unit)
 
 
 def list_webhooks(session: Session) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ def study_area(footprints: GeomArray, buffer_m: float, communities: GeomArray | 
     """The communities' union when given, else the buildings' convex hull buffered by ``buffer_m``."""
     if communities is not None and len(communities):
         return shapely.union_all(communities)
-    hull = shapely.convex_hull(shapely.union_all(shapely.convex_hull(footprints)))
+    hull = shapely.convex_hull(shapely.multipoints(shapely.get_coordinates(footprints)))  # no union needed
     assert isinstance(hull, BaseGeometry)
     return hull.buffer(buffer_m)
 

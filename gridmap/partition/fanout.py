@@ -146,7 +146,7 @@ def combine(results: list[PlanResult], params: PartitionSettings, runtime_s: flo
         len(buildings),
         params,
         [v for r in results for v in r.metrics.violations],
-        [x for r in results for x in r.metrics.infeasible],
+        [n for r in results for n in r.metrics.notes],
         [x for r in results for x in r.metrics.size_infeasible_grids],
     )
     metrics.runtime_s = round(runtime_s, 3)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from gridmap.partition.codes import PREFIX, community_of
+from gridmap.partition.codes import PREFIX, community_of, is_grid_code
 
 
 def majority_prefixes(labels: np.ndarray, keys: pd.Series) -> dict[int, str]:
@@ -30,7 +30,7 @@ def majority_prefixes(labels: np.ndarray, keys: pd.Series) -> dict[int, str]:
 
 def previous_prefixes(labels: np.ndarray, previous: pd.Series) -> dict[int, str]:
     """Per label, the 社区 its buildings' previous grids mostly belonged to."""
-    valid = previous.map(lambda c: community_of(c) if isinstance(c, str) and len(c) == 15 and c.isdigit() else None)
+    valid = previous.map(lambda c: community_of(c) if is_grid_code(c) else None)
     return majority_prefixes(labels, valid)
 
 

@@ -32,6 +32,25 @@ class Violation:
     detail: str
 
 
+@dataclass(frozen=True)
+class Note:
+    """Why a grid is as it is although it looks wrong (forced out of band, a block across a barrier), per language."""
+
+    grid: str
+    zh: str
+    en: str
+
+    def __str__(self) -> str:
+        """Both languages, as the CLI summary prints it: ``code: 中文 / English``."""
+        return f"{self.grid}: {self.zh} / {self.en}"
+
+    @classmethod
+    def split(cls, grid: str, text: str) -> Note:
+        """A note from a ``中文 / English`` text (the partitioner's reasons are written that way)."""
+        zh, _, en = text.partition(" / ")
+        return cls(grid, zh, en or zh)
+
+
 @dataclass
 class PlanMetrics:
     """Summary of a plan."""
@@ -47,7 +66,8 @@ class PlanMetrics:
     max_longest_walk_m: float
     runtime_s: float = 0.0
     violations: list[Violation] = field(default_factory=list)
-    infeasible: list[str] = field(default_factory=list)
+    infeasible: list[str] = field(default_factory=list)  # the notes as one text each, both languages
+    notes: list[Note] = field(default_factory=list)  # the same, 简体中文 and English apart (what pages show)
     community_runtimes_s: list[float] = field(default_factory=list)
     size_infeasible_grids: list[str] = field(default_factory=list)  # out of band because the rules force it
     in_band_share_feasible: float = 0.0  # in-band share of the other grids: the solver's own score
@@ -134,7 +154,7 @@ def evaluate(
     area an exhaustive search proved cannot have every grid in band, with the reason.
     """
     violations: list[Violation] = []
-    infeasible: list[str] = []
+    notes: list[Note] = []
     unassigned = buildings["grid_code"].isna()
     for bid in buildings.loc[unassigned].index[:20]:
         violations.append(Violation("assignment", None, f"楼栋 {bid} 不属于任何网格 / building {bid} is in no grid"))
@@ -159,10 +179,8 @@ def evaluate(
             if crosses:
                 violations.append(Violation("barrier", code, f"跨越主干道/铁路/河流 {name} / crosses barrier {name}"))
             elif borders:
-                infeasible.append(
-                    f"{code}: 为覆盖完整，含 {name} 对面一块无住户街区 / holds a street block without residents "
-                    f"across barrier {name}"
-                )
+                zh = f"为覆盖完整，含 {name} 对面一块无住户街区"
+                notes.append(Note(code, zh, f"holds a street block without residents across barrier {name}"))
     violations.extend(_tiling(grids, area))
     if compound_col and compound_col in buildings.columns:
         violations.extend(_compounds(buildings, compound_col, params))
@@ -173,28 +191,34 @@ def evaluate(
             continue
         comp = (component_households or {}).get(code)
         if n_b == 1 and size > params.max:
-            infeasible.append(
-                f"{code}: 单栋楼即有 {size} 户 (超过 {params.max})，只能自成一格 / one building of {size} households "
-                f"(> {params.max}) is its own grid"
+            notes.append(
+                Note(
+                    code,
+                    f"单栋楼即有 {size} 户 (超过 {params.max})，只能自成一格",
+                    f"one building of {size} households (> {params.max}) is its own grid",
+                )
             )
             forced.append(code)
         elif comp is not None and math.ceil(comp / params.max) > math.floor(comp / params.min):
-            infeasible.append(
-                f"{code}: {size} 户；所在主干道围合片区共 {comp} 户，"
-                f"无论分几格都无法每格 {params.min}-{params.max} 户 / "
-                f"{size} households; its barrier-bounded area holds {comp}, which no number of grids splits into "
-                f"[{params.min}, {params.max}]"
+            notes.append(
+                Note(
+                    code,
+                    f"{size} 户；所在主干道围合片区共 {comp} 户，无论分几格都无法每格 {params.min}-{params.max} 户",
+                    f"{size} households; its barrier-bounded area holds {comp}, which no number of grids splits "
+                    f"into [{params.min}, {params.max}]",
+                )
             )
             forced.append(code)
         elif no_in_band_plan and code in no_in_band_plan:
-            infeasible.append(f"{code}: {size} 户 / households; {no_in_band_plan[code]}")
+            reason = Note.split(code, no_in_band_plan[code])
+            notes.append(Note(code, f"{size} 户；{reason.zh}", f"{size} households; {reason.en}"))
             forced.append(code)
         else:
             violations.append(
                 Violation("size", code, f"{size} 户，超出 {params.min}-{params.max} 户 / {size} households out of band")
             )
     households = int(buildings["households"].sum())
-    return summarise(grids, households, len(buildings), params, violations, infeasible, forced)
+    return summarise(grids, households, len(buildings), params, violations, notes, forced)
 
 
 def summarise(
@@ -203,7 +227,7 @@ def summarise(
     buildings: int,
     params: PartitionSettings,
     violations: list[Violation],
-    infeasible: list[str],
+    notes: list[Note],
     size_infeasible: list[str] | None = None,
 ) -> PlanMetrics:
     """Headline numbers of a plan from its grid table (``households``, ``polsby_popper``, ``longest_walk_m``).
@@ -226,7 +250,8 @@ def summarise(
         mean_polsby_popper=round(float(grids["polsby_popper"].mean()), 3) if "polsby_popper" in grids else 0.0,
         max_longest_walk_m=round(float(grids["longest_walk_m"].max()), 1) if "longest_walk_m" in grids else 0.0,
         violations=violations,
-        infeasible=infeasible,
+        infeasible=[str(n) for n in notes],
+        notes=notes,
         size_infeasible_grids=list(size_infeasible or []),
         in_band_share_feasible=round(float(np.mean(in_band[free])), 4) if free.any() else 1.0,
     )

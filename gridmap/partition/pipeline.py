@@ -29,11 +29,11 @@ from gridmap.partition.adjacency import (
     study_area,
     tessellate,
 )
-from gridmap.partition.codes import PREFIX, assign_codes, community_of
+from gridmap.partition.codes import assign_codes, community_of, community_prefix
 from gridmap.partition.exact import has_in_band_plan
 from gridmap.partition.identity import kept_codes, majority_prefixes, previous_prefixes
 from gridmap.partition.metrics import PlanMetrics, evaluate, grid_table
-from gridmap.partition.shapes import grid_polygons
+from gridmap.partition.shapes import fitted_wgs84, grid_polygons
 from gridmap.partition.solver import EXACT_ATOMS, neighbour_lists, solve_atoms
 from gridmap.settings import PartitionSettings
 from gridmap.spatial.crs import is_wgs84, metric_crs
@@ -301,10 +301,12 @@ def finish(
             component_households={label_code[k]: int(component_h[component[i]]) for k, i in first_of.items()},
             no_in_band_plan={label_code[k]: why for k, why in _no_in_band_plan(prep, labels, params).items()},
         )
+    stored = fitted_wgs84(polygons, prep.area, prep.crs)
+    by_code = {label_code[k]: geom for k, geom in stored.items()}
     metrics.runtime_s = round(time.perf_counter() - started, 3)
-    return PlanResult(
-        buildings=_in_wgs84(buildings, prep), grids=grids.sort_values("grid_code").to_crs(4326), metrics=metrics
-    )
+    grids = grids.sort_values("grid_code").to_crs(4326)
+    grids = grids.set_geometry(gpd.GeoSeries(grids["grid_code"].map(by_code).to_list(), index=grids.index, crs=4326))
+    return PlanResult(buildings=_in_wgs84(buildings, prep), grids=grids, metrics=metrics)
 
 
 def _no_in_band_plan(prep: Prepared, labels: np.ndarray, params: PartitionSettings) -> dict[int, str]:
@@ -419,4 +421,4 @@ def _prefixes(reps: gpd.GeoSeries, communities: gpd.GeoDataFrame | None) -> list
         return [None] * len(reps)
     hits = gpd.sjoin(gpd.GeoDataFrame(geometry=reps), communities[["code", "geometry"]], how="left", predicate="within")
     hits = hits[~hits.index.duplicated(keep="first")]
-    return [str(c)[:12] if isinstance(c, str) and PREFIX.match(str(c)[:12]) else None for c in hits["code"]]
+    return [community_prefix(c) if isinstance(c, str) else None for c in hits["code"]]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from gridmap.db.convert import to_db
 from gridmap.db.models import SRID, Grid, GridAssignment, GridPlan, PlanStatus
 from gridmap.errors import Conflict, InvalidInput, NotFound
+from gridmap.partition.codes import community_sql
 from gridmap.partition.fanout import Progress, partition_city
 from gridmap.partition.handover import handover, move_open_requests
 from gridmap.partition.pipeline import PlanInput, PlanResult, partition
@@ -153,11 +154,11 @@ REASON_ZH = {"new": "新网格 new", "changed": "变动较大 changed", "removed
 
 
 FOREIGN_CODES = text(
-    """
+    f"""
     SELECT code, community FROM (
       SELECT g.code,
              coalesce(mode() WITHIN GROUP (ORDER BY b.community_code),
-                      mode() WITHIN GROUP (ORDER BY left(pg.code, 12))) AS community
+                      mode() WITHIN GROUP (ORDER BY {community_sql("pg.code")})) AS community
       FROM grids g
       JOIN grid_assignments a ON a.grid_id = g.id
       JOIN buildings b ON b.id = a.building_id
@@ -167,7 +168,7 @@ FOREIGN_CODES = text(
       WHERE g.plan_id = :plan
       GROUP BY g.code
     ) per_grid
-    WHERE community IS NOT NULL AND community <> left(code, 12)
+    WHERE community IS NOT NULL AND community <> {community_sql("code")}
     ORDER BY code
     """
 )

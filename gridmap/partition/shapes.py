@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import shapely
 import shapely.errors
 from numpy.typing import NDArray
+from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.partition.adjacency import length_off_barrier
@@ -36,9 +38,31 @@ def grid_polygons(
 
 
 SLIVER_WIDTH_M = 0.1  # an uncovered face narrower than this on average is a gap left by rounding, not a hole
+METRES_PER_DEGREE = 111_320.0  # of latitude; a degree of longitude is shorter, so slivers in degrees are judged wider
 
 
-def exact_coverage(geoms: dict[int, BaseGeometry]) -> dict[int, BaseGeometry]:
+def fitted_wgs84(geoms: dict[int, BaseGeometry], area: shapely.Geometry, crs: CRS) -> dict[int, BaseGeometry]:
+    """The grids in EPSG:4326, as they are stored, fitted exactly to the study area there.
+
+    Grids are made in a metric CRS with corners snapped to 1 cm, and a straight edge there is not straight in
+    longitude/latitude: both leave strips of millimetres between the grids' outer edge and the study area's.
+    Fitting once more in EPSG:4326, with the study area's boundary noded in, makes the stored grids' union the
+    stored study area and keeps every grid valid where it is checked (a strip fitted in metres may fold over
+    itself once reprojected).
+    """
+    labels = list(geoms)
+    wgs84 = dict(zip(labels, gpd.GeoSeries([geoms[k] for k in labels], crs=crs).to_crs(4326), strict=True))
+    outline = gpd.GeoSeries([area], crs=crs).to_crs(4326).iloc[0]
+    try:
+        fitted = exact_coverage(wgs84, outline, SLIVER_WIDTH_M / METRES_PER_DEGREE)
+    except shapely.errors.GEOSException:  # a noding GEOS cannot do: keep the plan, with its mm strips at the edge
+        return wgs84
+    return fitted if all(g.is_valid and g.geom_type == "Polygon" for g in fitted.values()) else wgs84
+
+
+def exact_coverage(
+    geoms: dict[int, BaseGeometry], area: BaseGeometry | None = None, sliver_width: float = SLIVER_WIDTH_M
+) -> dict[int, BaseGeometry]:
     """The same grids rebuilt from one noded arrangement of their boundaries, so that neighbours share edges exactly.
 
     Grids unioned one by one (each snapped on its own) disagree along shared edges by slivers: a point there
@@ -46,19 +70,28 @@ def exact_coverage(geoms: dict[int, BaseGeometry]) -> dict[int, BaseGeometry]:
     face goes to the one grid that contains it (the first, where two overlapped); a sliver that no grid contains
     goes to the neighbour it shares most edge with. A grid is then the coverage union of its faces, whose edges
     are those of its neighbours vertex for vertex (also after reprojection, which moves each vertex alike).
+
+    With ``area``, its boundary is noded in too: faces outside it are dropped, and the strips between it and the
+    grids' outer edge go to the grid beside them, so that the grids' union is the area. ``sliver_width`` is in the
+    units of the coordinates.
     """
     labels = list(geoms)
-    if len(labels) < 2:
+    if not labels or (len(labels) < 2 and area is None):
         return geoms
     polys = np.asarray([geoms[k] for k in labels], dtype=object)
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(shapely.boundary(polys)))))
+    edges = shapely.boundary(polys)
+    if area is not None:
+        edges = np.append(edges, np.asarray([shapely.boundary(area)], dtype=object))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.union_all(edges))))
+    if area is not None:
+        faces = faces[shapely.within(shapely.point_on_surface(faces), area)]
     owner = np.full(len(faces), -1, dtype=np.int64)
     face, poly = shapely.STRtree(polys).query(shapely.point_on_surface(faces), predicate="within")
     for f, g in sorted(zip(face.tolist(), poly.tolist(), strict=True)):
         if owner[f] < 0:
             owner[f] = g
     widths = 2 * shapely.area(faces) / np.maximum(shapely.length(faces), 1e-9)
-    holes = (owner < 0) & (widths >= SLIVER_WIDTH_M)  # real holes in the outline stay holes
+    holes = (owner < 0) & (widths >= sliver_width)  # real holes in the outline stay holes
     for _ in range(3):  # slivers first, then parts split off a grid by the slivers' removal
         _give_to_neighbours(faces, owner, (owner < 0) & ~holes)
         split = _minor_parts(faces, owner)

@@ -13,7 +13,7 @@ import enum
 import numpy as np
 import pandas as pd
 
-from gridmap.partition.codes import COMMUNITY_DIGITS, STREET_DIGITS
+from gridmap.partition.codes import units_at
 from gridmap.requests.states import DONE, Status
 
 INPUT = [
@@ -44,9 +44,9 @@ def _unit(frame: pd.DataFrame, level: Level) -> pd.Series:
     if level is Level.grid:
         return codes
     if level is Level.community:
-        return codes.str[:COMMUNITY_DIGITS]
+        return units_at(codes, "community")
     if level is Level.street:
-        return codes.str[:STREET_DIGITS]
+        return units_at(codes, "street")
     if level is Level.department:
         return frame["department"].fillna("未派单").astype(str)
     return pd.Series("全部", index=frame.index)

@@ -17,10 +17,10 @@ from shapely.geometry import shape
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gridmap.errors import GridmapError
-from gridmap.partition import drafts, edits
+from gridmap.partition import edits
 from gridmap.settings import PartitionSettings
 from tests.browser.conftest import Visit
+from tests.edit_rules import edit_graph, mergeable
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 PREFIX = "320102003000"  # the 社区 of the browser tests' plan
@@ -119,37 +119,18 @@ def test_undo_by_click_restores_the_draft_before_the_last_edit(browser: Browser,
     assert visit.errors == [] and visit.outside == []
 
 
-def _mergeable(server: dict[str, Any], plan_id: int) -> tuple[str, str]:
-    """The smallest grid the rules let merge into a touching neighbour, and that neighbour (tried and rolled back)."""
+def _households(server: dict[str, Any], plan_id: int) -> dict[str, int]:
     with server["engine"].connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT a.code, b.code FROM grids a JOIN grids b ON b.plan_id = a.plan_id AND b.id <> a.id "
-                "AND ST_Intersects(a.geom, b.geom) WHERE a.plan_id = :p ORDER BY a.households, a.code, b.code"
-            ),
-            {"p": plan_id},
-        ).all()
-    for small, other in rows:
-        with Session(server["engine"]) as session:
-            try:
-                members = [b for b, c in drafts.assignment(session, plan_id).items() if c == small]
-                changes = dict.fromkeys(members, str(other))
-                edits.apply_changes(
-                    session=session, plan_id=plan_id, changes=changes, params=PartitionSettings(), kind="merge"
-                )
-                return str(small), str(other)
-            except GridmapError:
-                continue
-            finally:
-                session.rollback()
-    raise AssertionError("no two touching grids may merge")
+        rows = conn.execute(text("SELECT code, households FROM grids WHERE plan_id = :p"), {"p": plan_id}).all()
+    return {str(c): int(h) for c, h in rows}
 
 
 def test_merge_by_clicks_moves_every_building_of_the_grid_into_the_neighbour(
     browser: Browser, server: dict[str, Any]
 ) -> None:
     visit, page, plan = _new_draft(browser, server)
-    small, into = _mergeable(server, plan)
+    totals = _households(server, plan)
+    small, into = mergeable(edit_graph(server["engine"], plan, PartitionSettings()), totals)
     before = _assignment(server, plan)
     _click_grid(page, server, plan, small)
     page.wait_for_function(f"() => document.querySelector('#grid-info h3')?.textContent.includes('{small}')")
@@ -159,6 +140,7 @@ def test_merge_by_clicks_moves_every_building_of_the_grid_into_the_neighbour(
     after = _assignment(server, plan)
     assert {b for b, c in after.items() if c == into} == {b for b, c in before.items() if c in (small, into)}
     assert small not in set(after.values())
+    assert _households(server, plan)[into] == totals[small] + totals[into]
     assert visit.errors == [] and visit.outside == []
 
 
@@ -168,4 +150,22 @@ def test_repartition_by_click_keeps_every_grid_in_its_community(browser: Browser
     assert _wait_message(page, "已重新划分") == "ok"
     codes = set(_assignment(server, plan).values())
     assert codes and all(c.startswith(PREFIX) and len(c) == 15 for c in codes)  # the issue's bug: 000000000000NNN
+    assert visit.errors == [] and visit.outside == []
+
+
+def test_the_notes_of_forced_grids_show_in_the_page_language(browser: Browser, server: dict[str, Any]) -> None:
+    visit = Visit(browser, server["base"], "planner")
+    page = visit.open("/planner")
+    page.wait_for_function("() => plan && document.querySelectorAll('#forced li').length > 0")
+    with server["engine"].connect() as conn:
+        notes = conn.execute(
+            text("SELECT metrics->'notes' FROM grid_plans WHERE id = :p"), {"p": page.evaluate("() => plan.id")}
+        ).scalar_one()
+    assert len(notes) > 0  # 新街口's grids hold street blocks across main roads, to cover the area
+    assert page.locator("#forced li").all_inner_texts() == [f"{n['grid']}: {n['zh']}" for n in notes]
+    page.evaluate("() => localStorage.setItem('gridmap.lang', 'en')")
+    page.reload()
+    page.wait_for_function("() => plan && document.querySelectorAll('#forced li').length > 0")
+    assert page.locator("#forced li").all_inner_texts() == [f"{n['grid']}: {n['en']}" for n in notes]
+    page.evaluate("() => localStorage.removeItem('gridmap.lang')")
     assert visit.errors == [] and visit.outside == []

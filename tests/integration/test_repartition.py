@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from shapely.geometry import shape
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -18,10 +17,13 @@ from gridmap.db.cluster import LocalCluster
 from gridmap.db.models import Role
 from gridmap.db.session import session_scope
 from gridmap.ingest.service import import_files
+from gridmap.maps.data import coverage_area
+from gridmap.partition.codes import community_of
 from gridmap.partition.service import partition_db
 from gridmap.partition.tiling import measure_tiling
 from gridmap.settings import Settings
 from tests.conftest import NANJING_OSM, make_database
+from tests.edit_rules import EditGraph, edge_move, edit_graph, mergeable
 
 pytestmark = pytest.mark.db
 PREFIX = "320102003000"  # the demo's 社区: the 新街口 extract has no 社区 polygons, as in `gridmap demo`
@@ -158,32 +160,49 @@ def _open_request_at(client: TestClient, building: int, grid: str, plan: int) ->
     return int(request_id), str(expected)
 
 
-def _merge_somewhere(client: TestClient, plan: int) -> str:
-    """Merge a small grid into a touching neighbour (the first pair the rules allow); the grid that grew."""
-    grids = client.get(f"/api/plans/{plan}/grids").json()["features"]
-    shapes = {f["properties"]["grid_code"]: shape(f["geometry"]) for f in grids}
-    by_size = sorted(grids, key=lambda f: f["properties"]["households"])
-    for small in (f["properties"]["grid_code"] for f in by_size):
-        for other, geom in shapes.items():
-            if other != small and geom.intersection(shapes[small]).length > 0:
-                merged = client.post(f"/api/plans/{plan}/merge", json={"from_grid": small, "into_grid": other})
-                if merged.status_code == 200:
-                    return other
-    raise AssertionError("no two touching grids could be merged")
+def _edit_graph(client: TestClient, plan: int) -> EditGraph:
+    app = client.app
+    return edit_graph(app.state.engine, plan, app.state.settings.partition)  # type: ignore[attr-defined]
+
+
+def _grid_households(client: TestClient, plan: int) -> dict[str, int]:
+    features = client.get(f"/api/plans/{plan}/grids").json()["features"]
+    return {f["properties"]["grid_code"]: int(f["properties"]["households"]) for f in features}
+
+
+def _plan_diff(client: TestClient, plan: int) -> tuple[int, int]:
+    listed = next(p for p in client.get("/api/plans").json() if p["id"] == plan)
+    return listed["changed_buildings"], listed["changed_grids"]
+
+
+def _merge(client: TestClient, plan: int) -> tuple[str, str]:
+    """Merge the draft's smallest mergeable grid into its neighbour (``tests.edit_rules.mergeable``): (gone, grown)."""
+    small, into = mergeable(_edit_graph(client, plan), _grid_households(client, plan))
+    merged = client.post(f"/api/plans/{plan}/merge", json={"from_grid": small, "into_grid": into})
+    assert merged.status_code == 200, merged.text
+    return small, into
 
 
 def test_merge_through_the_api_puts_every_building_of_the_grid_into_its_neighbour(client: TestClient) -> None:
     plan = _draft(client)
-    before = _assignment(client, plan)
-    into = _merge_somewhere(client, plan)
+    before, totals = _assignment(client, plan), _grid_households(client, plan)
+    small, into = mergeable(_edit_graph(client, plan), totals)
+    assert community_of(small) == community_of(into) == PREFIX
+    merged = client.post(f"/api/plans/{plan}/merge", json={"from_grid": small, "into_grid": into})
+    assert merged.status_code == 200, merged.text
+    was_small = {b for b, c in before.items() if c == small}
+    assert merged.json()["moved"] == len(was_small)
     after = _assignment(client, plan)
-    (gone,) = set(before.values()) - set(after.values())
-    assert {b for b, c in after.items() if c == into} == {b for b, c in before.items() if c in (gone, into)}
+    assert {b: c for b, c in after.items() if before[b] != c} == dict.fromkeys(was_small, into)
+    now = _grid_households(client, plan)
+    assert small not in now and now[into] == totals[small] + totals[into]
+    assert {c: n for c, n in now.items() if c != into} == {c: n for c, n in totals.items() if c not in (small, into)}
+    assert _plan_diff(client, plan) == (len(was_small), 1)  # those buildings, all now in one grid
 
 
 def test_hand_edits_survive_a_repartition(client: TestClient) -> None:
     plan = _draft(client)
-    neighbour = _merge_somewhere(client, plan)
+    _, neighbour = _merge(client, plan)
     edited = _assignment(client, plan)
     response = client.post(f"/api/plans/{plan}/repartition", json={})
     assert response.status_code == 200, response.text
@@ -208,45 +227,44 @@ def test_grids_tile_exactly_before_and_after_a_repartition(client: TestClient) -
     plan = _draft(client)
     band = {"target": 250, "min": 200, "max": 300}
     assert client.post(f"/api/plans/{plan}/repartition", json=band).status_code == 200
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
     for plan_id in (_published(client)["id"], plan):
         with Session(engine) as session:
-            tiling = measure_tiling(session, plan_id)
+            area = coverage_area(session, settings.partition.study_buffer_m)
+            assert area is not None
+            tiling = measure_tiling(session, plan_id, bytes(area.wkb))
         assert tiling.overlap_m2 == 0 and tiling.overlapping_pairs == 0, tiling
         assert tiling.gap_m2 == 0, tiling
         assert abs(tiling.grids_m2 - tiling.outline_m2) < 1e-3, tiling
-
-
-def _neighbour_moves(client: TestClient, plan: int) -> list[tuple[int, str]]:
-    """(building, grid) pairs: a building at the edge of its grid and a grid it touches."""
-    engine = client.app.state.engine  # type: ignore[attr-defined]
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT b.id, g2.code FROM buildings b JOIN grid_assignments a ON a.building_id = b.id "
-                "AND a.plan_id = :p JOIN grids g ON g.id = a.grid_id JOIN grids g2 ON g2.plan_id = :p "
-                "AND g2.id <> g.id AND ST_DWithin(g2.geom, b.geom, 0.00003) WHERE g.n_buildings > 3 "
-                "ORDER BY b.id, g2.code LIMIT 40"
-            ),
-            {"p": plan},
-        ).all()
-    return [(int(b), str(c)) for b, c in rows]
+        # the study area the coverage page draws: every point of it in exactly one grid
+        assert tiling.stray_points == 0 and tiling.sampled_points == 20_000, tiling
+        assert tiling.uncovered_m2 is not None and tiling.uncovered_m2 < 1e-4, tiling
+        assert tiling.outside_m2 is not None and tiling.outside_m2 < 1e-4, tiling
 
 
 def test_move_undo_split_lock_through_the_api(client: TestClient) -> None:
     plan = _draft(client)
-    before = _assignment(client, plan)
-    for building, target in _neighbour_moves(client, plan):
-        moved = client.post(f"/api/plans/{plan}/moves", json={"building_ids": [building], "to_grid": target})
-        if moved.status_code == 200:
-            break
-        assert moved.status_code == 422 and "修改被拒绝" in moved.json()["detail"]  # refused edits say why
-    assert moved.status_code == 200, "one edge building may move to a neighbouring grid"
+    before, totals = _assignment(client, plan), _grid_households(client, plan)
+    building, source, target = edge_move(_edit_graph(client, plan))
+    assert community_of(source) == community_of(target) == PREFIX
+    moved = client.post(f"/api/plans/{plan}/moves", json={"building_ids": [building], "to_grid": target})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["moved"] == 1
     after = _assignment(client, plan)
     assert {b: c for b, c in after.items() if before[b] != c} == {building: target}
+    households = next(
+        f["properties"]["households"]
+        for f in client.get(f"/api/plans/{plan}/buildings").json()["features"]
+        if f["properties"]["building_id"] == building
+    )
+    now = _grid_households(client, plan)
+    assert (now[source], now[target]) == (totals[source] - households, totals[target] + households)
+    assert _plan_diff(client, plan) == (1, 1)
 
     undone = client.post(f"/api/plans/{plan}/undo")
     assert undone.status_code == 200 and undone.json()["undone"] == "move"
-    assert _assignment(client, plan) == before
+    assert _assignment(client, plan) == before and _grid_households(client, plan) == totals
+    assert _plan_diff(client, plan) == (0, 0)
     assert client.post(f"/api/plans/{plan}/undo").status_code == 409  # nothing left to undo
 
     grids = client.get(f"/api/plans/{plan}/grids").json()["features"]

@@ -1,5 +1,6 @@
 """The whole partition on the real 新街口 and 望京 GeoPackages (no database)."""
 
+import re
 from pathlib import Path
 
 import pyogrio
@@ -77,3 +78,8 @@ def test_an_area_no_plan_can_fill_is_reported_with_the_proof() -> None:
     assert [v for v in metrics.violations if v.rule == "size"] == []
     assert metrics.grids == 3 and len(metrics.size_infeasible_grids) == 1
     assert any("exhaustive search" in note for note in metrics.infeasible)
+    (note,) = [n for n in metrics.notes if n.grid in metrics.size_infeasible_grids]
+    assert "穷举" in note.zh and " / " not in note.zh and "exhaustive search" in note.en
+    assert not re.search(r"[\u4e00-\u9fff]", note.en)  # the English text is English only
+    assert metrics.infeasible == [str(n) for n in metrics.notes] and str(note) == f"{note.grid}: {note.zh} / {note.en}"
+    assert metrics.as_dict()["notes"] == [{"grid": n.grid, "zh": n.zh, "en": n.en} for n in metrics.notes]

@@ -11,14 +11,15 @@ from gridmap.api.deps import SessionDep, SettingsDep, require_role
 from gridmap.api.routes.people import CipherDep
 from gridmap.db.models import User
 from gridmap.errors import Forbidden, NotFound
+from gridmap.partition.codes import COMMUNITY_PATTERN, GRID_PATTERN
 from gridmap.people import card, notice, queries
 from gridmap.policy import CARD_PRINTERS, check_grid, user_scope
 from gridmap.settings import Settings
 
 router = APIRouter(tags=["cards"])
 Printer = Annotated[User, Depends(require_role(*CARD_PRINTERS))]
-GridCode = Annotated[str, Path(pattern=r"^\d{15}$", description="the grid's 15-digit code")]
-CommunityCode = Annotated[str, Path(pattern=r"^\d{12}$", description="the 社区's 12-digit code")]
+GridCode = Annotated[str, Path(pattern=GRID_PATTERN, description="the grid's 15-digit code")]
+CommunityCode = Annotated[str, Path(pattern=COMMUNITY_PATTERN, description="the 社区's 12-digit code")]
 PDF: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}}}
 PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}}}
 

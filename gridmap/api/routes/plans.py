@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from gridmap import policy
 from gridmap.api.deps import LeaderUser, PlannerUser, SessionDep, SettingsDep
 from gridmap.api.geojson import BBOX, LIMIT, OFFSET, layer_page, parse_bbox
 from gridmap.api.threads import map_threads
 from gridmap.db.models import Building, Grid, GridAssignment, GridPlan
-from gridmap.errors import InvalidInput
+from gridmap.errors import InvalidInput, NotFound
+from gridmap.maps import data
+from gridmap.maps.base import slim
 from gridmap.partition import drafts, edits
+from gridmap.partition.codes import COMMUNITY_PATTERN, GRID_PATTERN, GridCode
 from gridmap.partition.handover import handover
 from gridmap.partition.service import publish_plan, published_plan
+from gridmap.units import unit_names
 
 router = APIRouter(prefix="/api/plans", tags=["plans"])
 
@@ -46,7 +52,7 @@ class RenameRequest(BaseModel):
 class RepartitionRequest(BaseModel):
     """Which 社区 to re-partition (all of the plan when omitted) and optional size band."""
 
-    community: str | None = Field(None, pattern=r"^\d{12}$", description="12-digit 社区 code")
+    community: str | None = Field(None, pattern=COMMUNITY_PATTERN, description="12-digit 社区 code")
     target: int | None = Field(None, gt=0)
     min: int | None = Field(None, gt=0)
     max: int | None = Field(None, gt=0)
@@ -63,14 +69,14 @@ class MoveRequest(BaseModel):
     """Buildings to give to a grid (a whole compound: all its building ids)."""
 
     building_ids: list[int] = Field(min_length=1, max_length=5000)
-    to_grid: str = Field(pattern=r"^\d{15}$")
+    to_grid: str = Field(pattern=GRID_PATTERN)
 
 
 class MergeRequest(BaseModel):
     """Merge one grid into a neighbour."""
 
-    from_grid: str = Field(pattern=r"^\d{15}$")
-    into_grid: str = Field(pattern=r"^\d{15}$")
+    from_grid: str = Field(pattern=GRID_PATTERN)
+    into_grid: str = Field(pattern=GRID_PATTERN)
 
 
 def _public(plan: GridPlan, changes: tuple[int, int] | None = None) -> PlanPublic:
@@ -87,6 +93,67 @@ def _public(plan: GridPlan, changes: tuple[int, int] | None = None) -> PlanPubli
         changed_buildings=changes[0] if changes else None,
         changed_grids=changes[1] if changes else None,
     )
+
+
+class GridAtPoint(BaseModel):
+    """The published plan's grid at a point, as the coverage page's tooltip shows it (no names of people)."""
+
+    code: str = Field(description="15-digit grid code")
+    name: str = Field(description="the grid's name within its 社区, e.g. 第3网格")
+    community_code: str
+    community: str = Field(description="the 社区's name")
+    households: int
+    n_buildings: int
+    staffed: bool = Field(description="whether a 网格员 is assigned to the grid")
+
+
+@router.get("/published/grids/at", response_model=GridAtPoint)
+def grid_at_point(
+    user: LeaderUser,
+    session: SessionDep,
+    lon: float = Query(ge=-180, le=180, allow_inf_nan=False, description="longitude (WGS84)"),
+    lat: float = Query(ge=-90, le=90, allow_inf_nan=False, description="latitude (WGS84)"),
+) -> GridAtPoint:
+    """Which grid of the published plan holds the point ``lon``, ``lat`` (the coverage page's hover and tap)."""
+    plan = published_plan(session=session)
+    if plan is None:
+        raise NotFound("还没有发布的网格方案 / no published plan yet")
+    row = data.grid_at(session, plan.id, lon, lat)
+    if row is None or not policy.user_scope(session, user).covers_grid(row["code"]):
+        raise NotFound(f"此处 ({lon:.6f}, {lat:.6f}) 不在任何网格内 / no grid of the published plan at this point")
+    code = GridCode.parse(row["code"])
+    names = unit_names(session, [str(code), code.community, code.street])
+    return GridAtPoint(
+        code=str(code),
+        name=names[str(code)].removeprefix(names[code.community] + " "),
+        community_code=code.community,
+        community=names[code.community].removeprefix(names[code.street] + " "),
+        households=row["households"],
+        n_buildings=row["n_buildings"],
+        staffed=row["staffed"],
+    )
+
+
+class UnassignedBuildings(BaseModel):
+    """The published plan's residential buildings no grid holds: how many, and the first ``limit`` (GeoJSON)."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    total: int = Field(description="unassigned residential buildings in all")
+    features: list[dict[str, Any]] = Field(description="the first of them by id: building_id and outline only")
+
+
+@router.get("/published/unassigned", response_model=UnassignedBuildings)
+@map_threads
+def unassigned_buildings(
+    _: LeaderUser, session: SessionDep, limit: int = Query(2000, ge=0, le=5000, description="outlines to send")
+) -> UnassignedBuildings:
+    """The unassigned buildings of the published plan (the city coverage page asks once it is drawn)."""
+    plan = published_plan(session=session)
+    if plan is None:
+        raise NotFound("还没有发布的网格方案 / no published plan yet")
+    frame, total = data.unassigned_sample(session, plan.id, limit)
+    features = json.loads(slim(frame[["building_id", "geometry"]]).to_json())["features"] if len(frame) else []
+    return UnassignedBuildings(total=total, features=features)
 
 
 @router.get("", response_model=list[PlanPublic])

@@ -13,6 +13,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from gridmap.partition.codes import unit_at, widen
 from gridmap.resources import REFERENCE
 from gridmap.spatial.geocode.normalize import normalize
 
@@ -144,7 +145,7 @@ def consistent(codes: frozenset[str], counties: frozenset[str]) -> bool:
     for code in codes:
         if len(code) <= 6 and any(county.startswith(code) for county in counties):
             return True
-        if len(code) > 6 and code[:6] in counties:
+        if len(code) > 6 and unit_at(code, "county") in counties:
             return True
     return False
 
@@ -162,12 +163,12 @@ def counties_at(lon: np.ndarray, lat: np.ndarray, ref_dir: Path = REF) -> frozen
     for path in sorted((ref_dir / "district_boundaries_gcj02").glob("*.geojson")):
         shape = shapely.union_all(pyogrio.read_dataframe(path).geometry.to_numpy()).buffer(0.005)
         if shapely.contains(shape, points).any():
-            found.add(path.stem + "0000"[: max(0, 6 - len(path.stem))])
+            found.add(widen(path.stem, "county"))
     counties = {c for c in found if not c.endswith("00")}  # a city's outline (320100) only where no county is known
-    cities = {c[:4] for c in found if c.endswith("00")}
+    cities = {unit_at(c, "city") for c in found if c.endswith("00")}
     if cities and not counties:
         areas = pd.read_csv(ref_dir / "areas.csv", dtype=str)
-        counties = {str(c) for c in areas["code"] if str(c)[:4] in cities}
+        counties = {str(c) for c in areas["code"] if unit_at(str(c), "city") in cities}
     return frozenset(counties)
 
 
@@ -182,7 +183,7 @@ def counties_named(texts: list[str], ref_dir: Path = REF) -> frozenset[str]:
         for found in admin_names_in(text, ref_dir):
             if found.short and found.start > 0:
                 continue
-            for city in {c[:4] for c in found.codes if len(c) in (4, 6)}:
+            for city in {unit_at(c, "city") for c in found.codes if len(c) in (4, 6)}:
                 votes[city] = votes.get(city, 0) + 1
     if not votes or max(votes.values()) < 2:
         return frozenset()
