@@ -26,12 +26,10 @@ def _frame(session: Session, sql: str, **params: Any) -> gpd.GeoDataFrame:
     return frame.rename_geometry("geometry")
 
 
-def plan_grids(
-    session: Session, plan_id: int, codes: list[str] | None = None, outlines: bool = True
-) -> gpd.GeoDataFrame:
-    """Grids of a plan with their grid workers' names (``outlines`` False: each grid's bounding box only)."""
+def plan_grids(session: Session, plan_id: int, codes: list[str] | None = None) -> gpd.GeoDataFrame:
+    """Grids of a plan with their grid workers' names."""
     only = "AND g.code = ANY(:codes)" if codes is not None else ""
-    geom = f"{fitted_sql('g.geom')} AS geom" if outlines else "ST_Envelope(g.geom) AS geom"
+    geom = f"{fitted_sql('g.geom')} AS geom"
     return _frame(
         session,
         "SELECT g.code AS grid_code, g.households, g.n_buildings, g.locked, "
@@ -44,9 +42,34 @@ def plan_grids(
     )
 
 
-def grid_count(session: Session, plan_id: int) -> int:
-    """How many grids a plan has."""
-    return int(session.scalar(text("SELECT count(*) FROM grids WHERE plan_id = :plan"), {"plan": plan_id}) or 0)
+def plan_extent(session: Session, plan_id: int) -> tuple[int, tuple[float, float, float, float] | None]:
+    """How many grids a plan has and their bounds (x0, y0, x1, y1; None without grids): a city page needs no more."""
+    n, x0, y0, x1, y1 = session.execute(
+        text(
+            "SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "FROM (SELECT count(*) AS n, ST_Extent(geom) AS e FROM grids WHERE plan_id = :plan) q"
+        ),
+        {"plan": plan_id},
+    ).one()
+    return int(n), None if x0 is None else (float(x0), float(y0), float(x1), float(y1))
+
+
+def grid_at(session: Session, plan_id: int, lon: float, lat: float) -> dict[str, Any] | None:
+    """The grid of a plan holding the point (GiST index on ``grids.geom``): code, 户数, 楼栋, 社区, staffed or not.
+
+    Whether a 网格员 is assigned, not who: the coverage page shows no names of people.
+    """
+    row = session.execute(
+        text(
+            "SELECT g.code, g.households, g.n_buildings, EXISTS (SELECT 1 FROM user_grids ug JOIN users u "
+            "ON u.id = ug.user_id AND u.role = 'grid_worker' WHERE ug.grid_code = g.code) AS staffed "
+            "FROM grids g WHERE g.plan_id = :plan "
+            "AND ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
+            "ORDER BY g.code LIMIT 1"
+        ),
+        {"plan": plan_id, "lon": lon, "lat": lat},
+    ).mappings().first()
+    return None if row is None else dict(row)
 
 
 def plan_buildings(session: Session, plan_id: int, codes: list[str] | None = None) -> gpd.GeoDataFrame:
@@ -76,6 +99,29 @@ def unassigned_buildings(session: Session, plan_id: int) -> gpd.GeoDataFrame:
         "WHERE b.is_residential AND a.building_id IS NULL ORDER BY b.id",
         plan=plan_id,
     )
+
+
+_LOOSE = (
+    "FROM buildings b WHERE b.is_residential AND NOT EXISTS "
+    "(SELECT 1 FROM grid_assignments a WHERE a.building_id = b.id AND a.plan_id = :plan)"
+)
+
+
+def unassigned_sample(session: Session, plan_id: int, limit: int) -> tuple[gpd.GeoDataFrame, int]:
+    """At most ``limit`` of the residential buildings no grid of the plan holds, and how many there are in all.
+
+    A city's coverage page draws a few and counts the rest (a new 区 imported before partitioning has all of them).
+    The count alone is one parallel anti-join (a count over the limited rows would walk the buildings one by one).
+    """
+    total = int(session.scalar(text(f"SELECT count(*) {_LOOSE}"), {"plan": plan_id}) or 0)
+    frame = _frame(
+        session,
+        "SELECT b.id AS building_id, b.name, b.households, b.compound_id, NULL::text AS grid_code, b.geom "
+        f"{_LOOSE} ORDER BY b.id LIMIT :n",
+        plan=plan_id,
+        n=limit if total else 0,
+    )
+    return frame, total
 
 
 def streets(session: Session, bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:

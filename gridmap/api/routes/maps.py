@@ -27,7 +27,7 @@ from gridmap.errors import InvalidInput, NotFound
 from gridmap.maps import analysis, data
 from gridmap.maps.assets import render_offline
 from gridmap.maps.base import figure
-from gridmap.maps.coverage import coverage_map
+from gridmap.maps.coverage import city_coverage_map, coverage_map
 from gridmap.maps.diff import plan_diff_map
 from gridmap.maps.hotspots import hotspot_map
 from gridmap.maps.lanes import lanes_map
@@ -87,18 +87,20 @@ def coverage(
 ) -> HTMLResponse:
     """Grids by households or deviation, buildings by grid (vector tiles, from zoom 14), gaps, unassigned, compounds."""
     plan = _plan_id(session)
-    # a city's plan: grids, streets and compounds from the vector tiles, not the page
-    city = data.grid_count(session, plan) > COVERAGE_TILES_ABOVE
-    grids, loose = data.plan_grids(session, plan, outlines=not city), data.unassigned_buildings(session, plan)
     p = settings.partition
+    n_grids, bounds = data.plan_extent(session, plan)
+    if n_grids > COVERAGE_TILES_ABOVE and bounds is not None:
+        # a city's plan: everything from the vector tiles (the unassigned buildings asked for by the page itself)
+        city = city_coverage_map(bounds, color_by=color_by, target=p.target, band=(p.min, p.max), tiles=settings.tiles)
+        return page(city, user, "网格覆盖 Coverage")
+    grids, loose = data.plan_grids(session, plan), data.unassigned_buildings(session, plan)
     m = coverage_map(
         grids,
         loose,
         building_tiles=True,
-        plan_tiles=city,
-        study_area=None if city else data.coverage_area(session, p.study_buffer_m),
-        compounds=None if city else data.compounds(session),
-        streets=None if city else data.streets(session, _bounds(grids)),
+        study_area=data.coverage_area(session, p.study_buffer_m),
+        compounds=data.compounds(session),
+        streets=data.streets(session, _bounds(grids)),
         color_by=color_by,
         target=p.target,
         band=(p.min, p.max),
