@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridmap.partition.codes import COMMUNITY_PATTERN
+
 
 class HouseholdSettings(BaseModel):
     """The household model used when a building has no surveyed or mapped count."""
@@ -39,7 +41,7 @@ class PartitionSettings(BaseModel):
         "tertiary_link",
     )
     study_buffer_m: float = 30.0
-    code_prefix: str = Field("000000000000", pattern=r"^\d{12}$")
+    code_prefix: str = Field("000000000000", pattern=COMMUNITY_PATTERN)
     seed: int = 0
 
 
@@ -142,6 +144,9 @@ class PeopleSettings(BaseModel):
     )
     supervision_phone: str = Field("12345", max_length=40, description="监督电话 printed on every grid card")
     card_title: str = Field("网格公示牌", max_length=40)
+    reveal_log_days: int = Field(
+        180, ge=180, description="a reveal of a full number (pii_reveals) is logged this long (at least 180 days)"
+    )
 
 
 class FieldworkSettings(BaseModel):
@@ -168,6 +173,12 @@ class FieldworkSettings(BaseModel):
         "months or ISO weeks)",
     )
     route_stops: int = Field(8, ge=1, le=30, description="buildings on the suggested route of the day")
+    visit_clock_skew_minutes: int = Field(
+        5, ge=0, le=1440, description="a visit's phone time (made_at) may be this far ahead of the server's clock"
+    )
+    visit_max_age_days: int = Field(
+        7, ge=1, le=366, description="a visit kept offline on the phone is accepted up to this many days old"
+    )
 
 
 class Settings(BaseSettings):

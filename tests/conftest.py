@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 import uvicorn
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from gridmap.db.cluster import LocalCluster
 from gridmap.db.session import migrate
+from gridmap.requests.link_tokens import new_token, token_digest
 from gridmap.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "boundaries"
@@ -75,6 +76,20 @@ def make_database(cluster: LocalCluster, name: str) -> str:
     url = f"postgresql+psycopg2://postgres@127.0.0.1:{cluster.port}/{name}"
     migrate(url)
     return url
+
+
+def resident_link(engine: Engine, request_id: int) -> str:
+    """A new link token for a request, as a resident holds it (the database keeps only its digest).
+
+    For requests the tests report as staff, whose token was answered to no one.
+    """
+    token = new_token()
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE requests SET rating_token = :digest WHERE id = :id"),
+            {"digest": token_digest(token), "id": request_id},
+        )
+    return token
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,13 @@
     export: "Export CSV (numbers masked)", staffTitle: "Record grid staff and volunteers",
     officePhone: "Office phone (shown publicly)", post: "Post", gridWorker: "Grid worker", gridLeader: "Grid leader",
     buildingHead: "Building head", laneHead: "Lane head", grid: "Grid", building: "Building", street: "Street",
-    account: "gridmap account (optional)", save: "Save"});
+    account: "gridmap account (optional)", save: "Save", unpostedTitle: "Not in a grid (waiting or no current post)"});
   const en = lang === "en";
   const T = (zh, english) => (en ? english : zh);
   const errorBox = document.getElementById("error");
   const BOARD = new Set(["community", "command"]);  // a unit: they register and place people
   const REVEALERS = new Set(["community", "command", "admin"]);
+  const EDITORS = REVEALERS;  // who may correct, end (卸任) and remove people records (gridmap/policy.py)
   let me = null, board = null;
 
   function fail(message) { errorBox.hidden = false; errorBox.textContent = message; }
@@ -30,6 +31,10 @@
   }
   const post_ = (url, data) => api(url, {method: "POST", headers: {"Content-Type": "application/json"},
     body: JSON.stringify(data)});
+  const patch_ = (url, data) => api(url, {method: "PATCH", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify(data)});
+  const result = document.getElementById("people-result");
+  function say(message, isError) { result.className = isError ? "error" : ""; result.textContent = message; }
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -156,6 +161,121 @@
     li.append(open);
   }
 
+  // ---- correcting, ending (卸任) and removing records ------------------------------------------------------------
+  function button(text, cls) { const b = el("button", text, cls); b.type = "button"; return b; }
+
+  function field(form, label, name, options) {
+    const input = el("input");
+    input.name = name;
+    Object.assign(input, options);
+    const wrap = el("label");
+    wrap.append(el("span", label), input);
+    form.append(wrap);
+    return input;
+  }
+
+  // The edit form: phone and ID number stay empty unless typed again (the masked value is only the placeholder).
+  function editForm(person, li) {
+    document.querySelectorAll(".edit-form").forEach(f => f.remove());
+    const form = el("form", null, "edit-form people-form");
+    form.dataset.person = person.id;
+    const name = field(form, T("姓名", "Name"), "name", {value: person.name, required: true, maxLength: 100});
+    const phone = field(form, T("手机（不改请留空）", "Mobile (empty: unchanged)"), "phone",
+      {placeholder: person.phone || T("未登记", "none"), maxLength: 30, inputMode: "tel", autocomplete: "off"});
+    const idNumber = field(form, T("身份证号（不改请留空）", "ID number (empty: unchanged)"), "id_number",
+      {placeholder: person.id_number || T("未登记", "none"), maxLength: 18, autocomplete: "off"});
+    const office = field(form, T("办公电话（公示）", "Office phone (public)"), "office_phone",
+      {value: person.office_phone || "", maxLength: 30, inputMode: "tel"});
+    const work = field(form, T("工作单位", "Work unit"), "work_unit", {value: person.work_unit || "", maxLength: 200});
+    const address = field(form, T("新住址（不改请留空）", "New home address (empty: unchanged)"), "address",
+      {placeholder: person.home || "", maxLength: 300});
+    const save = el("button", T("保存修改", "Save changes")); save.type = "submit";
+    const cancel = button(T("取消", "Cancel"));
+    cancel.addEventListener("click", () => form.remove());
+    form.append(save, cancel);
+    form.addEventListener("submit", async e => {
+      e.preventDefault();
+      const data = {};
+      if (name.value.trim() !== person.name) data.name = name.value.trim();
+      if (phone.value.trim()) data.phone = phone.value.trim();
+      if (idNumber.value.trim()) data.id_number = idNumber.value.trim();
+      if (office.value.trim() !== (person.office_phone || "")) data.office_phone = office.value.trim() || null;
+      if (work.value.trim() !== (person.work_unit || "")) data.work_unit = work.value.trim() || null;
+      if (address.value.trim()) data.address = address.value.trim();
+      if (!Object.keys(data).length) { say(T("没有修改", "Nothing changed")); return; }
+      try {
+        const saved = await patch_(`/api/people/${person.id}`, data);
+        await loadGrids();  // the message comes once the lists show the change
+        say(T(`已保存：${saved.name}`, `Saved: ${saved.name}`));
+      } catch (err) { say(err.message, true); }
+    });
+    li.append(form);
+    name.focus();
+  }
+
+  // Two steps: the first click asks, the second does it (no window.confirm: it blocks and is easy to click away).
+  function confirmed(li, label, question, cls, act) {
+    const open = button(label, cls);
+    open.addEventListener("click", () => {
+      open.hidden = true;
+      const box = el("span", null, "confirm-box");
+      const yes = button(T("确认", "Confirm"), "confirm-yes");
+      const no = button(T("取消", "Cancel"));
+      no.addEventListener("click", () => { box.remove(); open.hidden = false; });
+      yes.addEventListener("click", async () => {
+        yes.disabled = true;
+        try { await act(); } catch (err) { say(err.message, true); box.remove(); open.hidden = false; }
+      });
+      box.append(el("span", question), " ", yes, " ", no);
+      li.append(box);
+    });
+    li.append(" ", open);
+  }
+
+  function editButtons(person, post, li) {
+    if (!EDITORS.has(me.role)) return;
+    const edit = button(T("编辑", "Edit"), "edit-person");
+    edit.addEventListener("click", () => editForm(person, li));
+    li.append(" ", edit);
+    if (post) {
+      confirmed(li, T("卸任", "End post"), T(`确认 ${person.name} 卸任${post.role_name}？（记录保留为历史）`,
+        `End ${person.name}'s post as ${post.role_name}? (kept as history)`), "end-post", async () => {
+        await api(`/api/people/${person.id}/posts/${post.id}`, {method: "DELETE"});
+        await loadGrids();
+        say(T(`已卸任：${person.name}（${post.role_name}）`, `Post ended: ${person.name} (${post.role_name})`));
+      });
+    } else {
+      confirmed(li, T("删除", "Delete"), T(`确认删除 ${person.name} 及其个人信息？此操作不可撤销`,
+        `Delete ${person.name} and their personal data? This cannot be undone`), "remove-person", async () => {
+        await api(`/api/people/${person.id}`, {method: "DELETE"});
+        await loadGrids();
+        say(T(`已删除：${person.name}`, `Deleted: ${person.name}`));
+      });
+    }
+  }
+
+  function personLine(person, post) {
+    const li = el("li");
+    li.dataset.person = person.id;
+    if (post) li.append(el("span", post.role_name, "post-role"), " ");
+    li.append(el("span", person.name, "person-name"));
+    const where = post && (post.building_name || post.street_name);
+    if (where) li.append(` · ${where}`);
+    const phone = person.office_phone ? `${T("办公", "office")} ${person.office_phone}` : person.phone;
+    if (phone) li.append(" · ", el("span", phone, "phone"));
+    revealButton(person, li);
+    editButtons(person, post, li);
+    return li;
+  }
+
+  function unposted(everyone) {
+    const section = document.getElementById("unposted-section");
+    const list = document.getElementById("unposted");
+    const people = everyone.filter(p => !p.posts.some(x => x.grid_code));
+    section.hidden = !EDITORS.has(me.role) || people.length === 0;
+    list.replaceChildren(...people.flatMap(p => (p.posts.length ? p.posts.map(x => personLine(p, x)) : [personLine(p, null)])));
+  }
+
   let generation = 0;  // a newer load wins over one still in flight
   async function loadGrids() {
     const mine = ++generation;
@@ -171,22 +291,15 @@
       title.append(" ", card);
       const list = el("ul");
       for (const p of people) {
-        for (const post of p.posts.filter(x => x.grid_code === g.code)) {
-          const li = el("li");
-          li.append(el("span", post.role_name, "post-role"), " ", el("span", p.name, "person-name"));
-          const where = post.building_name || post.street_name;
-          if (where) li.append(` · ${where}`);
-          const phone = p.office_phone ? `${T("办公", "office")} ${p.office_phone}` : p.phone;
-          if (phone) li.append(" · ", el("span", phone, "phone"));
-          revealButton(p, li);
-          list.append(li);
-        }
+        for (const post of p.posts.filter(x => x.grid_code === g.code)) list.append(personLine(p, post));
       }
       if (!list.children.length) list.append(el("li", T("暂无登记人员", "No one recorded yet"), "muted"));
       section.append(title, list);
       sections.push(section);
     }
-    if (mine === generation) document.getElementById("grids").replaceChildren(...sections);
+    if (mine !== generation) return;
+    document.getElementById("grids").replaceChildren(...sections);
+    unposted(everyone);
   }
 
   (async () => {

@@ -86,7 +86,7 @@ async function loadMap() {
   }
   // A 网格公示牌's QR code names its grid (/public/report?grid=CODE): the map opens on that grid, outlined.
   const named = new URLSearchParams(location.search).get("grid");
-  if (MODE === "public" && /^\d{15}$/.test(named || "")) mine = new Set([named]);
+  if (MODE === "public" && gridmapCodes.isGrid(named)) mine = new Set([named]);
   try {
     const grids = await (await fetch("/public/api/grids")).json();
     for (const f of grids.features) state.gridNames.set(f.properties.grid_code, f.properties.grid_name);
@@ -201,26 +201,7 @@ function showSuggestions(items) {
 }
 
 // ---- photos: from the camera, compressed on the phone (JPEG, long side ≤ 1600 px) ---------------------------------
-async function compress(file) {
-  let source;
-  try { source = await createImageBitmap(file, {imageOrientation: "from-image"}); } catch (e) {
-    source = await new Promise((resolve, reject) => {
-      const img = new Image();
-      img.onload = () => resolve(img);
-      img.onerror = () => reject(new Error("not an image"));
-      img.src = URL.createObjectURL(file);
-    });
-  }
-  const scale = Math.min(1, MAX_SIDE / Math.max(source.width, source.height));
-  const canvas = document.createElement("canvas");
-  canvas.width = Math.max(1, Math.round(source.width * scale));
-  canvas.height = Math.max(1, Math.round(source.height * scale));
-  const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#fff";  // a transparent PNG becomes white, not black, as JPEG
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.drawImage(source, 0, 0, canvas.width, canvas.height);
-  return new Promise((resolve, reject) => canvas.toBlob(b => (b ? resolve(b) : reject(new Error("encode"))), "image/jpeg", 0.82));
-}
+const compress = file => gridmapCompressPhoto(file, MAX_SIDE);  // photos.js
 
 $("photos").addEventListener("change", async () => {
   const files = [...$("photos").files];

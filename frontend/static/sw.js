@@ -1,20 +1,20 @@
 // Service worker of the report form and the workbench: after one online visit, /report (and /public/report) and
-// the workbench / (where a patrol is started and ended) open without network.
+// the workbench / (where a patrol is started and ended, and visits are recorded) open without network.
 // Served as /sw.js so that its scope is the whole site, but it answers only the report pages, their assets and the
 // few reads they need; every other request goes to the network untouched. Reports themselves are not queued
 // here: the page keeps them in IndexedDB (outbox.js) and sends them when the network returns.
-const CACHE = "gridmap-report-v3";
+const CACHE = "gridmap-report-v5";
 const PAGES = ["/report", "/public/report", "/"];
 const ASSETS = [
-  "/static/report.js", "/static/outbox.js", "/static/patrol.js", "/static/workbench.js", "/static/workbench.css",
-  "/static/fieldwork.js", "/static/report.css", "/static/report-icons.svg", "/static/i18n.js",
+  "/static/report.js", "/static/codes.js", "/static/outbox.js", "/static/patrol.js", "/static/workbench.js", "/static/workbench.css",
+  "/static/fieldwork.js", "/static/photos.js", "/static/report.css", "/static/report-icons.svg", "/static/i18n.js",
   "/static/app.css", "/static/vendor/leaflet/dist/leaflet.js", "/static/vendor/leaflet/dist/leaflet.css",
   "/static/vendor/leaflet/dist/images/marker-icon.png", "/static/vendor/leaflet/dist/images/marker-icon-2x.png",
   "/static/vendor/leaflet/dist/images/marker-shadow.png",
 ];
 // Reads the form makes: fresh when online, the last answer when not (the backdrop under one key, whatever its bbox).
 const READS = ["/api/categories", "/api/me", "/api/map-config", "/open311/v2/services.json", "/public/api/grids",
-  "/public/api/backdrop", "/static/shell.js"];
+  "/public/api/backdrop", "/static/shell.js", "/api/visit-kinds", "/api/visits/buildings", "/api/visits/route"];
 
 async function keep(cache, url) {
   try {

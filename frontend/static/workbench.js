@@ -6,7 +6,7 @@ const lang = gridmapI18n({
   pages: "My pages", overview: "Overview", patrol: "Patrol", patrolStart: "Start patrol", patrolEnd: "End patrol",
   patrolPrivacy: "Your position is recorded only during a patrol; tracks are deleted after 180 days.",
   visit: "Visits", visitMap: "Visit map", vBuilding: "Building", vKind: "Kind", vDate: "Date", vPhoto: "Photo (optional)",
-  vSave: "Record visit", vToRequest: "Turn into a request", route: "Today's suggested route",
+  vSave: "Record visit", vToRequest: "Turn into a request", route: "Today's suggested route", vSync: "Upload now",
 });
 const T = (zh, en) => (lang === "en" ? en : zh);
 const PAGE = 20;

@@ -52,6 +52,7 @@ from gridmap.maps.assets import FOLIUM_TEMPLATES
 from gridmap.notify.runner import Notifier
 from gridmap.ogc.features import close_features, features_app, open_features
 from gridmap.requests.fast_intake import open_pool
+from gridmap.requests.link_tokens import link_key
 from gridmap.resources import FRONTEND
 from gridmap.settings import Settings, get_settings
 
@@ -69,6 +70,7 @@ def create_app(
         own = engine is None
         app.state.engine = engine or make_engine(settings)
         app.state.users = UserDirectory(secret=settings.effective_secret_key(), ttl=settings.user_cache_seconds)
+        app.state.link_key = link_key(settings.effective_secret_key())
         app.state.intake_pool = await open_pool(app.state.engine.url, settings.db_pool_size)
         app.state.notifier = Notifier(app.state.engine, settings, app.state.clock)
         await app.state.notifier.start()

@@ -117,15 +117,28 @@ def purge_audit(
         int | None,
         typer.Option(min=180, help="keep this many days (default GRIDMAP_REQUESTS__AUDIT_LOG_DAYS, 180)"),
     ] = None,
+    reveal_days: Annotated[
+        int | None,
+        typer.Option(min=180, help="keep reveals this many days (default GRIDMAP_PEOPLE__REVEAL_LOG_DAYS, 180)"),
+    ] = None,
 ) -> None:
-    """Delete the audit trails of requests finished longer ago than the retention period (at least 180 days)."""
+    """Delete audit records older than their retention (at least 180 days).
+
+    The trails of requests finished longer ago than ``--days``, and the reveals of full numbers (``pii_reveals``)
+    older than ``--reveal-days``.
+    """
     from datetime import UTC, datetime
 
     from gridmap.cli.common import engine
     from gridmap.db.session import session_scope
+    from gridmap.people.retention import purge_reveals
     from gridmap.requests.retention import purge_request_events
 
-    keep = days or settings().requests.audit_log_days
+    s = settings()
+    keep, keep_reveals = days or s.requests.audit_log_days, reveal_days or s.people.reveal_log_days
+    now = datetime.now(UTC)
     with user_errors(), session_scope(engine()) as session:
-        deleted = purge_request_events(session=session, days=keep, now=datetime.now(UTC))
+        deleted = purge_request_events(session=session, days=keep, now=now)
+        reveals = purge_reveals(session=session, days=keep_reveals, now=now)
     console.print(f"删除 / deleted {deleted} request events of requests finished more than {keep} days ago")
+    console.print(f"删除 / deleted {reveals} reveals of personal numbers older than {keep_reveals} days")

@@ -16,6 +16,7 @@ from gridmap.cli.exports import export_command, import_households_command
 from gridmap.cli.geocode import geocode_command
 from gridmap.cli.imports import import_command
 from gridmap.cli.partition import partition_command
+from gridmap.partition.codes import unit_at
 from gridmap.resources import DEMO_OSM
 from gridmap.settings import Settings
 
@@ -203,7 +204,7 @@ def prepare_demo(s: Settings, eng: Engine) -> None:
         # The demo's accounts keep the password "demo" on purpose: the policy is waived for them explicitly.
         for name, role, unit in (
             ("community", Role.community, DEMO_PREFIX),
-            ("command", Role.command, DEMO_PREFIX[:9]),
+            ("command", Role.command, unit_at(DEMO_PREFIX, "street")),
         ):
             ensure_user(
                 session=session, username=name, password="demo", role=role, unit_code=unit, weak_password=True

@@ -263,6 +263,7 @@ class ServiceRequest(Base):
             postgresql_where=text("status NOT IN ('closed', 'merged') AND dispatched_at IS NOT NULL"),
         ),
         CheckConstraint("rating_source IN ('resident', 'callback', 'staff')", name="ck_requests_rating_source"),
+        CheckConstraint("rating_token ~ '^[0-9a-f]{64}$'", name="ck_requests_rating_token_sha256"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -290,6 +291,7 @@ class ServiceRequest(Base):
     # resident: the reporter's own 评单; callback: stars given on a 回访 call by 社区/街道 staff (migration 0007);
     # staff: a rating staff entered before 0007 (counted in neither 满意率)
     rating_source: Mapped[str | None] = mapped_column(String(20))
+    # SHA-256 (hex) of the resident's link token, never the token itself (gridmap.requests.link_tokens, 0017)
     rating_token: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     payload_hash: Mapped[str | None] = mapped_column(String(64))
@@ -482,6 +484,52 @@ class GridPost(Base):
     placed_by: Mapped[str | None] = mapped_column(String(100))
 
 
+class PastPost(Base):
+    """A post given up (卸任, or replaced as 楼长/街巷长): who held it, for what, from when until when (0019).
+
+    ``person_id`` becomes NULL when the person record is removed: the post's history stays, the person does not.
+    """
+
+    __tablename__ = "grid_post_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(Integer)  # the id it had in grid_posts
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    grid_code: Mapped[str | None] = mapped_column(String(15), index=True)
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id", ondelete="SET NULL"), index=True)
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("streets.id", ondelete="SET NULL"))
+    placed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    placed_by: Mapped[str | None] = mapped_column(String(100))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_by: Mapped[str] = mapped_column(String(100))
+
+
+class PersonChange(Base):
+    """The audit of people records: who did what to which record when, and the names of the fields (0019).
+
+    Never a value: no name, phone, ID number or address. ``person_id`` has no foreign key, so the row of a
+    removal outlives the record it removed.
+    """
+
+    __tablename__ = "people_changes"
+    __table_args__ = (
+        CheckConstraint(
+            "action IN ('create', 'update', 'place', 'end_post', 'delete')", name="ck_people_changes_action"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    username: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(30))
+    person_id: Mapped[int] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    post_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class PiiReveal(Base):
     """One reveal of a person's phone or ID number: who, when, why (PIPL); kept, never edited."""
 
@@ -567,6 +615,8 @@ class Visit(Base):
     photos: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    made_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # on the phone (an offline visit)
+    payload_hash: Mapped[str | None] = mapped_column(String(64))  # the body's SHA-256, kept with client_key
 
 
 class TileBuild(Base):

@@ -306,23 +306,30 @@ def building_place(session: Session, building_id: int) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def insert_visit(session: Session, values: dict[str, Any]) -> int:
-    """Store a visit (once per client key); its id."""
-    session.execute(
+def insert_visit(session: Session, values: dict[str, Any]) -> int | None:
+    """Store a visit; its id, or None when its client key is already taken (see ``visit_by_key``)."""
+    found = session.execute(
         text(
             "INSERT INTO visits (client_key, user_id, building_id, grid_code, unit, room, visited_on, kind, note, "
-            "photos, created_at) VALUES (:key, :user_id, :building_id, :grid_code, :unit, :room, :visited_on, :kind, "
-            ":note, '[]', :now) ON CONFLICT (client_key) DO NOTHING"
+            "photos, created_at, made_at, payload_hash) VALUES (:key, :user_id, :building_id, :grid_code, :unit, "
+            ":room, :visited_on, :kind, :note, '[]', :now, :made_at, :payload_hash) "
+            "ON CONFLICT (client_key) DO NOTHING RETURNING id"
         ),
         values,
-    )
-    return int(session.execute(text("SELECT id FROM visits WHERE client_key = :key"), values).scalar_one())
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def visit_by_key(session: Session, key: str) -> dict[str, Any] | None:
+    """The visit stored under a client key (Idempotency-Key): its id, who recorded it and its body's digest."""
+    found = rows(session, "SELECT id, user_id, payload_hash FROM visits WHERE client_key = :key", key=key)
+    return found[0] if found else None
 
 
 VISIT_COLUMNS = (
     "v.id, v.client_key, v.user_id, v.building_id, coalesce(b.name, nullif(concat_ws('', b.addr_street, "
     "b.addr_housenumber), ''), '楼栋 ' || b.id) AS building, v.grid_code, v.unit, v.room, v.visited_on, v.kind, "
-    "v.note, v.photos, v.request_id, coalesce(u.full_name, u.username) AS worker"
+    "v.note, v.photos, v.request_id, v.made_at, coalesce(u.full_name, u.username) AS worker"
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gridmap.fieldwork.kinds import VisitKind
+from gridmap.partition.codes import GRID_PATTERN
 
 KEY = r"^[A-Za-z0-9\-]{8,64}$"
 
@@ -33,7 +34,7 @@ class PatrolUpload(BaseModel):
 
     started_at: AwareDatetime
     ended_at: AwareDatetime | None = None
-    grid_code: str | None = Field(None, pattern=r"^\d{15}$", description="the grid the worker chose, if any")
+    grid_code: str | None = Field(None, pattern=GRID_PATTERN, description="the grid the worker chose, if any")
     points: list[PatrolPointIn] = Field(default_factory=list)
     report_keys: list[str] = Field(default_factory=list, max_length=500)
 
@@ -104,11 +105,16 @@ class VisitIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    key: str = Field(pattern=KEY, description="made by the client: a retry stores the visit once")
+    key: str | None = Field(
+        None, pattern=KEY, description="made by the client (or the Idempotency-Key header): a resend stores it once"
+    )
     building_id: int = Field(ge=1, le=2**31 - 1)
     unit: str | None = Field(None, max_length=20, description="单元, e.g. 2")
     room: str | None = Field(None, max_length=20, description="室, e.g. 301")
-    visited_on: date
+    visited_on: date | None = Field(None, description="the day of the visit; default: the local day of made_at")
+    made_at: AwareDatetime | None = Field(
+        None, description="when the visit was recorded on the phone (kept offline and uploaded later)"
+    )
     kind: VisitKind = VisitKind.routine
     note: str | None = Field(None, max_length=4000)
 
@@ -123,6 +129,7 @@ class VisitOut(BaseModel):
     unit: str | None
     room: str | None
     visited_on: date
+    made_at: datetime | None = Field(description="when it was recorded on the phone (None: not sent)")
     kind: str
     kind_name: str
     note: str | None

@@ -5,10 +5,12 @@ A visit is recorded at a building or a household in it, may carry photos, and tu
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -48,6 +50,7 @@ def _out(row: dict[str, Any]) -> VisitOut:
         unit=row["unit"],
         room=row["room"],
         visited_on=row["visited_on"],
+        made_at=row["made_at"],
         kind=row["kind"],
         kind_name=KIND_NAMES[VisitKind(row["kind"])][0],
         note=row["note"],
@@ -66,19 +69,104 @@ def _visible(session: Session, visit_id: int, user: User) -> dict[str, Any]:
     return row
 
 
-def record(session: Session, body: VisitIn, *, user: User, now: datetime) -> VisitOut:
-    """Store a visit (a retry with the same key stores it once) at a building of the user's grids."""
+def digest_of(body: VisitIn) -> str:
+    """The body's fingerprint (without its key), kept with the key to tell a resend from a different visit."""
+    return hashlib.sha256(body.model_dump_json(exclude={"key"}).encode()).hexdigest()
+
+
+def _resent(session: Session, key: str, digest: str, user: User) -> dict[str, Any] | None:
+    """The visit already stored under ``key`` when this is its resend; a key of another visit is a conflict."""
+    earlier = q.visit_by_key(session, key)
+    if earlier is None:
+        return None
+    if earlier["user_id"] != user.id or (earlier["payload_hash"] or digest) != digest:
+        raise Conflict(
+            "这个 Idempotency-Key 已用于另一条走访记录，新的走访请用新的键 / this Idempotency-Key was already used "
+            "for a different visit: use a new key for a new visit"
+        )
+    return _visible(session, int(earlier["id"]), user)
+
+
+def _visit_day(body: VisitIn, *, now: datetime, zone: ZoneInfo, settings: FieldworkSettings) -> date:
+    """The visit's day; its phone time (``made_at``) must lie within the last days and not in the future."""
+    if body.made_at is None:
+        if body.visited_on is None:
+            raise InvalidInput("请填写走访日期 / give visited_on (or made_at, the phone's time of the visit)")
+        if body.visited_on > now.date() + timedelta(days=1):
+            raise InvalidInput(f"走访日期 {body.visited_on} 在未来 / visited_on {body.visited_on} is in the future")
+        return body.visited_on
+    skew, age = settings.visit_clock_skew_minutes, settings.visit_max_age_days
+    if body.made_at > now + timedelta(minutes=skew):
+        raise InvalidInput(
+            f"走访时间 {body.made_at.isoformat()} 晚于服务器时间超过 {skew} 分钟，请检查手机时间 / made_at "
+            f"{body.made_at.isoformat()} is more than {skew} minutes ahead of the server: check the phone's clock"
+        )
+    if body.made_at < now - timedelta(days=age):
+        raise InvalidInput(
+            f"走访时间 {body.made_at.isoformat()} 早于 {age} 天前，离线保存过久，请重新记录 / made_at "
+            f"{body.made_at.isoformat()} is more than {age} days ago: record the visit again"
+        )
+    made_on = body.made_at.astimezone(zone).date()
+    if body.visited_on is not None and body.visited_on > made_on:
+        raise InvalidInput(
+            f"走访日期 {body.visited_on} 晚于记录时间 {made_on} / visited_on {body.visited_on} is after the day it "
+            f"was recorded ({made_on})"
+        )
+    if body.visited_on is not None and body.visited_on < made_on - timedelta(days=age):
+        raise InvalidInput(
+            f"走访日期 {body.visited_on} 早于记录时间 {age} 天以上 / visited_on {body.visited_on} is more than {age} "
+            f"days before it was recorded ({made_on})"
+        )
+    return body.visited_on or made_on
+
+
+def record(
+    session: Session,
+    body: VisitIn,
+    *,
+    user: User,
+    now: datetime,
+    settings: FieldworkSettings,
+    zone: ZoneInfo,
+    key: str | None = None,
+) -> tuple[VisitOut, bool]:
+    """Store a visit at a building of the user's grids; returns it and whether it is new.
+
+    ``key`` (the Idempotency-Key header) or ``body.key`` names it: a resend with the same body returns the visit
+    first stored, however late it comes; the same key with another body is a conflict (409).
+    """
     if not admits(user.role, REPORTERS):
         raise Forbidden("走访由网格员或社区工作人员记录 / visits are recorded by grid workers and community staff")
-    if body.visited_on > now.date() + timedelta(days=1):
-        raise InvalidInput(f"走访日期 {body.visited_on} 在未来 / visited_on {body.visited_on} is in the future")
+    if key and body.key and key != body.key:
+        raise InvalidInput("Idempotency-Key 与 key 不一致 / the Idempotency-Key header and the body's key differ")
+    client_key = key or body.key
+    if not client_key:
+        raise InvalidInput("请带上 Idempotency-Key（或 key）/ send an Idempotency-Key header (or key)")
+    digest = digest_of(body)
+    earlier = _resent(session, client_key, digest, user)
+    if earlier is not None:
+        return _out(earlier), False
+    visited_on = _visit_day(body, now=now, zone=zone, settings=settings)
     place = q.building_place(session, body.building_id)
     if place is None:
         raise NotFound(f"楼栋 {body.building_id} 不存在 / building {body.building_id} does not exist")
     check_grid(user_scope(session, user), place["grid_code"], user)
-    values = body.model_dump() | {"user_id": user.id, "grid_code": place["grid_code"], "now": now}
-    values["kind"] = body.kind.value
-    return _out(_visible(session, q.insert_visit(session, values), user))
+    values = body.model_dump() | {
+        "key": client_key,
+        "user_id": user.id,
+        "grid_code": place["grid_code"],
+        "now": now,
+        "visited_on": visited_on,
+        "kind": body.kind.value,
+        "payload_hash": digest,
+    }
+    made = q.insert_visit(session, values)
+    if made is None:  # a concurrent resend stored it first
+        earlier = _resent(session, client_key, digest, user)
+        if earlier is None:
+            raise Conflict("走访未能保存，请用同一个 Idempotency-Key 重试 / not stored: retry with the same key")
+        return _out(earlier), False
+    return _out(_visible(session, made, user)), True
 
 
 def read(session: Session, visit_id: int, *, user: User) -> VisitOut:

@@ -11,9 +11,10 @@ from gridmap.db.models import Role, User, UserGrid
 from gridmap.errors import NotFound
 from gridmap.people import queries
 from gridmap.people.card import CardData, StaffLine
-from gridmap.people.pii import Cipher, mask_phone
+from gridmap.people.pii import Cipher
 from gridmap.people.roles import POSTS, STAFF
 from gridmap.policy import Scope
+from gridmap.privacy import mask_phone
 from gridmap.units import unit_names
 
 REPORT_PATH = "/public/report"

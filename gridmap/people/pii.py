@@ -1,4 +1,6 @@
-"""Personal data at rest and on screen: Fernet (AES-128-CBC + HMAC-SHA256) tokens, masks for phones and IDs.
+"""Personal data at rest: Fernet (AES-128-CBC + HMAC-SHA256) tokens, and phones and IDs checked on input.
+
+How they are shown masked is :mod:`gridmap.privacy` (one rule for every page, list and export).
 
 The key comes from ``GRIDMAP_PEOPLE__PII_KEY`` or is generated once in the state directory with mode 0600
 (:meth:`gridmap.settings.Settings.effective_pii_key`); it is never in the repository. A token that the key
@@ -61,22 +63,6 @@ def clean_id_number(value: str | None) -> str | None:
             "身份证号须为 18 位 (末位可为 X) / an ID number has 18 characters: 17 digits and a digit or X"
         )
     return value.strip().upper()
-
-
-def mask_phone(value: str | None) -> str | None:
-    """138****5678: the first three and last four digits (shorter numbers: only the last two)."""
-    if not value:
-        return None
-    if len(value) >= 11:
-        return value[:3] + "*" * (len(value) - 7) + value[-4:]
-    return "*" * (len(value) - 2) + value[-2:]
-
-
-def mask_id_number(value: str | None) -> str | None:
-    """3201**********123X: the first four (the 市) and the last four characters."""
-    if not value:
-        return None
-    return value[:4] + "*" * (len(value) - 8) + value[-4:]
 
 
 def shown(value: str | None, token: str | None, mask: str | None) -> str | None:

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from gridmap.db.models import GridPost, Person, User
 from gridmap.errors import Forbidden, InvalidInput
+from gridmap.partition.codes import community_of
 from gridmap.people import queries
 from gridmap.people.pii import Cipher, clean_id_number, clean_phone
 from gridmap.people.roles import AVAILABILITY, POSTS
 from gridmap.people.schemas import GridShare, PlacementOut, PostIn, RegisterIn, SuggestionOut
-from gridmap.people.service import add_post
+from gridmap.people.service import add_post, record_change
 from gridmap.policy import check_grid, user_scope
 from gridmap.requests.locate import locate
 from gridmap.units import unit_names
@@ -74,7 +75,7 @@ def register(
     near = queries.home_grid(session, where.lon, where.lat)
     person = Person(
         name=data.name,
-        community_code=grid[:12],
+        community_code=community_of(grid),
         phone_enc=cipher.seal(phone),
         id_number_enc=cipher.seal(id_number),
         address_enc=cipher.seal(data.address),
@@ -89,7 +90,8 @@ def register(
     )
     session.add(person)
     session.flush()
-    add_post(session, person, PostIn(role=data.kind), by=user.username, now=now)
+    record_change(session, user, person.id, "create", data.model_fields_set - {"kind"}, now=now)
+    add_post(session, person, PostIn(role=data.kind), user=user, now=now)
     return person, where.match_level, near[1] if near else None
 
 
@@ -175,6 +177,7 @@ def place(session: Session, user: User, placements: list[tuple[int, str]], *, no
     for person_id, grid in placements:
         post = rows[person_id]
         post.grid_code, post.placed_at, post.placed_by = grid, now, user.username
+        record_change(session, user, person_id, "place", ["grid_code"], now=now, post_id=post.id)
     session.flush()
     return len(placements)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, and_, exists, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.db.models import (
@@ -16,7 +16,9 @@ from gridmap.db.models import (
     GridAssignment,
     GridPlan,
     GridPost,
+    PastPost,
     Person,
+    PersonChange,
     PiiReveal,
     PlanStatus,
     RequestCategory,
@@ -121,14 +123,88 @@ def building_head(session: Session, building_id: int) -> tuple[GridPost, Person]
     return (row[0], row[1]) if row else None
 
 
-def drop_building_head(session: Session, building_id: int) -> None:
-    """Remove a building's 楼长 post (the person record stays: it may hold other posts or be kept by the 社区)."""
-    session.execute(delete(GridPost).where(GridPost.role == "building_head", GridPost.building_id == building_id))
+def end_posts(session: Session, posts: Iterable[GridPost], *, by: str, now: datetime) -> list[GridPost]:
+    """Give posts up: each is kept in ``grid_post_history`` (who, what, from, until) and leaves ``grid_posts``."""
+    ended = list(posts)
+    for post in ended:
+        session.add(
+            PastPost(
+                post_id=post.id,
+                person_id=post.person_id,
+                role=post.role,
+                grid_code=post.grid_code,
+                building_id=post.building_id,
+                street_id=post.street_id,
+                placed_at=post.placed_at,
+                placed_by=post.placed_by,
+                ended_at=now,
+                ended_by=by,
+            )
+        )
+        session.delete(post)
+    session.flush()
+    return ended
 
 
-def drop_lane_head(session: Session, street_id: int) -> None:
-    """Remove a street's 街巷长 post."""
-    session.execute(delete(GridPost).where(GridPost.role == "lane_head", GridPost.street_id == street_id))
+def current_heads(session: Session, role: str, place_id: int) -> list[GridPost]:
+    """The current 楼长 (``building_head``, by building) or 街巷长 (``lane_head``, by street) posts of a place."""
+    column = GridPost.building_id if role == "building_head" else GridPost.street_id
+    return list(session.scalars(select(GridPost).where(GridPost.role == role, column == place_id)))
+
+
+def history_of(session: Session, person_ids: list[int]) -> list[list[PastPost]]:
+    """Each person's ended posts, latest first, in the order of ``person_ids``."""
+    by_person: dict[int, list[PastPost]] = {pid: [] for pid in person_ids}
+    if person_ids:
+        query = select(PastPost).where(PastPost.person_id.in_(person_ids))
+        for past in session.scalars(query.order_by(PastPost.ended_at.desc(), PastPost.id.desc())):
+            if past.person_id is not None:
+                by_person[past.person_id].append(past)
+    return [by_person[pid] for pid in person_ids]
+
+
+def building_history(session: Session, building_id: int) -> list[tuple[PastPost, str | None]]:
+    """A building's former 楼长 posts, latest first, with the person's name while the record exists."""
+    rows = session.execute(
+        select(PastPost, Person.name)
+        .outerjoin(Person, Person.id == PastPost.person_id)
+        .where(PastPost.role == "building_head", PastPost.building_id == building_id)
+        .order_by(PastPost.ended_at.desc(), PastPost.id.desc())
+    )
+    return [(past, name) for past, name in rows]
+
+
+def person_in_scope(session: Session, scope: Scope, person_id: int) -> bool:
+    """Whether a person is in ``scope`` (see :func:`people_clause`)."""
+    return session.scalar(select(Person.id).where(Person.id == person_id, people_clause(scope))) is not None
+
+
+def log_change(
+    session: Session,
+    *,
+    at: datetime,
+    user_id: int,
+    username: str,
+    role: str,
+    person_id: int,
+    action: str,
+    fields: Iterable[str] = (),
+    post_id: int | None = None,
+) -> None:
+    """Write one audit row of a people record: names of fields only, never their values."""
+    session.add(
+        PersonChange(
+            at=at,
+            user_id=user_id,
+            username=username,
+            role=role,
+            person_id=person_id,
+            action=action,
+            fields=sorted(set(fields)),
+            post_id=post_id,
+        )
+    )
+    session.flush()
 
 
 def street_exists(session: Session, street_id: int) -> bool:

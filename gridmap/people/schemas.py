@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridmap.partition.codes import COMMUNITY_PATTERN, GRID_PATTERN
+
 PostRole = Literal["grid_worker", "grid_leader", "building_head", "lane_head", "party_member", "volunteer"]
 Availability = Literal["weekday_day", "weekday_evening", "weekend"]
 
@@ -19,7 +21,7 @@ class PostIn(_In):
     """A post: its role and what it is for (a 楼长 a building, a 街巷长 a street, the others a grid)."""
 
     role: PostRole
-    grid_code: str | None = Field(None, pattern=r"^\d{15}$")
+    grid_code: str | None = Field(None, pattern=GRID_PATTERN)
     building_id: int | None = Field(None, ge=1, le=2**31 - 1)
     street_id: int | None = Field(None, ge=1, le=2**31 - 1)
 
@@ -31,12 +33,37 @@ class PersonIn(_In):
     phone: str | None = Field(None, max_length=30)
     id_number: str | None = Field(None, max_length=18)
     office_phone: str | None = Field(None, max_length=30, description="a public office line, printed unmasked")
-    community_code: str | None = Field(None, pattern=r"^\d{12}$")
+    community_code: str | None = Field(None, pattern=COMMUNITY_PATTERN)
     username: str | None = Field(None, max_length=100, description="the person's gridmap account, if any")
     in_service: bool = False
     work_unit: str | None = Field(None, max_length=200)
     availability: list[Availability] = Field(default_factory=list)
     posts: list[PostIn] = Field(default_factory=list, max_length=20)
+
+
+class PersonPatch(_In):
+    """A correction of a person record: only the fields sent change; ``null`` clears one (not the name).
+
+    Phone and ID number are sealed again; a new home address is geocoded as a registration is (422 when it
+    cannot be placed, and then nothing is changed).
+    """
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    phone: str | None = Field(None, max_length=30)
+    id_number: str | None = Field(None, max_length=18)
+    address: str | None = Field(None, min_length=2, max_length=300, description="home address, geocoded")
+    office_phone: str | None = Field(None, max_length=30)
+    username: str | None = Field(None, max_length=100)
+    in_service: bool | None = None
+    work_unit: str | None = Field(None, max_length=200)
+    availability: list[Availability] | None = None
+
+
+class RemovedOut(BaseModel):
+    """A person record removed: its number and when (its personal data is gone)."""
+
+    person_id: int
+    removed_at: datetime
 
 
 class RegisterIn(_In):
@@ -67,6 +94,30 @@ class PostOut(BaseModel):
     placed_at: datetime | None
 
 
+class PastPostOut(BaseModel):
+    """A post given up: what it was for and from when until when."""
+
+    post_id: int
+    role: PostRole
+    role_name: str
+    grid_code: str | None
+    building_id: int | None
+    building_name: str | None
+    street_id: int | None
+    street_name: str | None
+    placed_at: datetime | None
+    ended_at: datetime
+    ended_by: str
+
+
+class BuildingHeadHistory(BaseModel):
+    """A former 楼长 of a building: the post, and the name while the person record exists (else None)."""
+
+    person_id: int | None
+    name: str | None
+    post: PastPostOut
+
+
 class PersonOut(BaseModel):
     """A person as lists show them: phone and ID number masked."""
 
@@ -82,6 +133,7 @@ class PersonOut(BaseModel):
     home: str | None = Field(description="the geocoded home building, not the address")
     home_grid_code: str | None
     posts: list[PostOut]
+    past_posts: list[PastPostOut] = Field(default_factory=list, description="posts given up, latest first")
 
 
 class RevealIn(_In):
@@ -158,7 +210,7 @@ class PlaceOne(_In):
     """Put one registered person into one grid."""
 
     person_id: int = Field(ge=1, le=2**31 - 1)
-    grid_code: str = Field(pattern=r"^\d{15}$")
+    grid_code: str = Field(pattern=GRID_PATTERN)
 
 
 class PlaceIn(_In):

@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridmap.db.models import GridPost, Person, User
+from gridmap.db.models import GridPost, PastPost, Person, User
 from gridmap.errors import Forbidden, InvalidInput, NotFound
+from gridmap.partition.codes import community_of, unit_level
 from gridmap.people import queries
-from gridmap.people.pii import Cipher, clean_id_number, clean_phone, mask_id_number, mask_phone, shown
+from gridmap.people.pii import Cipher, clean_id_number, clean_phone, shown
 from gridmap.people.roles import POSTS
-from gridmap.people.schemas import GridPlaces, PersonIn, PersonOut, Place, PostIn, PostOut, RevealOut
+from gridmap.people.schemas import (
+    GridPlaces,
+    PastPostOut,
+    PersonIn,
+    PersonOut,
+    Place,
+    PostIn,
+    PostOut,
+    RevealOut,
+)
 from gridmap.policy import PII_REVEALERS, Scope, admits, check_grid, user_scope
+from gridmap.privacy import mask_id_number, mask_phone
 from gridmap.units import unit_names
 
 
-def _account(session: Session, username: str | None) -> int | None:
+def account_of(session: Session, username: str | None) -> int | None:
+    """The id of the gridmap account ``username`` (None for none); InvalidInput when there is no such account."""
     if not username:
         return None
     found = session.scalar(select(User.id).where(User.username == username))
@@ -53,14 +66,14 @@ def create_person(session: Session, cipher: Cipher, user: User, data: PersonIn, 
     """Record a person and their posts (all checked first: nothing is written when one is refused)."""
     scope = user_scope(session, user)
     posts = [check_post(session, scope, user, p) for p in data.posts]
-    unit = user.unit_code if user.unit_code and len(user.unit_code) == 12 else None
-    community = data.community_code or next((p.grid_code[:12] for p in posts if p.grid_code), None) or unit
+    unit = user.unit_code if unit_level(user.unit_code) == "community" else None
+    community = data.community_code or next((community_of(p.grid_code) for p in posts if p.grid_code), None) or unit
     if community is not None and not (scope.everything or (scope.prefix and community.startswith(scope.prefix))):
         raise Forbidden(f"该社区不在您的辖区 / 社区 {community} is outside your scope")
     person = Person(
         name=data.name,
         community_code=community,
-        user_id=_account(session, data.username),
+        user_id=account_of(session, data.username),
         phone_enc=cipher.seal(clean_phone(data.phone)),
         id_number_enc=cipher.seal(clean_id_number(data.id_number)),
         office_phone=clean_phone(data.office_phone),
@@ -72,17 +85,53 @@ def create_person(session: Session, cipher: Cipher, user: User, data: PersonIn, 
     )
     session.add(person)
     session.flush()
+    record_change(session, user, person.id, "create", data.model_fields_set - {"posts"}, now=now)
     for post in posts:
-        add_post(session, person, post, by=user.username, now=now)
+        add_post(session, person, post, user=user, now=now)
     return person
 
 
-def add_post(session: Session, person: Person, post: PostIn, *, by: str, now: datetime) -> GridPost:
-    """Give ``person`` a checked post; a building's or lane's previous head gives the post up."""
+def record_change(
+    session: Session,
+    user: User,
+    person_id: int,
+    action: str,
+    fields: Iterable[str] = (),
+    *,
+    now: datetime,
+    post_id: int | None = None,
+) -> None:
+    """Audit one change of a people record by ``user`` (the names of the fields, never their values)."""
+    queries.log_change(
+        session,
+        at=now,
+        user_id=user.id,
+        username=user.username,
+        role=user.role.value,
+        person_id=person_id,
+        action=action,
+        fields=fields,
+        post_id=post_id,
+    )
+
+
+def end_posts(session: Session, user: User, posts: Iterable[GridPost], *, now: datetime) -> None:
+    """End posts (kept as history), each audited; a person left without a 社区 keeps the post's 社区 in scope."""
+    for post in queries.end_posts(session, posts, by=user.username, now=now):
+        person = session.get(Person, post.person_id)
+        if person is not None and person.community_code is None and post.grid_code:
+            person.community_code = community_of(post.grid_code)
+        record_change(session, user, post.person_id, "end_post", [post.role], now=now, post_id=post.id)
+    session.flush()
+
+
+def add_post(session: Session, person: Person, post: PostIn, *, user: User, now: datetime) -> GridPost:
+    """Give ``person`` a checked post; a building's or lane's previous head gives the post up (kept as history)."""
     if post.role == "building_head" and post.building_id is not None:
-        queries.drop_building_head(session, post.building_id)
+        end_posts(session, user, queries.current_heads(session, "building_head", post.building_id), now=now)
     if post.role == "lane_head" and post.street_id is not None:
-        queries.drop_lane_head(session, post.street_id)
+        end_posts(session, user, queries.current_heads(session, "lane_head", post.street_id), now=now)
+    by = user.username
     row = GridPost(
         person_id=person.id,
         role=post.role,
@@ -97,17 +146,38 @@ def add_post(session: Session, person: Person, post: PostIn, *, by: str, now: da
     return row
 
 
+def past_view(past: PastPost, places: dict[str, str]) -> PastPostOut:
+    """A post given up, places by name."""
+    return PastPostOut(
+        post_id=past.post_id,
+        role=past.role,  # written from a checked post
+        role_name=POSTS[past.role][0],
+        grid_code=past.grid_code,
+        building_id=past.building_id,
+        building_name=places.get(f"b{past.building_id}") if past.building_id else None,
+        street_id=past.street_id,
+        street_name=places.get(f"s{past.street_id}") if past.street_id else None,
+        placed_at=past.placed_at,
+        ended_at=past.ended_at,
+        ended_by=past.ended_by,
+    )
+
+
 def views(session: Session, cipher: Cipher, rows: list[tuple[Person, list[GridPost]]]) -> list[PersonOut]:
-    """People as lists show them: phones and ID numbers masked, places by name."""
+    """People as lists show them: phones and ID numbers masked, places by name, posts given up as history."""
     grids = {p.grid_code for _, posts in rows for p in posts if p.grid_code}
     names = unit_names(session, grids)
+    history = queries.history_of(session, [person.id for person, _ in rows])
+    past = [p for h in history for p in h]
     places = queries.place_names(
         session,
-        [p.building_id for _, posts in rows for p in posts] + [person.home_building_id for person, _ in rows],
-        [p.street_id for _, posts in rows for p in posts],
+        [p.building_id for _, posts in rows for p in posts]
+        + [person.home_building_id for person, _ in rows]
+        + [p.building_id for p in past],
+        [p.street_id for _, posts in rows for p in posts] + [p.street_id for p in past],
     )
     out = []
-    for person, posts in rows:
+    for (person, posts), ended in zip(rows, history, strict=True):
         phone, id_number = cipher.open(person.phone_enc), cipher.open(person.id_number_enc)
         out.append(
             PersonOut(
@@ -137,6 +207,7 @@ def views(session: Session, cipher: Cipher, rows: list[tuple[Person, list[GridPo
                     )
                     for p in posts
                 ],
+                past_posts=[past_view(p, places) for p in ended],
             )
         )
     return out
@@ -248,24 +319,26 @@ def set_building_head(
     check_grid(user_scope(session, user), grid, user)
     current = queries.building_head(session, building_id)
     if not name:
-        queries.drop_building_head(session, building_id)
+        end_posts(session, user, queries.current_heads(session, "building_head", building_id), now=now)
         return None, None
     clean = clean_phone(phone)
     if current is not None and current[1].name == name:
         person = current[1]
         person.phone_enc = cipher.seal(clean)
+        record_change(session, user, person.id, "update", ["phone"], now=now)
     else:
         person = Person(
             name=name,
-            community_code=grid[:12] if grid else None,
+            community_code=community_of(grid) if grid else None,
             phone_enc=cipher.seal(clean),
             created_at=now,
             created_by=user.username,
         )
         session.add(person)
         session.flush()
+        record_change(session, user, person.id, "create", ["name", "phone"], now=now)
         post = PostIn(role="building_head", building_id=building_id)
-        add_post(session, person, post.model_copy(update={"grid_code": grid}), by=user.username, now=now)
+        add_post(session, person, post.model_copy(update={"grid_code": grid}), user=user, now=now)
     session.flush()
     return person, mask_phone(clean)
 

@@ -45,6 +45,7 @@ async def submit_point(
     now: datetime,
     settings: RequestSettings,
     idempotency_key: str | None,
+    rating_token: str | None = None,
 ) -> ServiceRequest | Declined | None:
     """Store a point report, or say why not (see the module): then use ``service.submit`` with the reason."""
     if data.lon is None or data.lat is None or not cat.active:
@@ -61,6 +62,7 @@ async def submit_point(
         settings=settings,
         key=idempotency_key,
         digest=digest_of(data),
+        rating_token=rating_token,
     )
     row = await pool.fetchrow(POSITIONAL_SQL, *positional(values))
     assert row is not None  # the statement always answers one row

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import Enum
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridmap.db.models import SRID, ServiceRequest
 from gridmap.requests.categories import Category
+from gridmap.requests.link_tokens import new_token, token_digest
 from gridmap.requests.locate import Located
 from gridmap.requests.schemas import NewRequest
 from gridmap.settings import RequestSettings
@@ -168,8 +168,9 @@ def intake_values(
     key: str | None,
     digest: str,
     simulated: bool = False,
+    rating_token: str | None = None,
 ) -> dict[str, Any]:
-    """The intake statement's parameters, in order."""
+    """The intake statement's parameters, in order; the link token (random if not given) is stored as its digest."""
     level = place.match_level if place else "point"
     radius = settings.duplicate_radius_m
     return {
@@ -193,7 +194,7 @@ def intake_values(
         "reporter_phone": data.reporter_phone,
         "reporter_user_id": actor[0],
         "photos": json.dumps(list(data.photos)),
-        "rating_token": secrets.token_urlsafe(24),
+        "rating_token": token_digest(rating_token or new_token()),
         "key": key,
         "digest": digest,
         "actor_id": actor[0],

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
-from gridmap.auth.security import same_secret
 from gridmap.db.models import (
     AdminUnit,
     Building,
@@ -28,6 +27,8 @@ from gridmap.db.models import (
     Street,
 )
 from gridmap.errors import Conflict, NotFound
+from gridmap.partition.codes import GridCode, community_of, is_grid_code, units_above
+from gridmap.requests.link_tokens import WRONG_LINK, token_fits
 from gridmap.requests.locate import (
     Fingerprint,
     buildings_version,
@@ -94,19 +95,20 @@ _cache_lock = Lock()
 
 def grid_names(session: Session, codes: list[str]) -> dict[str, str | None]:
     """新街口街道 香铺营社区 第1网格: grids by 街道, 社区 and number; None where the NBS names are not loaded."""
-    wanted = {c for c in codes if len(c) == 15 and c.isdigit()}
-    units = {c[:9] for c in wanted} | {c[:12] for c in wanted}
+    wanted = {c for c in codes if is_grid_code(c)}
+    units = {unit for c in wanted for unit in units_above(c)}
     rows = session.execute(select(AdminUnit.code, AdminUnit.name).where(AdminUnit.code.in_(units))).all()
     names = {str(code): str(name) for code, name in rows}
     out: dict[str, str | None] = {}
     for code in codes:
-        community = names.get(code[:12]) if code in wanted else None
+        community = names.get(community_of(code)) if code in wanted else None
         if community is None:
             out[code] = None
             continue
         community = community.removesuffix("居委会").removesuffix("村委会")
-        street = names.get(code[:9])
-        out[code] = " ".join(part for part in (street, community, f"第{int(code[12:])}网格") if part)
+        grid = GridCode.parse(code)
+        street = names.get(grid.street)
+        out[code] = " ".join(part for part in (street, community, f"第{grid.sequence}网格") if part)
     return out
 
 
@@ -168,8 +170,8 @@ def _with_token(session: Session, request_id: int, token: str, *, lock: bool = F
     """The request whose rating token is ``token``; one answer for a wrong token and a missing request."""
     query = select(ServiceRequest).where(ServiceRequest.id == request_id)
     req = session.scalar(query.with_for_update() if lock else query)
-    if req is None or not same_secret(req.rating_token, token):
-        raise NotFound("没有找到该事件,请检查链接是否完整 / no request for this link: check that it is complete")
+    if req is None or not token_fits(req.rating_token, token):
+        raise NotFound(WRONG_LINK)
     return req
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridmap.auth.security import same_secret
 from gridmap.db.models import RequestCategory, RequestEvent, ServiceRequest, User
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.notify.service import on_transition
@@ -20,6 +19,7 @@ from gridmap.policy import act_refusal, check_request, user_scope
 from gridmap.requests.categories import Category, cached_category
 from gridmap.requests.departments import check_department
 from gridmap.requests.intake import Declined, intake_values, store
+from gridmap.requests.link_tokens import WRONG_LINK, token_fits
 from gridmap.requests.locate import locate
 from gridmap.requests.photos import MAX_PHOTOS, clean_photo, photo_folder, photo_url, store_photo
 from gridmap.requests.schemas import ActionIn, NewRequest
@@ -99,13 +99,15 @@ def submit(
     idempotency_key: str | None = None,
     simulated: bool = False,
     declined: Declined | None = None,
+    rating_token: str | None = None,
 ) -> tuple[ServiceRequest, bool]:
     """Store a report; returns it and whether it is new (False: an Idempotency-Key replay).
 
     A report of the same category within the duplicate radius and window of an open request is stored as
     ``merged`` into it (the original's ``report_count`` goes up). Nothing is stored when the input is bad.
     ``declined``: why the event-loop path (:mod:`gridmap.requests.fast_intake`) did not store this very report,
-    which then goes on from there.
+    which then goes on from there. ``rating_token``: the resident's link token (stored as its digest; random if
+    None, see :mod:`gridmap.requests.link_tokens`).
     """
     digest = digest_of(data)
     cat = category(session, data.category)
@@ -120,6 +122,7 @@ def submit(
         key=idempotency_key,
         digest=digest,
         simulated=simulated,
+        rating_token=rating_token,
     )
     made: ServiceRequest | Declined | None = declined
     if made is None and data.lon is not None and data.lat is not None:  # the common case: a point inside the grids
@@ -263,9 +266,9 @@ def rate_public(
     settings: RequestSettings,
 ) -> ServiceRequest:
     """The reporter's own rating (评单), authorised by the token given at intake."""
-    req = get_request(session, request_id, lock=True)
-    if not same_secret(req.rating_token, token):
-        raise Forbidden("wrong rating token for this request")
+    req = session.scalar(select(ServiceRequest).where(ServiceRequest.id == request_id).with_for_update())
+    if req is None or not token_fits(req.rating_token, token):  # one answer for a wrong link and a missing request
+        raise NotFound(WRONG_LINK)
     return apply_action(session, req, ActionIn(action=Action.rate, stars=stars, reason=comment), PUBLIC, now, settings)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.db.models import RequestCategory, RequestEvent, Role, ServiceRequest, User
 from gridmap.policy import Scope, user_scope
+from gridmap.privacy import mask_phone
 from gridmap.requests.categories import Category
 from gridmap.requests.kpi import INPUT
 from gridmap.requests.sla import Limits, SlaState, WorkCalendar, deadline, sla_state
@@ -38,14 +39,6 @@ def sla_of(req: ServiceRequest, cat: Category, now: datetime, calendar: WorkCale
         now=now,
         calendar=calendar,
     )
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """138****5678: what non-staff may see of a phone number."""
-    if not phone:
-        return phone
-    digits = phone.replace(" ", "")
-    return digits[:3] + "****" + digits[-4:] if len(digits) >= 8 else "****"
 
 
 def _iso(value: datetime | None) -> str | None:

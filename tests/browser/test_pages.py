@@ -12,6 +12,7 @@ from shapely.geometry import shape
 from sqlalchemy import text
 
 from tests.browser.conftest import FEATURES_JS, Visit
+from tests.edit_rules import edge_move, edit_graph
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -61,46 +62,23 @@ def test_grid_worker_sees_only_own_grids(browser: Browser, server: dict[str, Any
     assert visit.outside == [] and visit.errors == []
 
 
-def _accepted(server: dict[str, Any], building: int, target: str) -> bool:
-    """Whether the edit rules accept moving ``building`` to ``target`` (tried on a draft that is rolled back)."""
-    from sqlalchemy.orm import Session
-
-    from gridmap.errors import GridmapError
-    from gridmap.partition import drafts, edits
+def _edit_candidate(server: dict[str, Any]) -> tuple[int, str, tuple[float, float]]:
+    """A building on the edge of its grid that the rules let move to a neighbouring grid (``edge_move``), and a
+    point of that grid off any building (to click)."""
     from gridmap.settings import PartitionSettings
 
-    with Session(server["engine"]) as session:
-        try:
-            plan = drafts.copy_published(session=session)
-            edits.apply_changes(
-                session=session, plan_id=plan.id, changes={building: target}, params=PartitionSettings(), kind="move"
-            )
-            return True
-        except GridmapError:
-            return False
-        finally:
-            session.rollback()
-
-
-def _edit_candidate(server: dict[str, Any]) -> tuple[int, str, tuple[float, float]]:
-    """A building on the edge of its grid that the rules let move to a neighbouring grid, and a point of that grid
-    off any building (to click)."""
     with server["engine"].connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT b.id, g2.code, ST_AsGeoJSON(g2.geom) FROM buildings b "
-                "JOIN grid_assignments a ON a.building_id = b.id JOIN grids g ON g.id = a.grid_id "
-                "JOIN grid_plans p ON p.id = g.plan_id AND p.status = 'published' "
-                "JOIN grids g2 ON g2.plan_id = p.id AND g2.id <> g.id AND ST_DWithin(g2.geom, b.geom, 0.00003) "
-                "WHERE g.n_buildings > 3 ORDER BY g.households DESC, b.households LIMIT 30"
-            )
-        ).all()
+        published = conn.execute(text("SELECT id FROM grid_plans WHERE status = 'published'")).scalar_one()
+    building, _, target = edge_move(edit_graph(server["engine"], int(published), PartitionSettings()))
+    with server["engine"].connect() as conn:
+        outline = conn.execute(
+            text("SELECT ST_AsGeoJSON(geom) FROM grids WHERE plan_id = :p AND code = :c"), {"p": published, "c": target}
+        ).scalar_one()
         homes = [
             shape(__import__("json").loads(r[0]))
             for r in conn.execute(text("SELECT ST_AsGeoJSON(geom) FROM buildings"))
         ]
-    row = next(r for r in rows if _accepted(server, int(r[0]), str(r[1])))
-    grid = shape(__import__("json").loads(row[2]))
+    grid = shape(__import__("json").loads(outline))
     inner = grid.buffer(-0.0002) if not grid.buffer(-0.0002).is_empty else grid
     tree = shapely.STRtree(homes)
     rng = np.random.default_rng(0)
@@ -108,7 +86,7 @@ def _edit_candidate(server: dict[str, Any]) -> tuple[int, str, tuple[float, floa
     for _ in range(2000):
         point = shapely.Point(rng.uniform(x0, x1), rng.uniform(y0, y1))
         if inner.contains(point) and not len(tree.query(point.buffer(0.00005), predicate="intersects")):
-            return int(row[0]), str(row[1]), (point.x, point.y)
+            return building, target, (point.x, point.y)
     raise AssertionError("no free point in the target grid")
 
 

@@ -122,6 +122,23 @@ def test_purge_sign_ins_keeps_at_least_180_days(cli_db: str, tmp_path: Path) -> 
     assert _count(cli_db, "sign_in_events WHERE username = 'recent'") == 1
 
 
+def test_purge_audit_deletes_reveals_older_than_their_retention(cli_db: str, tmp_path: Path) -> None:
+    engine = create_engine(cli_db)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO pii_reveals (at, username, role, field, reason) VALUES "
+                "(now() - interval '200 days', 'old', 'community', 'phone', '回访'), "
+                "(now() - interval '100 days', 'recent', 'community', 'phone', '回访')"
+            )
+        )
+    engine.dispose()
+    refused = _run(["db", "purge-audit", "--reveal-days", "30"], cli_db, tmp_path).returncode
+    done = _run(["db", "purge-audit"], cli_db, tmp_path)
+    assert (refused, done.returncode, "deleted 1 reveals" in done.stdout) == (2, 0, True), done.stderr
+    assert (_count(cli_db, "pii_reveals WHERE username = 'old'"), _count(cli_db, "pii_reveals")) == (0, 1)
+
+
 def test_geocode_cli_with_grids(tmp_path: Path) -> None:
     from tests.conftest import WANGJING_OSM
 

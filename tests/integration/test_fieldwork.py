@@ -181,7 +181,7 @@ def _building(world: dict[str, Any], grid: str) -> int:
 def _visit(world: dict[str, Any], key: str, **extra: Any) -> dict[str, Any]:
     body = {"key": key, "building_id": _building(world, world["codes"][0]), "visited_on": "2026-05-04"} | extra
     r = world["client"].post("/api/visits", json=body, headers=world["auth"]["w1"])
-    assert r.status_code == 201, r.text
+    assert r.status_code in (200, 201), r.text  # 200: a resend of a key already stored
     return dict(r.json())
 
 
@@ -316,3 +316,50 @@ def test_odd_positions_make_no_server_error(world: dict[str, Any]) -> None:
         for i, p in enumerate((same, pole, twice))
     ]
     assert codes == [200, 200, 200]
+
+
+def _keyed_visit(world: dict[str, Any], key: str, **extra: Any) -> Any:
+    body = {"building_id": _building(world, world["codes"][0])} | extra
+    return world["client"].post("/api/visits", json=body, headers=world["auth"]["w1"] | {"Idempotency-Key": key})
+
+
+def _visits_with_key(world: dict[str, Any], key: str) -> int:
+    with world["engine"].connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM visits WHERE client_key = :k"), {"k": key}).scalar_one())
+
+
+def test_the_same_idempotency_key_twice_stores_one_visit_and_returns_it(world: dict[str, Any]) -> None:
+    made = (NOW - timedelta(hours=5)).isoformat()
+    first = _keyed_visit(world, "visit-offline-0001", made_at=made, note="离线记录：楼道灯坏了")
+    again = _keyed_visit(world, "visit-offline-0001", made_at=made, note="离线记录：楼道灯坏了")
+    stored = _visits_with_key(world, "visit-offline-0001")
+    assert (first.status_code, again.status_code, again.json()["id"], stored) == (201, 200, first.json()["id"], 1)
+
+
+def test_a_visit_kept_offline_keeps_the_day_it_was_made_on_the_phone(world: dict[str, Any]) -> None:
+    made = datetime(2026, 5, 1, 17, 30, tzinfo=UTC)  # 2026-05-02 01:30 in 南京
+    body = _keyed_visit(world, "visit-offline-0002", made_at=made.isoformat()).json()
+    assert (body["visited_on"], body["made_at"]) == ("2026-05-02", "2026-05-01T17:30:00Z")
+
+
+def test_a_key_reused_for_another_visit_is_a_conflict(world: dict[str, Any]) -> None:
+    made = (NOW - timedelta(hours=1)).isoformat()
+    _keyed_visit(world, "visit-offline-0003", made_at=made, note="第一次")
+    other = _keyed_visit(world, "visit-offline-0003", made_at=made, note="另一条")
+    assert other.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("key", "made_at"),
+    [("visit-stale-0001", NOW - timedelta(days=8)), ("visit-future-0001", NOW + timedelta(minutes=30))],
+)
+def test_a_phone_time_too_old_or_in_the_future_is_refused_in_chinese(
+    world: dict[str, Any], key: str, made_at: datetime
+) -> None:
+    answer = _keyed_visit(world, key, made_at=made_at.isoformat())
+    assert (answer.status_code, "走访时间" in answer.json()["detail"], _visits_with_key(world, key)) == (422, True, 0)
+
+
+def test_a_visit_day_long_before_its_phone_time_is_refused(world: dict[str, Any]) -> None:
+    answer = _keyed_visit(world, "visit-old-day-0001", made_at=NOW.isoformat(), visited_on="0001-01-01")
+    assert (answer.status_code, _visits_with_key(world, "visit-old-day-0001")) == (422, 0)

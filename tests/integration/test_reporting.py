@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -12,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import create_engine, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from gridmap.api.main import create_app
 from gridmap.auth.service import create_user
@@ -119,8 +122,8 @@ def test_where_names_the_grid_or_the_nearest_one(world: dict[str, Any]) -> None:
     assert answer["grid_code"] in world["codes"]
 
 
-def _public_report(client: TestClient, lon: float, lat: float, key: str) -> dict[str, Any]:
-    form = {
+def _form(lon: float, lat: float) -> dict[str, str]:
+    return {
         "service_code": "noise",
         "lat": str(lat),
         "long": str(lon),
@@ -129,7 +132,10 @@ def _public_report(client: TestClient, lon: float, lat: float, key: str) -> dict
         "first_name": "王",
         "address_string": "某小区3栋2单元501室",
     }
-    made = client.post("/open311/v2/requests.json", data=form, headers={"Idempotency-Key": key})
+
+
+def _public_report(client: TestClient, lon: float, lat: float, key: str) -> dict[str, Any]:
+    made = client.post("/open311/v2/requests.json", data=_form(lon, lat), headers={"Idempotency-Key": key})
     assert made.status_code == 201, made.text
     return dict(made.json()[0])
 
@@ -208,6 +214,52 @@ def test_resident_adds_a_photo_with_the_link_and_rates_once_verified(world: dict
     assert late.status_code == 409
 
 
+def test_the_database_keeps_only_the_digest_of_the_residents_link(world: dict[str, Any]) -> None:
+    client, code = world["client"], world["codes"][3]
+    lon, lat = world["points"][code]
+    made = _public_report(client, lon, lat, "digest-1")
+    rid, token = int(made["service_request_id"]), made["rating_token"]
+    with world["engine"].connect() as conn:
+        row, stored = conn.execute(
+            text("SELECT row_to_json(r)::text, r.rating_token FROM requests r WHERE r.id = :id"), {"id": rid}
+        ).one()
+    assert (token in row, stored) == (False, hashlib.sha256(token.encode()).hexdigest())  # before: the token itself
+    assert client.get(f"/public/api/requests/{rid}", params={"token": token}).status_code == 200
+    assert client.get(f"/public/api/requests/{rid}", params={"token": stored}).status_code == 404  # a copy opens none
+
+
+def test_a_retry_with_the_same_key_is_answered_the_same_working_link(world: dict[str, Any]) -> None:
+    client, code = world["client"], world["codes"][3]
+    lon, lat = world["points"][code]
+    first = _public_report(client, lon + 0.0002, lat, "retry-link-1")  # its answer lost on the way, say
+    key = {"Idempotency-Key": "retry-link-1"}
+    again = client.post("/open311/v2/requests.json", data=_form(lon + 0.0002, lat), headers=key)
+    rid, token = first["service_request_id"], first["rating_token"]
+    seen = client.get(f"/public/api/requests/{rid}", params={"token": token})
+    assert (again.status_code, again.json()[0], seen.status_code) == (200, first, 200)
+
+
+def test_a_wrong_link_rates_nothing_and_answers_404(world: dict[str, Any]) -> None:
+    client, code = world["client"], world["codes"][1]
+    lon, lat = world["points"][code]
+    made = _public_report(client, lon, lat, "wrong-link-1")
+    rid = int(made["service_request_id"])
+    with world["engine"].begin() as conn:
+        conn.execute(update(ServiceRequest).where(ServiceRequest.id == rid).values(status="verified"))
+        stored = conn.scalar(select(ServiceRequest.rating_token).where(ServiceRequest.id == rid))
+    url = f"/open311/v2/requests/{rid}/rating.json"
+    answers = [
+        client.post(url, data={"token": wrong, "stars": "5"}).status_code for wrong in ("wrong", "令牌", str(stored))
+    ]
+    surrogate = b'{"token": "\\ud800", "stars": 5}'  # a lone surrogate: text JSON can carry, UTF-8 cannot
+    answers.append(client.post(url, content=surrogate, headers={"Content-Type": "application/json"}).status_code)
+    missing = client.post("/open311/v2/requests/999999/rating.json", data={"token": "x", "stars": "5"})
+    answers.append(missing.status_code)
+    with world["engine"].connect() as conn:
+        rating = conn.scalar(select(ServiceRequest.rating).where(ServiceRequest.id == rid))
+    assert (answers, rating) == ([404] * 5, None)  # before: 403 for a request that exists, 404 for one that does not
+
+
 def test_backdrop_needs_a_small_bbox(world: dict[str, Any]) -> None:
     client = world["client"]
     lon, lat = world["points"][world["codes"][0]]
@@ -237,3 +289,76 @@ def test_a_residents_pixel_bomb_is_refused_with_the_limit(world: dict[str, Any])
     files = {"photo": ("p.png", png_bomb(13_000, 13_000), "image/png")}
     answer = client.post(f"/public/api/requests/{rid}/photos", params={"token": token}, files=files)
     assert (answer.status_code, "13000×13000" in answer.json()["detail"]) == (413, True), answer.text
+
+
+def test_migration_0017_hashes_a_plain_link_token_and_the_link_still_works(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from gridmap.db.session import MIGRATIONS
+    from gridmap.requests.categories import ensure_categories
+
+    cluster.ensure_database("link_token_migration_test")
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:{cluster.port}/link_token_migration_test"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "0016")
+    engine = create_engine(url)
+    with session_scope(engine) as session:
+        ensure_categories(session=session)
+    plain = "Zk3v9Q-old-link-token_made-before"  # as secrets.token_urlsafe(24) made them, stored as written
+    with engine.begin() as conn:
+        rid = conn.scalar(
+            text(
+                "INSERT INTO requests (category, status, channel, rating_token, created_at, geom) VALUES "
+                "('noise', 'reported', 'open311', :token, now(), ST_SetSRID(ST_MakePoint(118.78, 32.04), 4326)) "
+                "RETURNING id"
+            ),
+            {"token": plain},
+        )
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        stored = conn.scalar(text("SELECT rating_token FROM requests WHERE id = :id"), {"id": rid})
+    settings = Settings(home=tmp_path, database_url=url, secret_key="test-secret-key-that-is-long-enough-for-hs256")
+    with TestClient(create_app(settings, engine=engine)) as client:
+        seen = client.get(f"/public/api/requests/{rid}", params={"token": plain})
+    with pytest.raises(IntegrityError), engine.begin() as conn:  # a plain token can no longer be written
+        conn.execute(text("UPDATE requests SET rating_token = :token WHERE id = :id"), {"token": plain, "id": rid})
+    engine.dispose()
+    assert (stored, seen.status_code) == (hashlib.sha256(plain.encode()).hexdigest(), 200)
+
+
+def test_a_copy_of_the_database_does_not_open_a_residents_link_by_replaying_its_key(world: dict[str, Any]) -> None:
+    client, code = world["client"], world["codes"][2]
+    lon, lat = world["points"][code]
+    made = _public_report(client, lon + 0.0004, lat, "3f0c9a6e-6a51-4d7e-9d55-replay-from-a-backup")
+    rid = int(made["service_request_id"])
+    with world["engine"].connect() as conn:  # only what a backup holds: no token, no server secret
+        row = conn.execute(
+            text(
+                "SELECT idempotency_key, rating_token, category, description, reporter_name, reporter_phone, address, "
+                "ST_X(geom) AS lon, ST_Y(geom) AS lat FROM requests WHERE id = :id"
+            ),
+            {"id": rid},
+        ).one()
+    body = {
+        "service_code": row.category,
+        "lat": str(row.lat),
+        "long": str(row.lon),
+        "description": row.description,
+        "phone": row.reporter_phone,
+        "first_name": row.reporter_name,
+        "address_string": row.address,
+    }
+    replayed = client.post("/open311/v2/requests.json", data=body, headers={"Idempotency-Key": row.idempotency_key})
+    answer = replayed.json()[0]  # before: 200, the resident's request and its token (the key was kept as sent)
+    token = answer["rating_token"]
+    opened = token is not None and hashlib.sha256(token.encode()).hexdigest() == row.rating_token
+    assert (row.idempotency_key.startswith("open311:"), answer["service_request_id"] != str(rid), opened) == (
+        True,
+        True,
+        False,
+    )

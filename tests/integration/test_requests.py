@@ -21,7 +21,7 @@ from gridmap.partition.service import partition_db
 from gridmap.settings import RequestSettings, Settings
 from gridmap.spatial.crs import from_wgs84_lonlat
 from tests.bombs import png_bomb
-from tests.conftest import NANJING_OSM, make_database
+from tests.conftest import NANJING_OSM, make_database, resident_link
 
 pytestmark = pytest.mark.db
 _days = count()
@@ -143,12 +143,10 @@ def test_five_orders_through_every_role(client: TestClient, world: dict[str, Any
     assert back["status"] == "accepted" and back["resolved_at"] is None
     do(client, rid, "sanitation", "resolve")
     do(client, rid, "worker1", "verify")
-    token = client.app.state  # the rating token goes to the reporter only: read it from the database
-    with world["engine"].connect() as conn:
-        token = conn.scalar(select(ServiceRequest.rating_token).where(ServiceRequest.id == rid))
+    token = resident_link(world["engine"], rid)  # the link a resident holds (the database keeps its digest only)
     rated = client.post(f"/open311/v2/requests/{rid}/rating.json", data={"token": token, "stars": "2"})
     assert rated.json()[0]["status"] == "reopened"
-    assert client.post(f"/open311/v2/requests/{rid}/rating.json", data={"token": "x", "stars": "5"}).status_code == 403
+    assert client.post(f"/open311/v2/requests/{rid}/rating.json", data={"token": "x", "stars": "5"}).status_code == 404
     do(client, rid, "worker1", "take")
     do(client, rid, "worker1", "resolve")
     do(client, rid, "community", "verify")
@@ -598,6 +596,13 @@ def test_whoever_resolved_cannot_verify(client: TestClient, world: dict[str, Any
     assert do(client, rid, "community", "verify")["status"] == "verified"
 
 
+def test_a_grid_worker_sees_reporter_phones_masked_by_the_one_rule(client: TestClient, world: dict[str, Any]) -> None:
+    phones = {"8456-1234": "****1234", "+86 138 1234 5678": "138****5678", "12345": "***45"}  # local, +86, short
+    seen = {phone: report(client, world, reporter_phone=phone)["reporter_phone"] for phone in phones}
+    assert seen == phones  # before: 845****1234 (7 of 8 digits shown), +86****5678, ****
+
+
+
 def test_staff_cannot_rate_and_a_callback_is_counted_apart(
     client: TestClient, world: dict[str, Any], clock: Clock
 ) -> None:
@@ -635,8 +640,7 @@ def test_staff_cannot_rate_and_a_callback_is_counted_apart(
         "街道指挥中心",
         {"stars": 3},
     )
-    with world["engine"].connect() as conn:
-        token = conn.scalar(select(ServiceRequest.rating_token).where(ServiceRequest.id == rated))
+    token = resident_link(world["engine"], rated)
     assert (
         client.post(f"/open311/v2/requests/{rated}/rating.json", data={"token": token, "stars": "5"}).status_code == 200
     )

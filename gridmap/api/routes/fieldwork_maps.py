@@ -22,6 +22,7 @@ from gridmap.fieldwork.patrols import scoped_codes
 from gridmap.maps import data
 from gridmap.maps.base import base_map
 from gridmap.maps.fieldwork import patrol_map, visit_map
+from gridmap.partition.codes import AREA_PATTERN
 from gridmap.policy import FIELDWORK_VIEWERS, VISIT_MAP_VIEWERS
 from gridmap.settings import Settings
 from gridmap.units import unit_names
@@ -29,7 +30,7 @@ from gridmap.units import unit_names
 router = APIRouter(include_in_schema=False)
 VisitViewer = Annotated[User, Depends(page_role(*VISIT_MAP_VIEWERS))]
 PatrolViewer = Annotated[User, Depends(page_role(*FIELDWORK_VIEWERS))]
-GridParam = Annotated[str | None, Query(pattern=r"^\d{9,15}$", description="a grid code or a 社区/街道 prefix")]
+GridParam = Annotated[str | None, Query(pattern=AREA_PATTERN, description="a grid code or a 社区/街道 prefix")]
 
 
 def _codes_or_none(session: SessionDep, user: User, grid_code: str | None) -> list[str] | None:

@@ -31,6 +31,7 @@ from gridmap.errors import GridmapError, InvalidInput, TooManyRequests
 from gridmap.requests import open311
 from gridmap.requests.categories import known_category
 from gridmap.requests.fast_intake import submit_point
+from gridmap.requests.link_tokens import new_token, stored_key, token_fits
 from gridmap.requests.open311 import PUBLIC_CHANNEL, STATUS_NOTES
 from gridmap.requests.schemas import NewRequest
 from gridmap.requests.service import PUBLIC, rate_public, submit
@@ -150,7 +151,8 @@ async def create(
             "channel": PUBLIC_CHANNEL,
             "now": now,
             "settings": settings.requests,
-            "idempotency_key": idempotency_key,
+            "idempotency_key": stored_key(request.app.state.link_key, idempotency_key),
+            "rating_token": new_token(request.app.state.link_key, idempotency_key),
         }
         made = None
         if (cat := known_category(str(request.app.state.engine.url), data.category)) is not None:
@@ -165,12 +167,14 @@ async def create(
 
             req, created = await run_in_threadpool(general)
         notice = f"重复上报,已合并到事件 {req.duplicate_of}" if req.duplicate_of else "已受理 / received"
+        # the token is answered to the report that made it, and to its retries (derived again from their key)
+        token = how["rating_token"] if created or token_fits(req.rating_token, how["rating_token"]) else None
         body = [
             {
                 "service_request_id": str(req.id),
                 "service_notice": notice,
-                "rating_token": req.rating_token,
-                "track_url": track_url(request, req),
+                "rating_token": token,
+                "track_url": track_url(request, req.id, token),
             }
         ]
         return JSONResponse(status_code=201 if created else 200, content=body)
@@ -178,9 +182,11 @@ async def create(
     return await _guarded(request, settings, work)
 
 
-def track_url(request: Request, req: ServiceRequest) -> str:
-    """The reporter's link to follow (and later rate) the request: only they hold the token."""
-    return str(request.url_for("public_track_page", request_id=req.id).include_query_params(token=req.rating_token))
+def track_url(request: Request, request_id: int, token: str | None) -> str | None:
+    """The reporter's link to follow (and later rate) the request: only they hold the token (None: no link)."""
+    if token is None:
+        return None
+    return str(request.url_for("public_track_page", request_id=request_id).include_query_params(token=token))
 
 
 def _local(value: datetime | None, settings: SettingsDep) -> datetime | None:

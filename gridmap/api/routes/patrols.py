@@ -11,6 +11,7 @@ from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep
 from gridmap.api.params import Moment
 from gridmap.fieldwork import patrols
 from gridmap.fieldwork.schemas import KEY, PatrolCollection, PatrolFeature, PatrolTrack, PatrolUpload
+from gridmap.partition.codes import PREFIX_PATTERN
 
 router = APIRouter(tags=["patrols"])
 Reason = Annotated[
@@ -39,7 +40,7 @@ def list_patrols(
     now: NowDep,
     since: Moment = None,
     until: Moment = None,
-    grid_code: str | None = Query(None, pattern=r"^\d{1,15}$", description="a grid code or a prefix (社区/街道)"),
+    grid_code: str | None = Query(None, pattern=PREFIX_PATTERN, description="a grid code or a prefix (社区/街道)"),
     reason: Reason = None,
 ) -> PatrolCollection:
     """Patrols as GeoJSON in the caller's scope (like requests), newest first (at most 500).

@@ -10,18 +10,22 @@ from fastapi.responses import Response
 from gridmap.api.deps import NowDep, SessionDep, SettingsDep, require_role
 from gridmap.api.schemas import NamedUnit
 from gridmap.db.models import User
-from gridmap.people import placement, service
+from gridmap.partition.codes import GRID_PATTERN, UNIT_PATTERN
+from gridmap.people import edit, placement, service
 from gridmap.people.pii import Cipher
 from gridmap.people.schemas import (
+    BuildingHeadHistory,
     GridPlaces,
     PersonIn,
     PersonOut,
+    PersonPatch,
     PlacedOut,
     PlaceIn,
     PlacementOut,
     PostRole,
     RegisteredOut,
     RegisterIn,
+    RemovedOut,
     RevealIn,
     RevealOut,
 )
@@ -32,8 +36,9 @@ router = APIRouter(prefix="/api/people", tags=["people"])
 Viewer = Annotated[User, Depends(require_role(*PEOPLE_VIEWERS))]
 Editor = Annotated[User, Depends(require_role(*PEOPLE_EDITORS))]
 Revealer = Annotated[User, Depends(require_role(*PII_REVEALERS))]
-GridCode = Annotated[str | None, Query(pattern=r"^\d{15}$")]
+GridCode = Annotated[str | None, Query(pattern=GRID_PATTERN)]
 PersonId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the person's number")]
+PostId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def cipher_for(request: Request, settings: Settings) -> Cipher:
@@ -81,6 +86,51 @@ def create_person(session: SessionDep, cipher: CipherDep, user: Editor, body: Pe
     return service.view(session, cipher, person)
 
 
+@router.patch("/{person_id}", response_model=PersonOut)
+def update_person(
+    person_id: PersonId,
+    session: SessionDep,
+    cipher: CipherDep,
+    settings: SettingsDep,
+    user: Editor,
+    body: PersonPatch,
+    now: NowDep,
+) -> PersonOut:
+    """Correct a person: only the fields sent change (``null`` clears one), audited without values.
+
+    Phone, ID number and address are sealed again; a new address is geocoded (422 when it cannot be placed, and
+    then nothing is changed).
+    """
+    person = edit.update_person(
+        session, cipher, user, person_id, body, now=now, snap_outside_m=settings.requests.snap_outside_m
+    )
+    return service.view(session, cipher, person)
+
+
+@router.delete("/{person_id}/posts/{post_id}", response_model=PersonOut)
+def end_post(person_id: PersonId, post_id: PostId, session: SessionDep, cipher: CipherDep, user: Editor,
+             now: NowDep) -> PersonOut:
+    """卸任: end a current post; it stays in the person's ``past_posts`` (and the building's 楼长 history)."""
+    person = edit.end_post(session, user, person_id, post_id, now=now)
+    return service.view(session, cipher, person)
+
+
+@router.delete("/{person_id}", response_model=RemovedOut)
+def remove_person(person_id: PersonId, session: SessionDep, user: Editor, now: NowDep) -> RemovedOut:
+    """Remove a record with no current post (409 while it holds one), with its name and sealed numbers.
+
+    The audit keeps who removed which record number when.
+    """
+    edit.remove_person(session, user, person_id, now=now)
+    return RemovedOut(person_id=person_id, removed_at=now)
+
+
+@router.get("/buildings/{building_id}/history", response_model=list[BuildingHeadHistory])
+def building_history(session: SessionDep, user: Viewer, building_id: PostId) -> list[BuildingHeadHistory]:
+    """A building's former 楼长, latest first: who (while their record exists), from when until when."""
+    return edit.building_history(session, user, building_id)
+
+
 @router.post("/{person_id}/reveal", response_model=RevealOut)
 def reveal(
     person_id: PersonId,
@@ -112,7 +162,7 @@ def register(
 
 @router.get("/placement", response_model=PlacementOut)
 def placement_board(
-    session: SessionDep, user: Editor, unit: Annotated[str | None, Query(pattern=r"^\d{9}(\d{3})?$")] = None
+    session: SessionDep, user: Editor, unit: Annotated[str | None, Query(pattern=UNIT_PATTERN)] = None
 ) -> PlacementOut:
     """Registered 党员 and volunteers of the caller's 社区 with the suggested grid of each (the rule in ``rule``)."""
     return placement.board(session, user, unit)
@@ -132,6 +182,6 @@ def grids_in_scope(session: SessionDep, user: Viewer) -> list[NamedUnit]:
 
 
 @router.get("/grids/{code}/places", response_model=GridPlaces)
-def grid_places(session: SessionDep, user: Viewer, code: Annotated[str, Path(pattern=r"^\d{15}$")]) -> GridPlaces:
+def grid_places(session: SessionDep, user: Viewer, code: Annotated[str, Path(pattern=GRID_PATTERN)]) -> GridPlaces:
     """The buildings and named streets of a grid (what a 楼长 or 街巷长 post is for)."""
     return service.grid_places(session, user, code)

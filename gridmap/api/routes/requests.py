@@ -14,6 +14,7 @@ from sqlalchemy import select
 from gridmap.api.deps import CurrentUser, NowDep, SessionDep, SettingsDep, Transactions
 from gridmap.db.models import RequestCategory, ServiceRequest
 from gridmap.errors import NotFound
+from gridmap.partition.codes import PREFIX_PATTERN
 from gridmap.requests.categories import Category, category_terms, known_category
 from gridmap.requests.detail import detail
 from gridmap.requests.fast_intake import submit_point
@@ -102,7 +103,7 @@ def list_requests(
         list[str] | None, Query(alias="status", description="statuses, repeated or comma-separated: reported,taken")
     ] = None,
     category: str | None = Query(None, pattern=r"^[A-Za-z0-9_\-]{1,50}$", description="a code of GET /api/categories"),
-    grid_code: str | None = Query(None, pattern=r"^\d{1,15}$", description="a grid code or a prefix (社区/街道)"),
+    grid_code: str | None = Query(None, pattern=PREFIX_PATTERN, description="a grid code or a prefix (社区/街道)"),
     since: datetime | None = None,
     until: datetime | None = None,
     overdue: bool | None = None,

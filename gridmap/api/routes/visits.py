@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, UploadFile, status
+from fastapi import APIRouter, Header, Query, Response, UploadFile, status
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
@@ -17,14 +17,18 @@ from gridmap.errors import NotFound
 from gridmap.fieldwork import visits
 from gridmap.fieldwork.kinds import KIND_NAMES
 from gridmap.fieldwork.patrols import scoped_codes
-from gridmap.fieldwork.schemas import VisitIn, VisitOut, VisitToRequest
+from gridmap.fieldwork.schemas import KEY, VisitIn, VisitOut, VisitToRequest
+from gridmap.partition.codes import AREA_PATTERN
 from gridmap.requests.photos import MEDIA_TYPES
 from gridmap.settings import Settings
 
 router = APIRouter(tags=["visits"])
 VisitId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
-GridParam = Annotated[str | None, Query(pattern=r"^\d{9,15}$", description="a grid code or a 社区/街道 prefix")]
+GridParam = Annotated[str | None, Query(pattern=AREA_PATTERN, description="a grid code or a 社区/街道 prefix")]
 PhotoName = Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}\.(jpg|png|webp)$")]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", pattern=KEY, description="made by the phone: a resend stores once")
+]
 STATE_NAMES = {"done": "本期已完成", "partial": "进行中", "due": "待访", "overdue": "逾期"}
 
 
@@ -99,10 +103,34 @@ def visit_kinds(_: CurrentUser, settings: SettingsDep) -> list[VisitKindOut]:
     ]
 
 
-@router.post("/api/visits", response_model=VisitOut, status_code=status.HTTP_201_CREATED)
-def record_visit(body: VisitIn, user: CurrentUser, session: SessionDep, now: NowDep) -> VisitOut:
-    """Record a visit at a building (or 单元/室) of your grids; the same ``key`` again stores it once."""
-    return visits.record(session, body, user=user, now=now)
+@router.post(
+    "/api/visits",
+    response_model=VisitOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": VisitOut, "description": "a resend: the visit first stored under this key"}},
+)
+def record_visit(
+    body: VisitIn,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> VisitOut:
+    """Record a visit at a building (or 单元/室) of your grids.
+
+    Send an ``Idempotency-Key`` header (or ``key``): a resend after a lost answer returns the visit first stored
+    (200) and stores nothing twice. ``made_at`` is the phone's time of the visit (it may have waited offline): at
+    most ``visit_clock_skew_minutes`` ahead of the server and ``visit_max_age_days`` old, else 422.
+    """
+    zone = ZoneInfo(settings.requests.calendar.timezone)
+    out, created = visits.record(
+        session, body, user=user, now=now, settings=settings.fieldwork, zone=zone, key=idempotency_key
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return out
 
 
 @router.get("/api/visits", response_model=list[VisitOut])
