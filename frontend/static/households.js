@@ -55,3 +55,4 @@ $("store").addEventListener("click", async () => {
   try { const report = await send(false); if (report) show(report); } finally { $("store").disabled = false; }
 });
 $("file").addEventListener("change", () => { $("result").hidden = true; });
+$("check").disabled = false;  // the page is usable once its handlers are attached
