@@ -20,6 +20,7 @@ import shapely
 
 from gridmap.partition.metrics import summarise
 from gridmap.partition.pipeline import PlanInput, PlanResult, partition
+from gridmap.partition.shapes import stitched_jobs
 from gridmap.settings import PartitionSettings
 
 Progress = Callable[[int, int], None]
@@ -137,9 +138,13 @@ def _run_packed(packed: bytes, params: PartitionSettings, default_prefix: str, w
 
 
 def combine(results: list[PlanResult], params: PartitionSettings, runtime_s: float) -> PlanResult:
-    """Stack per-community results and summarise them as one plan."""
+    """Stack per-community results, their grids sharing edges where jobs meet, and summarise them as one plan."""
     buildings = gpd.GeoDataFrame(pd.concat([r.buildings for r in results]))
     grids = gpd.GeoDataFrame(pd.concat([r.grids for r in results], ignore_index=True), crs=4326)
+    job = np.repeat(np.arange(len(results)), [len(r.grids) for r in results])
+    grids = grids.set_geometry(
+        gpd.GeoSeries(stitched_jobs(grids.geometry.to_numpy(), job), index=grids.index, crs=4326)
+    )
     metrics = summarise(
         grids,
         int(buildings["households"].sum()),

@@ -60,6 +60,30 @@ def fitted_wgs84(geoms: dict[int, BaseGeometry], area: shapely.Geometry, crs: CR
     return fitted if all(g.is_valid and g.geom_type == "Polygon" for g in fitted.values()) else wgs84
 
 
+def stitched_jobs(grids: NDArray[np.object_], job: NDArray[np.int64]) -> NDArray[np.object_]:
+    """Grids of separately partitioned jobs (EPSG:4326), made to share their edges where the jobs meet.
+
+    Each job fits its grids to its own 社区 or chunk and nodes the shared boundary at its own points, so two
+    jobs' grids meet to floating-point dust, not edge for edge. The grids near another job's (their boxes meet)
+    are rebuilt together from one noded arrangement (:func:`exact_coverage`); the rest stay as they are, and so
+    do all of them if GEOS cannot node them or a rebuilt grid would not be one valid polygon.
+    """
+    near, other = shapely.STRtree(grids).query(grids)
+    border = np.unique(near[job[near] != job[other]])
+    if not len(border):
+        return grids
+    try:
+        fitted = exact_coverage({int(i): grids[i] for i in border}, None, SLIVER_WIDTH_M / METRES_PER_DEGREE)
+    except shapely.errors.GEOSException:
+        return grids
+    if not all(g.is_valid and g.geom_type == "Polygon" for g in fitted.values()):
+        return grids
+    out = grids.copy()
+    for i, geom in fitted.items():
+        out[i] = geom
+    return out
+
+
 def exact_coverage(
     geoms: dict[int, BaseGeometry], area: BaseGeometry | None = None, sliver_width: float = SLIVER_WIDTH_M
 ) -> dict[int, BaseGeometry]:

@@ -17,7 +17,7 @@ from shapely.ops import split
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gridmap.partition.fanout import JobPlan
+from gridmap.partition.fanout import JobPlan, combine
 from gridmap.partition.filemode import plan_input_from_files
 from gridmap.partition.pipeline import PlanInput, partition
 from gridmap.partition.tiling import Tiling, measure_polygons
@@ -47,7 +47,8 @@ def _two_jobs(engine: Engine) -> tuple[Tiling, Tiling]:
     params = PartitionSettings()
     jobs = list(JobPlan(PlanInput(buildings, data.streets, communities), params.code_prefix, 1).jobs())
     assert len(jobs) == 2
-    grids = [g for job in jobs for g in partition(job.data, params, code_prefix=params.code_prefix).grids.geometry]
+    results = [partition(job.data, params, code_prefix=params.code_prefix) for job in jobs]
+    grids = list(combine(results, params, 0.0).grids.geometry)  # stacked as partition_city stacks them
     band = cut.buffer(0.0001).intersection(hull)  # about 10 m either side of the shared boundary
     with Session(engine) as session:
         tiling = measure_polygons(session, [bytes(g.wkb) for g in grids], bytes(hull.wkb))
@@ -55,7 +56,7 @@ def _two_jobs(engine: Engine) -> tuple[Tiling, Tiling]:
     return tiling, near
 
 
-def test_grids_of_two_neighbouring_jobs_meet_to_floating_point_dust(engine: Engine) -> None:
+def test_grids_of_two_neighbouring_jobs_cover_both_without_strays(engine: Engine) -> None:
     tiling, near = _two_jobs(engine)
     # overlap as stored (straight lon/lat edges): before r18 it was read on the spheroid, 0.029 m² for this dust
     dust = [tiling.overlap_m2, tiling.uncovered_m2, tiling.outside_m2]
@@ -64,11 +65,6 @@ def test_grids_of_two_neighbouring_jobs_meet_to_floating_point_dust(engine: Engi
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review r18: each job nodes the shared 社区 edge at its own points, so grids of two jobs overlap by "
-    "floating dust (4 pairs, ~3e-7 m² as stored): not one shared edge vertex for vertex",
-)
 def test_grids_of_two_neighbouring_jobs_share_their_edge_exactly(engine: Engine) -> None:
     tiling, _ = _two_jobs(engine)
     assert (tiling.overlapping_pairs, tiling.overlap_m2) == (0, 0), tiling
