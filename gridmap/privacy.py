@@ -7,7 +7,7 @@ and the last four are ever shown:
 - 11 digits or more (mobiles, landlines with their area code): ``138****5678``, ``025****1234``;
 - 7 to 10 digits (a local landline without its area code): the last four only (``****1234``; 7 digits: the last
   three);
-- 5 or 6 digits (a short number): the last two only (``****12``); fewer: nothing.
+- 5 or 6 digits (a short number): the last two only (``****12``; 5 digits: the last one); fewer: nothing.
 
 An office (public) phone is not personal data: the callers show it as it is, without this module.
 """
@@ -39,7 +39,7 @@ def mask_phone(value: str | None) -> str | None:
         return "*" * HIDDEN_AT_LEAST
     if n >= 11:
         return digits[:3] + "*" * (n - 7) + digits[-4:]
-    shown = min(4, n - HIDDEN_AT_LEAST) if n >= 7 else (2 if n >= 5 else 0)
+    shown = min(4 if n >= 7 else 2, max(0, n - HIDDEN_AT_LEAST))
     return "*" * (n - shown) + (digits[-shown:] if shown else "")
 
 

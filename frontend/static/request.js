@@ -290,19 +290,50 @@ function renderReporter() {
   box.replaceChildren();
   const channel = {staff: T("工作人员上报", "reported by staff"), open311: T("居民上报", "reported by a resident"), simulated: T("模拟数据", "simulated")};
   box.append(element("span", state.reporter_name || T("未留姓名", "no name")), " · ");
-  const phone = state.reporter_phone;
-  if (phone && !phone.includes("*")) {  // the whole number is sent only to those who call back
-    const a = element("a", phone);
-    a.href = `tel:${phone}`;
-    box.append(a);
-  } else {
-    box.append(element("span", phone || T("未留电话", "no phone")));
-  }
+  const phone = element("span", state.reporter_phone || T("未留电话", "no phone"));
+  phone.id = "reporter-phone";
+  box.append(phone);
+  if (state.reporter_phone_revealable) box.append(" ", revealForm(phone));
   box.append(" · ", element("span", channel[state.channel] || state.channel, "muted"));
   if (state.rating) {
     const source = state.rating_source === "callback" ? T("回访", "call-back") : T("居民评单", "resident's rating");
     box.append(element("p", `${T("评价", "Rating")}：${"★".repeat(state.rating)}（${source}）`));
   }
+}
+
+// 查看完整号码: the whole number for those who call back, after they give a reason (the server logs the reveal).
+function revealForm(phone) {
+  const open = element("button", T("查看完整号码", "Show the whole number"));
+  open.type = "button";
+  open.id = "reveal-phone";
+  const form = element("form", null, "reveal-form");
+  form.hidden = true;
+  const reason = element("input");
+  Object.assign(reason, {id: "reveal-reason", required: true, minLength: 2, maxLength: 500, value: T("回访居民", "call-back")});
+  reason.setAttribute("aria-label", T("查看原因（必填，将被记录）", "Reason (required, logged)"));
+  const go = element("button", T("查看（将被记录）", "Show (logged)"));
+  go.type = "submit";
+  const error = element("span", "", "error");
+  form.append(reason, go, error);
+  open.addEventListener("click", () => { open.hidden = true; form.hidden = false; reason.select(); });
+  form.addEventListener("submit", async e => {
+    e.preventDefault();
+    error.textContent = "";
+    const response = await fetch(`/api/requests/${requestId}/reporter-phone`, {
+      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({reason: reason.value}),
+    });
+    if (!response.ok) { error.textContent = await errorText(response); return; }
+    const shown = await response.json();
+    const call = element("a", shown.phone);
+    call.href = `tel:${shown.phone}`;
+    call.id = "reporter-phone";
+    phone.replaceWith(call);
+    open.remove();
+    form.remove();
+  });
+  const wrap = element("span");
+  wrap.append(open, form);
+  return wrap;
 }
 
 function renderTrail() {

@@ -531,7 +531,7 @@ class PersonChange(Base):
 
 
 class PiiReveal(Base):
-    """One reveal of a person's phone or ID number: who, when, why (PIPL); kept, never edited."""
+    """One reveal of a person's (or a reporter's) phone or ID number: who, when, why (PIPL); kept, never edited."""
 
     __tablename__ = "pii_reveals"
 
@@ -541,6 +541,9 @@ class PiiReveal(Base):
     username: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(30))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    request_id: Mapped[int | None] = mapped_column(  # a reporter's phone: the request names whose it is
+        ForeignKey("requests.id", ondelete="SET NULL"), index=True
+    )
     field: Mapped[str] = mapped_column(String(20))  # phone | id_number
     reason: Mapped[str] = mapped_column(Text)
 

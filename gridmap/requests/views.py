@@ -15,11 +15,10 @@ from gridmap.policy import Scope, user_scope
 from gridmap.privacy import mask_phone
 from gridmap.requests.categories import Category
 from gridmap.requests.kpi import INPUT
+from gridmap.requests.reporter_contact import may_reveal
 from gridmap.requests.sla import Limits, SlaState, WorkCalendar, deadline, sla_state
 from gridmap.requests.states import Status, allowed_actions, status_name
 from gridmap.settings import RequestSettings
-
-CALLS_BACK = frozenset({Role.community, Role.command})
 
 
 def limits_of(cat: Category) -> Limits:
@@ -95,10 +94,10 @@ def describe(
         "overdue": sla.escalation != "none",
     }
     if user is not None:
-        # The whole number only for the roles that call the resident back (回访): 社区 and 街道 command centre.
-        calls_back = user.role in CALLS_BACK
+        # Masked for everyone; those who call the resident back (回访) may reveal it, logged (reporter_contact).
         out["reporter_name"] = req.reporter_name if user.role is not Role.department else None
-        out["reporter_phone"] = req.reporter_phone if calls_back else mask_phone(req.reporter_phone)
+        out["reporter_phone"] = mask_phone(req.reporter_phone)
+        out["reporter_phone_revealable"] = req.reporter_phone is not None and may_reveal(user)
         out["rating_source"] = req.rating_source
         out["actions"] = [a.value for a in allowed_actions(Status(req.status), user.role)]
     return out

@@ -90,7 +90,8 @@ def test_worker_takes_and_resolves_on_a_phone(browser: Browser, server: dict[str
     assert labels == ["点单", "上报"] + (["合并"] if nearby else [])  # 合并 only with an open request nearby
     assert page.locator("#act-dispatch").count() == 0 and "派单" not in page.locator("#actions").inner_text()
     assert page.locator("#status").inner_text() == "待点单"
-    assert "138****5678" in page.locator("#reporter").inner_text()  # masked for a grid worker
+    assert "138****5678" in page.locator("#reporter").inner_text()  # masked for a grid worker, who cannot reveal it
+    assert page.locator("#reveal-phone").count() == 0
     assert page.locator(".leaflet-control-attribution").inner_text().count("OpenStreetMap contributors") == 1
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "request-phone.png"), full_page=True)
@@ -179,7 +180,17 @@ def test_command_dispatches_to_a_listed_department(browser: Browser, server: dic
     page = visit.open(f"/requests/{rid}")
     page.wait_for_selector("#act-dispatch")
     assert page.locator("#actions button").all_inner_texts() == ["派单"]
-    assert "13812345678" in page.locator("#reporter").inner_text()  # the 街道 calls residents back: whole number
+    assert "138****5678" in page.locator("#reporter").inner_text()  # masked until a logged reveal
+    page.click("#reveal-phone")  # the 街道 calls residents back: the whole number, with a reason
+    page.fill("#reveal-reason", "回访居民核实情况")
+    page.click(".reveal-form button[type=submit]")
+    page.wait_for_selector("a#reporter-phone")
+    assert page.locator("a#reporter-phone").get_attribute("href") == "tel:13812345678"
+    with server["engine"].connect() as conn:
+        logged = conn.execute(
+            text("SELECT username, field, reason FROM pii_reveals WHERE request_id = :id"), {"id": rid}
+        ).all()
+    assert [tuple(r) for r in logged] == [("command1", "phone", "回访居民核实情况")]
     page.click("#act-dispatch")
     page.wait_for_selector("#action-form", state="visible")  # shown once the departments are listed
     options = page.locator("#department option").evaluate_all("os => os.map(o => o.value)")

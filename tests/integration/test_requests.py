@@ -591,13 +591,13 @@ def test_whoever_resolved_cannot_verify(client: TestClient, world: dict[str, Any
     refused = client.post(f"/api/requests/{rid}/actions", json={"action": "verify"}, headers=auth(client, "worker1"))
     assert refused.status_code == 403 and refused.json()["detail"].startswith("办结人不能核查自己办结的诉求")
     community = client.get(f"/api/requests/{rid}", headers=auth(client, "community")).json()
-    assert community["actions"] == ["verify", "reject"] and community["reporter_phone"] == "13812345678"
-    assert resolved["reporter_phone"] == "138****5678"  # masked for all but those who call back
+    assert community["actions"] == ["verify", "reject"] and community["reporter_phone"] == "138****5678"
+    assert (community["reporter_phone_revealable"], resolved["reporter_phone_revealable"]) == (True, False)
     assert do(client, rid, "community", "verify")["status"] == "verified"
 
 
 def test_a_grid_worker_sees_reporter_phones_masked_by_the_one_rule(client: TestClient, world: dict[str, Any]) -> None:
-    phones = {"8456-1234": "****1234", "+86 138 1234 5678": "138****5678", "12345": "***45"}  # local, +86, short
+    phones = {"8456-1234": "****1234", "+86 138 1234 5678": "138****5678", "12345": "****5"}  # local, +86, short
     seen = {phone: report(client, world, reporter_phone=phone)["reporter_phone"] for phone in phones}
     assert seen == phones  # before: 845****1234 (7 of 8 digits shown), +86****5678, ****
 
@@ -765,3 +765,56 @@ def test_a_photo_with_too_many_pixels_is_refused_before_it_is_decoded(
     files = {"photo": ("bomb.png", png_bomb(side, side), "image/png")}
     answer = client.post(f"/api/requests/{req['id']}/photos", files=files, headers=auth(client, "worker1"))
     assert (answer.status_code, "上限 50 百万像素" in answer.json()["detail"]) == (413, True), answer.text
+
+
+def reveals_of(world: dict[str, Any], rid: int) -> list[tuple[str, str, str, str]]:
+    with world["engine"].connect() as conn:
+        query = "SELECT username, role, field, reason FROM pii_reveals WHERE request_id = :id ORDER BY id"
+        found = conn.execute(text(query), {"id": rid})
+        return [(r.username, r.role, r.field, r.reason) for r in found]
+
+
+def test_a_reporters_whole_number_is_shown_only_by_a_logged_reveal(client: TestClient, world: dict[str, Any]) -> None:
+    rid = report(client, world, reporter_phone="13812345678")["id"]
+    url = f"/api/requests/{rid}/reporter-phone"
+    shown = client.post(url, json={"reason": "回访居民"}, headers=auth(client, "community"))
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["phone"] == "13812345678"
+    assert reveals_of(world, rid) == [("community", "community", "phone", "回访居民")]
+    again = client.get(f"/api/requests/{rid}", headers=auth(client, "community")).json()
+    assert again["reporter_phone"] == "138****5678"  # a reveal shows the number once; the view stays masked
+
+
+@pytest.mark.parametrize(
+    ("user", "body", "expect"),
+    [
+        ("worker1", {"reason": "回访居民"}, 403),  # a grid worker's own grid, but grid workers do not call back
+        ("sanitation", {"reason": "回访居民"}, 403),  # not its case
+        ("leader", {"reason": "回访居民"}, 403),
+        ("community", {"reason": " "}, 422),  # a reason is required
+        ("community", {}, 422),
+    ],
+)
+def test_a_reveal_without_the_right_or_a_reason_is_refused_and_not_logged(
+    client: TestClient, world: dict[str, Any], user: str, body: dict[str, str], expect: int
+) -> None:
+    rid = report(client, world, reporter_phone="13812345678")["id"]
+    refused = client.post(f"/api/requests/{rid}/reporter-phone", json=body, headers=auth(client, user))
+    assert (refused.status_code, "13812345678" in refused.text, reveals_of(world, rid)) == (expect, False, [])
+
+
+def test_a_reveal_outside_ones_unit_or_without_a_number_is_refused(client: TestClient, world: dict[str, Any]) -> None:
+    with session_scope(world["engine"]) as session:  # the staff of a neighbouring 社区 of the same 街道
+        neighbour = world["codes"][0][:9] + "999"
+        create_user(
+            session=session, username="neighbour", password="secret", role=Role.community, unit_code=neighbour,
+            weak_password=True,
+        )
+    elsewhere = report(client, world, reporter_phone="13812345678")["id"]
+    no_phone = report(client, world)["id"]
+    why = {"reason": "回访"}
+    outside = client.post(f"/api/requests/{elsewhere}/reporter-phone", json=why, headers=auth(client, "neighbour"))
+    missing = client.post(f"/api/requests/{no_phone}/reporter-phone", json=why, headers=auth(client, "command"))
+    assert (outside.status_code, missing.status_code) == (403, 422)
+    assert "未留电话" in missing.json()["detail"]
+    assert reveals_of(world, elsewhere) + reveals_of(world, no_phone) == []

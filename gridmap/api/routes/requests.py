@@ -19,6 +19,7 @@ from gridmap.requests.categories import Category, category_terms, known_category
 from gridmap.requests.detail import detail
 from gridmap.requests.fast_intake import submit_point
 from gridmap.requests.photos import MEDIA_TYPES, photo_folder, photo_url
+from gridmap.requests.reporter_contact import ReporterPhone, RevealReason, reveal_reporter_phone
 from gridmap.requests.schemas import ActionIn, NewRequest
 from gridmap.requests.service import Actor, act, attach_photo, check_scope, get_request, submit
 from gridmap.requests.sla import WorkCalendar
@@ -175,6 +176,16 @@ def request_action(
     req = act(session, request_id, body, user=user, now=now, settings=settings.requests)
     cat = category_terms(session, req.category)
     return detail(session, req, cat, user=user, now=now, calendar=WorkCalendar(settings.requests.calendar))
+
+
+@router.post("/api/requests/{request_id}/reporter-phone", response_model=ReporterPhone)
+def reveal_reporter(
+    request_id: int, body: RevealReason, user: CurrentUser, session: SessionDep, now: NowDep
+) -> ReporterPhone:
+    """The reporter's whole phone number, for 社区/街道 staff who call back, with a reason; logged (``pii_reveals``)."""
+    req = get_request(session, request_id)
+    check_scope(session, req, user)
+    return reveal_reporter_phone(session, req, user, reason=body.reason, now=now)
 
 
 PhotoName = Annotated[str, PathParam(pattern=r"^[0-9a-f]{24}\.(jpg|png|webp)$")]
