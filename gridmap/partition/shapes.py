@@ -60,24 +60,44 @@ def fitted_wgs84(geoms: dict[int, BaseGeometry], area: shapely.Geometry, crs: CR
     return fitted if all(g.is_valid and g.geom_type == "Polygon" for g in fitted.values()) else wgs84
 
 
-def stitched_jobs(grids: NDArray[np.object_], job: NDArray[np.int64]) -> NDArray[np.object_]:
+def stitched_jobs(grids: NDArray[np.object_], job: NDArray[np.int64], rounds: int = 4) -> NDArray[np.object_]:
     """Grids of separately partitioned jobs (EPSG:4326), made to share their edges where the jobs meet.
 
     Each job fits its grids to its own 社区 or chunk and nodes the shared boundary at its own points, so two
     jobs' grids meet to floating-point dust, not edge for edge. The grids near another job's (their boxes meet)
-    are rebuilt together from one noded arrangement (:func:`exact_coverage`); the rest stay as they are, and so
-    do all of them if GEOS cannot node them or a rebuilt grid would not be one valid polygon.
+    are rebuilt together from one noded arrangement (:func:`exact_coverage`). Noding may move a rebuilt grid's
+    vertex on an edge it shares with a grid left as it was, so the result is checked (GEOS's coverage
+    validation) where it changed, and the grids of any mismatched edge join the rebuilt set with their
+    neighbours for another round; the last round rebuilds them all. Should GEOS fail to node them, or a grid
+    not come out as one valid polygon, the grids stay as the jobs made them.
     """
-    near, other = shapely.STRtree(grids).query(grids)
-    border = np.unique(near[job[near] != job[other]])
-    if not len(border):
-        return grids
+    tree = shapely.STRtree(grids)
+    near, other = tree.query(grids)
+    chosen = np.unique(near[job[near] != job[other]])
+    for round_ in range(rounds):
+        if not len(chosen):
+            return grids
+        if round_ == rounds - 1:
+            chosen = np.arange(len(grids))
+        out = _rebuilt(grids, chosen)
+        if out is None:
+            return grids
+        around = np.unique(other[np.isin(near, chosen)])
+        mismatched = around[~shapely.is_empty(shapely.coverage_invalid_edges(out[around]))]
+        if not len(mismatched):
+            return out
+        chosen = np.unique(np.concatenate([chosen, other[np.isin(near, mismatched)]]))
+    return grids
+
+
+def _rebuilt(grids: NDArray[np.object_], chosen: NDArray[np.int64]) -> NDArray[np.object_] | None:
+    """``grids`` with those at ``chosen`` rebuilt from one noded arrangement; None if that cannot be done."""
     try:
-        fitted = exact_coverage({int(i): grids[i] for i in border}, None, SLIVER_WIDTH_M / METRES_PER_DEGREE)
+        fitted = exact_coverage({int(i): grids[i] for i in chosen}, None, SLIVER_WIDTH_M / METRES_PER_DEGREE)
     except shapely.errors.GEOSException:
-        return grids
+        return None
     if not all(g.is_valid and g.geom_type == "Polygon" for g in fitted.values()):
-        return grids
+        return None
     out = grids.copy()
     for i, geom in fitted.items():
         out[i] = geom
