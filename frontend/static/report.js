@@ -286,10 +286,10 @@ async function deliver(item) {
   while (item.photosDone < item.photos.length) {
     const form = new FormData();
     form.append("photo", item.photos[item.photosDone], `photo-${item.photosDone + 1}.jpg`);
-    const url = item.mode === "staff" ? `/api/requests/${item.result.id}/photos`
-      : `/public/api/requests/${item.result.id}/photos?token=${encodeURIComponent(item.result.token)}`;
+    const url = item.mode === "staff" ? `/api/requests/${item.result.id}/photos` : `/public/api/requests/${item.result.id}/photos`;
+    const headers = item.mode === "staff" ? {} : {"X-Request-Token": item.result.token};
     let response;
-    try { response = await fetch(url, {method: "POST", body: form}); } catch (e) { return wait(T("没有网络", "No network")); }
+    try { response = await fetch(url, {method: "POST", body: form, headers}); } catch (e) { return wait(T("没有网络", "No network")); }
     if (response.status >= 500 || response.status === 401 || response.status === 429) {
       return wait(messageOf(await response.json().catch(() => null), response.status));
     }

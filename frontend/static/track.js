@@ -1,4 +1,4 @@
-// A resident's page of their request (/public/requests/{id}?token=…): status and trail in Chinese, and the
+// A resident's page of their request (/public/requests/{id}#token=…): status and trail in Chinese, and the
 // rating (评单, 1–5★ with a comment) once the request is checked, through Open311's rating endpoint.
 const EN = {title: "Progress", newReport: "Report a problem", number: "Request", trail: "What happened",
   rate: "Rate it", rateHint: "The request is done and checked: rate the result (1–5 stars).", commentHint: "Your comment (optional)",
@@ -10,7 +10,10 @@ document.querySelectorAll("[data-i18n-placeholder]").forEach(el => {
   if (lang === "en" && EN[el.dataset.i18nPlaceholder]) el.placeholder = EN[el.dataset.i18nPlaceholder];
 });
 const requestId = Number(location.pathname.split("/").pop());
-const token = new URLSearchParams(location.search).get("token") || "";
+// The token is in the link's fragment, which the browser never sends; links made before carry it as ?token=,
+// moved into the fragment here so that a reload or a shared address no longer sends it to the server.
+const token = new URLSearchParams(location.hash.slice(1)).get("token") || new URLSearchParams(location.search).get("token") || "";
+if (new URLSearchParams(location.search).has("token")) history.replaceState(null, "", `${location.pathname}#token=${encodeURIComponent(token)}`);
 let stars = 0;
 
 function fail(text) { $("error").textContent = text; $("error").hidden = false; }
@@ -18,7 +21,7 @@ function fail(text) { $("error").textContent = text; $("error").hidden = false; 
 async function load() {
   let data;
   try {
-    const r = await fetch(`/public/api/requests/${requestId}?token=${encodeURIComponent(token)}`);
+    const r = await fetch(`/public/api/requests/${requestId}`, {headers: {"X-Request-Token": token}});
     data = await r.json().catch(() => ({}));
     if (!r.ok) { fail(data.detail || T("无法读取该事件", "Could not read the request")); return; }
   } catch (e) { fail(T("没有网络,请稍后再试", "No network: try again later")); return; }

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from gridmap import __version__
 from gridmap.api import errors, threads
+from gridmap.api.access_log import redact_access_log
 from gridmap.api.csrf import SameOriginMiddleware
 from gridmap.api.deps import CurrentUser
 from gridmap.api.headers import SecurityHeaders
@@ -64,6 +65,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; the engine lives for the app's lifespan; ``clock`` (default: now, UTC) times the workflow."""
     settings = settings or get_settings()
+    redact_access_log()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

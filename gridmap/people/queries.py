@@ -251,11 +251,29 @@ def heads_lanes(session: Session, user_id: int) -> bool:
 
 
 def log_reveal(
-    session: Session, *, at: datetime, user_id: int, username: str, role: str, person_id: int, field: str, reason: str
+    session: Session,
+    *,
+    at: datetime,
+    user_id: int,
+    username: str,
+    role: str,
+    field: str,
+    reason: str,
+    person_id: int | None = None,
+    request_id: int | None = None,
 ) -> None:
-    """Write one row of the reveal log."""
+    """Write one row of the reveal log: a person's number, or (``request_id``) a request's reporter's."""
     session.add(
-        PiiReveal(at=at, user_id=user_id, username=username, role=role, person_id=person_id, field=field, reason=reason)
+        PiiReveal(
+            at=at,
+            user_id=user_id,
+            username=username,
+            role=role,
+            person_id=person_id,
+            request_id=request_id,
+            field=field,
+            reason=reason,
+        )
     )
     session.flush()
 

@@ -12,8 +12,9 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from gridmap.db.models import PiiReveal, Role, ServiceRequest, User
+from gridmap.db.models import Role, ServiceRequest, User
 from gridmap.errors import Forbidden, InvalidInput
+from gridmap.people.queries import log_reveal
 
 CALLS_BACK = frozenset({Role.community, Role.command})
 NOT_A_CALLER = (
@@ -47,20 +48,12 @@ def reveal_reporter_phone(
     """The whole number of a request's reporter, after logging the reveal (the caller checked the request's scope)."""
     if not may_reveal(user):
         raise Forbidden(NOT_A_CALLER)
-    if not reason.strip() or len(reason.strip()) < 2:
+    if len(reason.strip()) < 2:
         raise InvalidInput("请写明查看原因 / give the reason for seeing the number")
     if not req.reporter_phone:
         raise InvalidInput(f"诉求 {req.id} 的上报人未留电话 / the reporter of request {req.id} left no phone number")
-    session.add(
-        PiiReveal(
-            at=now,
-            user_id=user.id,
-            username=user.username,
-            role=user.role.value,
-            request_id=req.id,
-            field="phone",
-            reason=reason.strip(),
-        )
+    log_reveal(
+        session, at=now, user_id=user.id, username=user.username, role=user.role.value, field="phone",
+        reason=reason.strip(), request_id=req.id,
     )
-    session.flush()
     return ReporterPhone(request_id=req.id, phone=req.reporter_phone, logged_at=now)

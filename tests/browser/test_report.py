@@ -183,7 +183,7 @@ def test_resident_reports_tracks_and_rates(browser: Browser, server: dict[str, A
     assert (status, channel) == ("reported", "open311")
     page.locator("#answer a").tap()
     page.wait_for_function("() => document.querySelector('#status').textContent.length > 0")
-    assert page.url.startswith(f"{server['base']}/public/requests/{rid}?token=")
+    assert page.url.startswith(f"{server['base']}/public/requests/{rid}#token=")  # the server never sees it
     assert page.locator("#status").inner_text() == "已上报,等待网格员处理"
     assert page.locator("#trail li").count() == 1 and "居民 · 上报" in page.locator("#trail").inner_text()
     assert "13712345678" not in page.content() and page.locator("#rate-box").is_hidden()

@@ -164,16 +164,20 @@ def test_open311_answer_links_the_track_page_without_personal_data(world: dict[s
     lon, lat = world["points"][code]
     made = _public_report(client, lon, lat, "track-1")
     link = urlparse(made["track_url"])
-    token = parse_qs(link.query)["token"][0]
-    assert link.path == f"/public/requests/{made['service_request_id']}" and token == made["rating_token"]
-    assert client.get(link.path, params={"token": token}).status_code == 200  # the page, no login
+    token = parse_qs(link.fragment)["token"][0]  # in the fragment: no request line, log or Referer carries it
     rid = int(made["service_request_id"])
-    wrong = client.get(f"/public/api/requests/{rid}", params={"token": "wrong"})
+    assert (link.path, link.query, token) == (f"/public/requests/{rid}", "", made["rating_token"])
+    assert client.get(link.path).status_code == 200  # the page, no login
+    wrong = client.get(f"/public/api/requests/{rid}", headers={"X-Request-Token": "wrong"})
     assert wrong.status_code == 404
     assert client.get(f"/public/api/requests/{rid}", params={"token": "令牌"}).status_code == 404  # was a 500
+    missing = client.get(f"/public/api/requests/{rid}")
+    assert (missing.status_code, missing.json()["detail"].startswith("缺少事件链接的令牌")) == (422, True)
+    older = client.get(f"/public/api/requests/{rid}", params={"token": token})  # links made before: ?token=
+    assert older.status_code == 200
     worker = _auth(client, "worker1")
     assert client.post(f"/api/requests/{rid}/actions", json={"action": "take"}, headers=worker).status_code == 200
-    view = client.get(f"/public/api/requests/{rid}", params={"token": token}).json()
+    view = client.get(f"/public/api/requests/{rid}", headers={"X-Request-Token": token}).json()
     assert view["trail"][0] == {
         "at": NOW.isoformat(),
         "action": "report",

@@ -13,6 +13,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -186,7 +187,8 @@ def track_url(request: Request, request_id: int, token: str | None) -> str | Non
     """The reporter's link to follow (and later rate) the request: only they hold the token (None: no link)."""
     if token is None:
         return None
-    return str(request.url_for("public_track_page", request_id=request_id).include_query_params(token=token))
+    # in the fragment: the browser keeps it, no request line, access log or Referer carries it
+    return f"{request.url_for('public_track_page', request_id=request_id)}#token={quote(token, safe='')}"
 
 
 def _local(value: datetime | None, settings: SettingsDep) -> datetime | None:

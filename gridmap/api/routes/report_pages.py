@@ -1,6 +1,6 @@
 """Reporting (上报): the phone form for staff, the residents' public form and track page, and what they ask.
 
-Pages: ``/report`` (网格员, 社区), ``/public/report`` and ``/public/requests/{id}?token=…`` (no login), and the
+Pages: ``/report`` (网格员, 社区), ``/public/report`` and ``/public/requests/{id}#token=…`` (no login), and the
 service worker ``/sw.js`` that keeps the form working offline (served from the root so its scope covers them).
 The form reports through ``POST /api/requests`` (staff) or Open311 (residents); the routes here answer where a
 point falls, address suggestions while typing, the map backdrop and a resident's view of the request.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse, HTMLResponse
 from limits import parse
 
@@ -36,6 +36,26 @@ Lat = Annotated[float, Query(ge=-90, le=90)]
 Zoom = Annotated[int | None, Query(ge=0, le=22, description="map zoom: geometries simplified to about a pixel")]
 RequestId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the request's number")]
 MAX_BOX_DEGREES = 0.1  # about 10 km: a phone's map never asks for more
+NO_TOKEN = "缺少事件链接的令牌,请打开上报后收到的链接 / the link's token is missing: open the link you were given"
+
+
+def link_token(
+    header: Annotated[str | None, Header(alias="X-Request-Token", min_length=1, max_length=100)] = None,
+    query: Annotated[
+        str | None, Query(alias="token", min_length=1, max_length=100, description="older links; prefer the header")
+    ] = None,
+) -> str:
+    """The resident's link token, from the ``X-Request-Token`` header or (links made before) ``?token=``.
+
+    The track page sends the header from the link's ``#token=`` fragment, which no server, log or referrer sees.
+    """
+    token = header or query
+    if not token:
+        raise InvalidInput(NO_TOKEN)
+    return token
+
+
+LinkToken = Annotated[str, Depends(link_token)]
 
 
 def _page(name: str) -> HTMLResponse:
@@ -151,7 +171,7 @@ def public_track(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    token: Annotated[str, Query(min_length=1, max_length=100)],
+    token: LinkToken,
 ) -> dict[str, Any]:
     """A request as its reporter sees it with the link from intake (status, trail; no names of people)."""
     _limit_reads(request, settings)
@@ -166,7 +186,7 @@ def public_photo(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
-    token: Annotated[str, Query(min_length=1, max_length=100)],
+    token: LinkToken,
 ) -> dict[str, Any]:
     """A resident's photo of the report just made (multipart field ``photo``; rate-limited like Open311 intake)."""
     client = client_address(request, settings)
