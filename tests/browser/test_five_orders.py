@@ -308,7 +308,7 @@ def test_one_request_through_the_five_orders_by_pages(desks: dict[str, Desk], ch
     token = resident_link(chain["engine"], rid)
     assert token not in community.page.content() and _row(chain, rid)["rating_token"] != token
     page = resident.page
-    response = page.goto(f"{resident.base}/public/requests/{rid}?token={token}")  # a link as they were made before (?token=)
+    response = page.goto(f"{resident.base}/public/requests/{rid}?token={token}")  # an older link (?token=)
     assert response is not None and response.status == 200
     page.wait_for_selector("#rate-box:not([hidden])")
     assert page.url == f"{resident.base}/public/requests/{rid}#token={token}"  # moved out of the query string
