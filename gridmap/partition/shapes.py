@@ -60,48 +60,61 @@ def fitted_wgs84(geoms: dict[int, BaseGeometry], area: shapely.Geometry, crs: CR
     return fitted if all(g.is_valid and g.geom_type == "Polygon" for g in fitted.values()) else wgs84
 
 
-def stitched_jobs(grids: NDArray[np.object_], job: NDArray[np.int64], rounds: int = 4) -> NDArray[np.object_]:
+STITCH_CELL_DEGREES = 0.02  # about 2 km: grids near job borders are rebuilt a cell (some hundreds) at a time
+STITCH_TOGETHER = 2000  # after the first round, up to this many grids are rebuilt as one set
+
+
+def stitched_jobs(grids: NDArray[np.object_], job: NDArray[np.int64], rounds: int = 6) -> NDArray[np.object_]:
     """Grids of separately partitioned jobs (EPSG:4326), made to share their edges where the jobs meet.
 
     Each job fits its grids to its own 社区 or chunk and nodes the shared boundary at its own points, so two
     jobs' grids meet to floating-point dust, not edge for edge. The grids near another job's (their boxes meet)
-    are rebuilt together from one noded arrangement (:func:`exact_coverage`). Noding may move a rebuilt grid's
-    vertex on an edge it shares with a grid left as it was, so the result is checked (GEOS's coverage
-    validation) where it changed, and the grids of any mismatched edge join the rebuilt set with their
-    neighbours for another round; the last round rebuilds them all. Should GEOS fail to node them, or a grid
-    not come out as one valid polygon, the grids stay as the jobs made them.
+    are rebuilt from one noded arrangement (:func:`exact_coverage`), a map cell at a time so that a city costs
+    what its parts cost. Noding may move a rebuilt grid's vertex on an edge it shares with a grid rebuilt in
+    another cell or left as it was, so the result is checked (GEOS's coverage validation) where it changed, and
+    the grids of each mismatched edge are rebuilt again with their neighbours, together, in the next round. A
+    cell whose grids GEOS cannot node, or where a grid would not come out as one valid polygon, stays as it was.
     """
     tree = shapely.STRtree(grids)
     near, other = tree.query(grids)
     chosen = np.unique(near[job[near] != job[other]])
+    out = grids
     for round_ in range(rounds):
         if not len(chosen):
-            return grids
-        if round_ == rounds - 1:
-            chosen = np.arange(len(grids))
-        out = _rebuilt(grids, chosen)
-        if out is None:
-            return grids
+            break
+        # a few mismatched edges left: all together; else cells twice as large, shifted, so no cell edge stays
+        size = STITCH_CELL_DEGREES * 2**round_
+        together = round_ > 0 and len(chosen) <= STITCH_TOGETHER
+        cells = np.zeros(len(chosen), np.int64) if together else _cells(grids[chosen], size, size / 2 * (round_ % 2))
+        source, out = out, out.copy()
+        for cell in np.unique(cells):
+            members = chosen[cells == cell]
+            rebuilt = _rebuilt(source, members)
+            if rebuilt is not None:
+                out[members] = rebuilt
         around = np.unique(other[np.isin(near, chosen)])
         mismatched = around[~shapely.is_empty(shapely.coverage_invalid_edges(out[around]))]
-        if not len(mismatched):
-            return out
-        chosen = np.unique(np.concatenate([chosen, other[np.isin(near, mismatched)]]))
-    return grids
+        chosen = np.unique(other[np.isin(near, mismatched)])
+    return out
+
+
+def _cells(geoms: NDArray[np.object_], size: float, offset: float) -> NDArray[np.int64]:
+    """The map cell (of ``size`` degrees, its edges ``offset`` from whole multiples) of each box centre."""
+    box = shapely.bounds(geoms)
+    col = np.floor(((box[:, 0] + box[:, 2]) / 2 + offset) / size).astype(np.int64)
+    row = np.floor(((box[:, 1] + box[:, 3]) / 2 + offset) / size).astype(np.int64)
+    return col * 1_000_003 + row
 
 
 def _rebuilt(grids: NDArray[np.object_], chosen: NDArray[np.int64]) -> NDArray[np.object_] | None:
-    """``grids`` with those at ``chosen`` rebuilt from one noded arrangement; None if that cannot be done."""
+    """The grids at ``chosen`` rebuilt from one noded arrangement; None if that cannot be done."""
     try:
         fitted = exact_coverage({int(i): grids[i] for i in chosen}, None, SLIVER_WIDTH_M / METRES_PER_DEGREE)
     except shapely.errors.GEOSException:
         return None
     if not all(g.is_valid and g.geom_type == "Polygon" for g in fitted.values()):
         return None
-    out = grids.copy()
-    for i, geom in fitted.items():
-        out[i] = geom
-    return out
+    return np.asarray([fitted[int(i)] for i in chosen], dtype=object)
 
 
 def exact_coverage(
