@@ -15,6 +15,7 @@ from gridmap.cli.common import console, engine, settings, user_errors
 from gridmap.cli.exports import export_command, import_households_command
 from gridmap.cli.geocode import geocode_command
 from gridmap.cli.imports import import_command
+from gridmap.cli.interrupts import checkpoint, remembered_interrupts
 from gridmap.cli.partition import partition_command
 from gridmap.partition.codes import unit_at
 from gridmap.resources import DEMO_OSM
@@ -134,8 +135,9 @@ def database_while_running(s: Settings) -> Iterator[Engine]:
     ran_before = embedded and embedded_cluster(s).running()
     started = ready = False
     try:
-        with user_errors():
+        with user_errors(), remembered_interrupts():
             eng, started = bring_up_started(s)
+            checkpoint()
         ready = True
         yield eng
     except KeyboardInterrupt:
@@ -166,7 +168,9 @@ def demo(serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True) 
     """Set up the 新街口 demo (database, data, grids, users) and serve it; Ctrl-C stops what it started."""
     s = settings()
     with database_while_running(s) as eng:
-        prepare_demo(s, eng)
+        with remembered_interrupts():
+            prepare_demo(s, eng)
+            checkpoint()
         if serve_app:
             run_server(s, None, None)
 
@@ -184,7 +188,9 @@ def prepare_demo(s: Settings, eng: Engine) -> None:
 
     with user_errors(), console.status("准备演示数据 / preparing the demo…"), session_scope(eng) as session:
         load_ref(session=session)
+        checkpoint()
         result = import_files(session=session, settings=s, paths=[DEMO_DATA])
+        checkpoint()
         plan = published_plan(session=session) or partition_db(
             session=session, params=s.partition, publish=True, code_prefix=DEMO_PREFIX
         )
@@ -221,6 +227,7 @@ def prepare_demo(s: Settings, eng: Engine) -> None:
         f"[green]新街口 demo:[/] {result.buildings} buildings, {result.streets} streets, "
         f"{len(grids)} grids (plan v{plan.version})"
     )
+    checkpoint()
     if not simulated:
         simulate.run_simulation(days=30, per_day=40.0, seed=0)
     url = f"http://{s.host}:{s.port}/"
