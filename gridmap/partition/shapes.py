@@ -60,7 +60,7 @@ def fitted_wgs84(geoms: dict[int, BaseGeometry], area: shapely.Geometry, crs: CR
         fitted = exact_coverage(wgs84, outline, SLIVER_WIDTH_M / METRES_PER_DEGREE)
     except shapely.errors.GEOSException:  # a noding GEOS cannot do: keep the plan, with its mm strips at the edge
         return wgs84
-    return fitted if all(g.is_valid and g.geom_type == "Polygon" for g in fitted.values()) else wgs84
+    return fitted if _single_valid_polygons(fitted) else wgs84
 
 
 STITCH_CELL_DEGREES = 0.02  # about 2 km: grids near job borders are rebuilt a cell (some hundreds) at a time
@@ -117,9 +117,14 @@ def _rebuilt(grids: NDArray[np.object_], chosen: NDArray[np.int64]) -> NDArray[n
         fitted = exact_coverage({int(i): grids[i] for i in chosen}, None, SLIVER_WIDTH_M / METRES_PER_DEGREE)
     except shapely.errors.GEOSException:
         return None
-    if not all(g.is_valid and g.geom_type == "Polygon" for g in fitted.values()):
+    if not _single_valid_polygons(fitted):
         return None
     return np.asarray([fitted[int(i)] for i in chosen], dtype=object)
+
+
+def _single_valid_polygons(geoms: dict[int, BaseGeometry]) -> bool:
+    """Whether every grid came out as one valid polygon (what a rebuild must give to be kept)."""
+    return all(g.is_valid and g.geom_type == "Polygon" for g in geoms.values())
 
 
 def exact_coverage(
